@@ -1,0 +1,82 @@
+--[[ movement: apply one back-office stock movement to one SKU at one location, exactly once.
+  KEYS[1] allot:{SKU}:stock      hash  <loc>|on, <loc>|res, <loc>|com, <loc>|q, ver
+  KEYS[2] allot:{SKU}:holds      hash  reservation id -> hold (read only: expired holds are dropped)
+  KEYS[3] allot:{SKU}:expiry     zset  reservation id scored by deadline
+  KEYS[4] allot:{SKU}:moves      hash  movement id -> "fingerprint|onHand|available|shortfall|drift"
+  KEYS[5] allot:{SKU}:movetimes  zset  movement id scored by when it was applied (retention)
+  ARGV[1] movement id   ARGV[2] fingerprint of the movement's body   ARGV[3] type
+  ARGV[4] location      ARGV[5] qty   ARGV[6] now_ms   ARGV[7] retention_ms
+  Types   receive (onHand += qty, qty > 0), adjust (onHand += qty, signed), count (onHand := qty)
+  Returns {1, onHand, available, version, shortfall, drift}  applied
+          {2, onHand, available, version, shortfall, drift}  duplicate: the first outcome, nothing changed
+          {3}                                                same id, different movement: refused
+          {0, code}                                          rejected, nothing changed
+  shortfall = reserved + committed - onHand when a movement takes onHand below what is promised.
+  Events  none yet (stream issue) ]]
+local rcall = redis.call
+local K_STOCK, K_HOLDS, K_EXPIRY, K_MOVES, K_MOVETIMES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local id, fp, kind, loc = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local qty = tonumber(ARGV[5])
+local now = tonumber(ARGV[6])
+local retention = tonumber(ARGV[7])
+if not qty or not now or not retention then return redis.error_reply('ERR movement: bad arguments') end
+
+local seen = rcall('HGET', K_MOVES, id)
+if seen then
+  local sfp, on, av, sf, dr = string.match(seen, '^([^|]*)|(-?%d+)|(-?%d+)|(-?%d+)|(-?%d+)$')
+  if sfp ~= fp then return {3} end
+  return {2, tonumber(on), tonumber(av), tonumber(rcall('HGET', K_STOCK, 'ver')) or 0, tonumber(sf), tonumber(dr)}
+end
+
+-- Expired holds of this SKU give their units back before anything is decided.
+local function drop_expired()
+  local ids = rcall('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, 200)
+  local dropped = 0
+  for _, id in ipairs(ids) do
+    local h = rcall('HGET', K_HOLDS, id)
+    if h and string.sub(h, 1, 2) == 'h|' then
+      local alloc = string.match(h, '^h|%d+|[^|]*|(.*)$') or ''
+      for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
+        rcall('HINCRBY', K_STOCK, loc .. '|res', -tonumber(q))
+      end
+      rcall('HDEL', K_HOLDS, id)
+      dropped = dropped + 1
+    end
+    rcall('ZREM', K_EXPIRY, id)
+  end
+  if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
+end
+
+local on = tonumber(rcall('HGET', K_STOCK, loc .. '|on')) or 0
+local new_on, drift = on, 0
+if kind == 'receive' then
+  if qty <= 0 then return {0, 'invalid_quantity'} end
+  new_on = on + qty
+elseif kind == 'adjust' then
+  if qty == 0 then return {0, 'invalid_quantity'} end
+  new_on = on + qty
+  if new_on < 0 then return {0, 'negative_on_hand'} end
+elseif kind == 'count' then
+  if qty < 0 then return {0, 'invalid_quantity'} end
+  new_on = qty
+  drift = qty - on
+else
+  return {0, 'invalid_type'}
+end
+
+drop_expired()
+rcall('HSET', K_STOCK, loc .. '|on', new_on)
+local v = rcall('HMGET', K_STOCK, loc .. '|res', loc .. '|com')
+local promised = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0)
+local available = new_on - promised
+local shortfall = 0
+if available < 0 then shortfall = -available; available = 0 end
+local ver = rcall('HINCRBY', K_STOCK, 'ver', 1)
+rcall('HSET', K_MOVES, id, fp .. '|' .. new_on .. '|' .. available .. '|' .. shortfall .. '|' .. drift)
+rcall('ZADD', K_MOVETIMES, now, id)
+local old = rcall('ZRANGEBYSCORE', K_MOVETIMES, '-inf', now - retention, 'LIMIT', 0, 20)
+for _, oid in ipairs(old) do
+  rcall('HDEL', K_MOVES, oid)
+  rcall('ZREM', K_MOVETIMES, oid)
+end
+return {1, new_on, available, ver, shortfall, drift}

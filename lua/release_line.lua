@@ -1,0 +1,49 @@
+--[[ release_line: give back whatever one reservation holds or has committed on one SKU.
+  Used for release, expiry, cancel, a refused cart and the clean-up of an abandoned one; the
+  reservation record has already decided, so a held or a committed entry is dropped alike.
+  KEYS[1] allot:{SKU}:stock    hash  <loc>|on, <loc>|res, <loc>|com, <loc>|q, ver
+  KEYS[2] allot:{SKU}:holds    hash  reservation id -> "h|deadline|channel|alloc" or "c|0|channel|alloc"
+  KEYS[3] allot:{SKU}:expiry   zset  reservation id scored by deadline (held entries only)
+  ARGV[1] reservation id   ARGV[2] now_ms
+  Returns {1, version, units}  returned that many units to availability
+          {0, version, 0}      nothing held for this reservation (already released: a replay)
+  Events  none yet (stream issue) ]]
+local rcall = redis.call
+local K_STOCK, K_HOLDS, K_EXPIRY = KEYS[1], KEYS[2], KEYS[3]
+local rid = ARGV[1]
+local now = tonumber(ARGV[2])
+if not now then return redis.error_reply('ERR release_line: bad arguments') end
+
+-- Expired holds of this SKU give their units back before anything is decided.
+local function drop_expired()
+  local ids = rcall('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, 200)
+  local dropped = 0
+  for _, id in ipairs(ids) do
+    local h = rcall('HGET', K_HOLDS, id)
+    if h and string.sub(h, 1, 2) == 'h|' then
+      local alloc = string.match(h, '^h|%d+|[^|]*|(.*)$') or ''
+      for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
+        rcall('HINCRBY', K_STOCK, loc .. '|res', -tonumber(q))
+      end
+      rcall('HDEL', K_HOLDS, id)
+      dropped = dropped + 1
+    end
+    rcall('ZREM', K_EXPIRY, id)
+  end
+  if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
+end
+
+drop_expired()
+local h = rcall('HGET', K_HOLDS, rid)
+if not h then return {0, tonumber(rcall('HGET', K_STOCK, 'ver')) or 0, 0} end
+local st, alloc = string.match(h, '^(%a)|%d+|[^|]*|(.*)$')
+local field = '|res'
+if st == 'c' then field = '|com' end
+local units = 0
+for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
+  rcall('HINCRBY', K_STOCK, loc .. field, -tonumber(q))
+  units = units + tonumber(q)
+end
+rcall('HDEL', K_HOLDS, rid)
+rcall('ZREM', K_EXPIRY, rid)
+return {1, rcall('HINCRBY', K_STOCK, 'ver', 1), units}

@@ -1,0 +1,111 @@
+--[[ reservation: the reservation record, the single decision point of a multi-SKU reservation.
+  Stock lives per SKU (one hash slot each); this record lives in its own slot with the due
+  index of its bucket, so a state change and the sweeper's schedule move in one atomic step.
+  States: pending -> held | rejected | aborted;  held -> committed | released | expired;
+          committed -> shipped | cancelled.  A terminal state is "cleaned" once every SKU
+          has been told (release_line / ship_line ran for every line).
+  KEYS[1] allot:{rNN}:res:<id>  hash  st state, fp request fingerprint, ch channel, dl deadline_ms,
+                                      lu pending lease_ms, ln lines "SKU=qty,...", sc status,
+                                      body first answer (JSON), oid order id, cl cleaned 0/1, cr created_ms
+  KEYS[2] allot:{rNN}:due       zset  reservation id -> when the sweeper must look at it (ms)
+  ARGV[1] op   ARGV[2] reservation id   ARGV[3] now_ms   ARGV[4..] per op:
+    begin   fp, channel, deadline_ms, lease_until_ms, lines   -> {1} created | {2, st, sc, body} same request | {3} other request
+    held    body                                              -> {1} | {0, st}
+    reject  body, lease_ms                                    -> {1} | {0, st}
+    commit  order id ('' for none)                            -> {1, oid} | {2, oid} already | {0, st}
+    release lease_ms                                          -> {1} | {2} already | {0, st}
+    extend  new deadline_ms                                   -> {1} | {0, st}
+    ship    lease_ms                                          -> {1} | {2} already | {0, st}
+    cancel  lease_ms                                          -> {1} | {2} already | {0, st}
+    expire  force 0/1, lease_ms  (sweeper, or a line found gone) -> {changed 0/1, st, cleaned 0/1, lines}
+    finish  retention_s                                       -> {1} | {0, st}
+  Every op on a missing record answers {-1}.
+  Events  none ]]
+local rcall = redis.call
+local K_REC, K_DUE = KEYS[1], KEYS[2]
+local op, rid = ARGV[1], ARGV[2]
+local now = tonumber(ARGV[3])
+if not now then return redis.error_reply('ERR reservation: bad arguments') end
+
+local terminal = { released = true, expired = true, cancelled = true, shipped = true,
+                   rejected = true, aborted = true }
+
+if op == 'begin' then
+  local fp = rcall('HGET', K_REC, 'fp')
+  if fp then
+    if fp ~= ARGV[4] then return {3} end
+    local v = rcall('HMGET', K_REC, 'st', 'sc', 'body')
+    return {2, v[1], tonumber(v[2]) or 0, v[3] or ''}
+  end
+  rcall('HSET', K_REC, 'st', 'pending', 'fp', ARGV[4], 'ch', ARGV[5], 'dl', ARGV[6],
+        'lu', ARGV[7], 'ln', ARGV[8], 'cl', 0, 'cr', now)
+  rcall('ZADD', K_DUE, ARGV[7], rid)
+  return {1}
+end
+
+local st = rcall('HGET', K_REC, 'st')
+if not st then
+  if op == 'expire' then rcall('ZREM', K_DUE, rid) end
+  return {-1}
+end
+
+local function to(state, due_at)
+  rcall('HSET', K_REC, 'st', state)
+  if due_at then rcall('ZADD', K_DUE, due_at, rid) else rcall('ZREM', K_DUE, rid) end
+end
+
+if op == 'held' then
+  if st ~= 'pending' then return {0, st} end
+  rcall('HSET', K_REC, 'body', ARGV[4], 'sc', 201)
+  to('held', rcall('HGET', K_REC, 'dl'))
+  return {1}
+elseif op == 'reject' then
+  if st ~= 'pending' then return {0, st} end
+  rcall('HSET', K_REC, 'body', ARGV[4], 'sc', 409)
+  to('rejected', now + tonumber(ARGV[5]))
+  return {1}
+elseif op == 'commit' then
+  if st == 'committed' then return {2, rcall('HGET', K_REC, 'oid') or ''} end
+  if st ~= 'held' then return {0, st} end
+  rcall('HSET', K_REC, 'oid', ARGV[4])
+  to('committed', nil)
+  return {1, ARGV[4]}
+elseif op == 'release' or op == 'ship' or op == 'cancel' then
+  local from, target = 'held', 'released'
+  if op == 'ship' then from, target = 'committed', 'shipped' end
+  if op == 'cancel' then from, target = 'committed', 'cancelled' end
+  if st == target then return {2} end
+  if st ~= from then return {0, st} end
+  to(target, now + tonumber(ARGV[4]))
+  return {1}
+elseif op == 'extend' then
+  if st ~= 'held' then return {0, st} end
+  rcall('HSET', K_REC, 'dl', ARGV[4])
+  rcall('ZADD', K_DUE, ARGV[4], rid)
+  return {1}
+elseif op == 'expire' then
+  local force = ARGV[4] == '1'
+  local lease = tonumber(ARGV[5])
+  local v = rcall('HMGET', K_REC, 'dl', 'lu', 'cl', 'ln')
+  local dl, lu, cl, ln = tonumber(v[1]) or 0, tonumber(v[2]) or 0, v[3] or '0', v[4] or ''
+  local changed = 0
+  if st == 'held' and (force or dl <= now) then
+    to('expired', now + lease); st = 'expired'; changed = 1
+  elseif st == 'pending' and (force or lu <= now) then
+    to('aborted', now + lease); st = 'aborted'; changed = 1
+  elseif st == 'held' then
+    rcall('ZADD', K_DUE, dl, rid)
+  elseif st == 'pending' then
+    rcall('ZADD', K_DUE, lu, rid)
+  elseif st == 'committed' or cl == '1' then
+    rcall('ZREM', K_DUE, rid)
+  end
+  return {changed, st, tonumber(cl) or 0, ln}
+elseif op == 'finish' then
+  if not terminal[st] then return {0, st} end
+  rcall('HSET', K_REC, 'cl', 1)
+  rcall('ZREM', K_DUE, rid)
+  rcall('EXPIRE', K_REC, tonumber(ARGV[4]))
+  return {1}
+end
+return redis.error_reply('ERR reservation: unknown op ' .. tostring(op))

@@ -1,0 +1,46 @@
+--[[ ship_line: committed units of one reservation leave the building (onHand and committed fall).
+  KEYS[1] allot:{SKU}:stock    hash  <loc>|on, <loc>|res, <loc>|com, <loc>|q, ver
+  KEYS[2] allot:{SKU}:holds    hash  reservation id -> "c|0|channel|alloc"
+  KEYS[3] allot:{SKU}:expiry   zset  reservation id scored by deadline (held entries only)
+  ARGV[1] reservation id   ARGV[2] now_ms
+  Returns {1, version}  shipped now
+          {0, version}  nothing committed for this reservation here (already shipped: a replay)
+          {3, version}  the entry is still a hold, not a commitment: refused, nothing changed
+  Events  none yet (stream issue) ]]
+local rcall = redis.call
+local K_STOCK, K_HOLDS, K_EXPIRY = KEYS[1], KEYS[2], KEYS[3]
+local rid = ARGV[1]
+local now = tonumber(ARGV[2])
+if not now then return redis.error_reply('ERR ship_line: bad arguments') end
+
+-- Expired holds of this SKU give their units back before anything is decided.
+local function drop_expired()
+  local ids = rcall('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, 200)
+  local dropped = 0
+  for _, id in ipairs(ids) do
+    local h = rcall('HGET', K_HOLDS, id)
+    if h and string.sub(h, 1, 2) == 'h|' then
+      local alloc = string.match(h, '^h|%d+|[^|]*|(.*)$') or ''
+      for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
+        rcall('HINCRBY', K_STOCK, loc .. '|res', -tonumber(q))
+      end
+      rcall('HDEL', K_HOLDS, id)
+      dropped = dropped + 1
+    end
+    rcall('ZREM', K_EXPIRY, id)
+  end
+  if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
+end
+
+drop_expired()
+local h = rcall('HGET', K_HOLDS, rid)
+local ver = tonumber(rcall('HGET', K_STOCK, 'ver')) or 0
+if not h then return {0, ver} end
+local st, alloc = string.match(h, '^(%a)|%d+|[^|]*|(.*)$')
+if st ~= 'c' then return {3, ver} end
+for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
+  rcall('HINCRBY', K_STOCK, loc .. '|com', -tonumber(q))
+  rcall('HINCRBY', K_STOCK, loc .. '|on', -tonumber(q))
+end
+rcall('HDEL', K_HOLDS, rid)
+return {1, rcall('HINCRBY', K_STOCK, 'ver', 1)}

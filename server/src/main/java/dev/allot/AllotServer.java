@@ -1,0 +1,198 @@
+package dev.allot;
+
+import dev.allot.http.ApiVerticle;
+import dev.allot.stock.Catalog;
+import dev.allot.stock.Metrics;
+import dev.allot.stock.Movements;
+import dev.allot.stock.Reservations;
+import dev.allot.stock.Sweeper;
+import dev.allot.store.RedisProcess;
+import dev.allot.store.RedisStore;
+import dev.allot.store.Store;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.micrometer.Label;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.micrometer.VertxPrometheusOptions;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+
+/** One Allot server: its Vert.x, its Redis client, its verticles; and, in demo mode, its Redis. */
+public final class AllotServer {
+  private static final System.Logger LOG = System.getLogger(AllotServer.class.getName());
+
+  private final Settings settings;
+  private final Vertx vertx;
+  private final RedisProcess embedded;
+  private final RedisStore redis;
+  private final List<String> deployments = new ArrayList<>();
+  private final Reservations reservations;
+  private final Sweeper sweeper;
+  private int port;
+  private long catalogTimer = -1;
+  private long scriptRetryTimer = -1;
+
+  private AllotServer(Settings settings, Vertx vertx, RedisProcess embedded, RedisStore redis,
+                      Reservations reservations, Sweeper sweeper) {
+    this.settings = settings;
+    this.vertx = vertx;
+    this.embedded = embedded;
+    this.redis = redis;
+    this.reservations = reservations;
+    this.sweeper = sweeper;
+  }
+
+  /**
+   * Starts a server and completes once it listens. Blocking (it may start a redis-server child):
+   * call it from a plain thread, never from an event loop.
+   */
+  public static AllotServer start(Settings requested) throws Exception {
+    RedisProcess embedded = null;
+    Settings settings = requested;
+    if (settings.embeddedRedis()) {
+      embedded = RedisProcess.start();
+      settings = settings.withRedisUrl(embedded.url());
+      LOG.log(System.Logger.Level.WARNING, "ALLOT_REDIS_URL is not set: started an embedded Redis ({0}) on {1},"
+          + " with nothing persisted. Demo mode: fine for play, never for real stock.", embedded.binary(), embedded.url());
+      if (settings.apiKeys().isEmpty()) {
+        settings = settings.withApiKeys(Demo.KEYS);
+      }
+    }
+    if (settings.authDisabled()) {
+      LOG.log(System.Logger.Level.WARNING, "*** AUTH IS DISABLED (ALLOT_AUTH_DISABLED=true): every caller is an admin."
+          + " Never run like this where anyone else can reach the port. ***");
+    } else if (settings.apiKeys().isEmpty()) {
+      LOG.log(System.Logger.Level.WARNING, "ALLOT_API_KEYS is empty: every /v1 call will answer 401 until keys are configured");
+    }
+
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    MicrometerMetricsOptions metricsOptions = new MicrometerMetricsOptions()
+        .setEnabled(true)
+        .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))
+        .addLabels(Label.HTTP_METHOD, Label.HTTP_CODE, Label.HTTP_ROUTE);
+    Vertx vertx = Vertx.builder()
+        .with(new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(metricsOptions))
+        .withMetrics(new MicrometerMetricsFactory(registry))
+        .build();
+
+    RedisStore redis = RedisStore.create(vertx, settings.redisUrl(), settings.redisCluster(), settings.redisPoolSize());
+    Store store = new Store(redis);
+    Metrics metrics = new Metrics(registry);
+    LongSupplier clock = System::currentTimeMillis;
+    Catalog catalog = new Catalog(store);
+    Reservations reservations = new Reservations(store, catalog, settings, metrics, clock);
+    Movements movements = new Movements(store, catalog, settings, metrics, clock);
+    Sweeper sweeper = new Sweeper(store, reservations, settings, metrics, clock);
+    AllotServer server = new AllotServer(settings, vertx, embedded, redis, reservations, sweeper);
+    ApiVerticle.Services services = new ApiVerticle.Services(settings, store, catalog, reservations, movements, registry);
+    Settings s = settings;
+    try {
+      Future<Void> started = server.loadScriptsOrRetry()
+          .compose(v -> catalog.refreshQuietly())
+          .compose(v -> s.embeddedRedis() || requested.embeddedRedis() ? Demo.load(catalog, movements) : Future.succeededFuture())
+          .compose(v -> vertx.deployVerticle(sweeper).map(id -> server.deployments.add(id)))
+          .compose(v -> {
+            List<ApiVerticle> apis = new ArrayList<>();
+            return vertx.deployVerticle(() -> {
+              ApiVerticle api = new ApiVerticle(services);
+              synchronized (apis) {
+                apis.add(api);
+              }
+              return api;
+            }, new DeploymentOptions().setInstances(s.httpInstances())).map(id -> {
+              server.deployments.add(id);
+              server.port = apis.get(0).actualPort();
+              return null;
+            });
+          });
+      started.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      server.stop();
+      throw e;
+    }
+    server.catalogTimer = vertx.setPeriodic(settings.catalogRefreshMillis(), t -> catalog.refreshQuietly());
+    LOG.log(System.Logger.Level.INFO, "Allot ready on port {0,number,#} ({1} HTTP instances, native transport {2}),"
+            + " Redis {3}{4}", server.port, settings.httpInstances(), vertx.isNativeTransportEnabled(),
+        settings.redisDescription(), embedded != null ? " (embedded)" : "");
+    if (requested.embeddedRedis() && requested.apiKeys().isEmpty()) {
+      LOG.log(System.Logger.Level.INFO, "Demo API keys: demo-admin (admin), demo-web (channel:web),"
+          + " demo-marketplace (channel:marketplace), demo-reader (reader)");
+    }
+    return server;
+  }
+
+  /** Loads the scripts; if Redis is not there yet, the server starts anyway (not ready) and keeps trying. */
+  private Future<Void> loadScriptsOrRetry() {
+    return redis.loadScripts().recover(err -> {
+      LOG.log(System.Logger.Level.WARNING, "Redis {0} cannot be reached at start ({1}); serving 503 until it can",
+          settings.redisDescription(), err.toString());
+      scheduleScriptRetry();
+      return Future.succeededFuture();
+    });
+  }
+
+  private void scheduleScriptRetry() {
+    scriptRetryTimer = vertx.setTimer(1000, t -> redis.loadScripts()
+        .onSuccess(v -> LOG.log(System.Logger.Level.INFO, "Redis {0} reachable: scripts loaded, ready", settings.redisDescription()))
+        .onFailure(err -> scheduleScriptRetry()));
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public Settings settings() {
+    return settings;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public Reservations reservations() {
+    return reservations;
+  }
+
+  public Sweeper sweeper() {
+    return sweeper;
+  }
+
+  /** Stops accepting, lets requests in flight finish, closes sockets and Redis; stops the embedded Redis last. */
+  public void stop() {
+    try {
+      if (catalogTimer >= 0) {
+        vertx.cancelTimer(catalogTimer);
+      }
+      if (scriptRetryTimer >= 0) {
+        vertx.cancelTimer(scriptRetryTimer);
+      }
+      List<Future<Void>> undeploys = new ArrayList<>();
+      for (int i = deployments.size() - 1; i >= 0; i--) {
+        undeploys.add(vertx.undeploy(deployments.get(i)));
+      }
+      Future.join(undeploys).eventually(() -> redis.close()).eventually(() -> vertx.close())
+          .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.log(System.Logger.Level.WARNING, "unclean stop: " + e);
+    } finally {
+      if (embedded != null) {
+        embedded.close();
+      }
+    }
+  }
+
+  /** For tests that need to act on the embedded Redis. */
+  RedisProcess embeddedRedis() {
+    return embedded;
+  }
+
+}

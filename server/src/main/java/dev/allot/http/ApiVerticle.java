@@ -1,0 +1,507 @@
+package dev.allot.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.allot.Settings;
+import dev.allot.stock.AllotException;
+import dev.allot.stock.Catalog;
+import dev.allot.stock.Channel;
+import dev.allot.stock.Json;
+import dev.allot.stock.Location;
+import dev.allot.stock.Movements;
+import dev.allot.stock.Reservations;
+import dev.allot.stock.Validate;
+import dev.allot.store.Store;
+import dev.allot.store.Store.StockView;
+import dev.allot.store.StoreUnavailableException;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.HttpException;
+import io.vertx.micrometer.PrometheusScrapingHandler;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The HTTP API (API.md): parse, validate, authorise, respond. Deployed once per core; every
+ * instance shares the stateless services below it.
+ */
+public final class ApiVerticle extends VerticleBase {
+  private static final System.Logger LOG = System.getLogger(ApiVerticle.class.getName());
+  public static final long BODY_LIMIT = 1024 * 1024;
+  private static final String JSON = "application/json";
+  private static final String PROBLEM = "application/problem+json";
+  private static final String CALLER = "allot.caller";
+  private static final Buffer OPENAPI = loadResource("/openapi.yaml");
+
+  /** What every API instance shares: built once in the server, handed to each verticle. */
+  public record Services(Settings settings, Store store, Catalog catalog, Reservations reservations,
+                         Movements movements, PrometheusMeterRegistry registry) {
+  }
+
+  private final Services s;
+  private HttpServer server;
+
+  public ApiVerticle(Services services) {
+    this.s = services;
+  }
+
+  @Override
+  public Future<?> start() {
+    Router router = Router.router(vertx);
+    router.route().failureHandler(this::failure);
+    router.errorHandler(404, ctx -> problem(ctx, new AllotException(404, "not_found", "no such resource: "
+        + ctx.request().method() + " " + ctx.request().path())));
+    router.errorHandler(405, ctx -> problem(ctx, new AllotException(405, "method_not_allowed",
+        ctx.request().method() + " is not allowed on " + ctx.request().path())));
+
+    router.get("/health/live").handler(ctx -> ctx.response().putHeader("content-type", JSON).end("{\"status\":\"UP\"}"));
+    router.get("/health/ready").handler(this::ready);
+    router.get("/metrics").handler(PrometheusScrapingHandler.create(s.registry()));
+    router.get("/openapi.yaml").handler(ctx -> ctx.response().putHeader("content-type", "application/yaml").end(OPENAPI));
+
+    router.route("/v1/*").handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT)).handler(this::authenticate);
+    router.put("/v1/locations/:location").handler(this::putLocation);
+    router.get("/v1/locations").handler(this::listLocations);
+    router.put("/v1/channels/:channel").handler(this::putChannel);
+    router.get("/v1/channels").handler(this::listChannels);
+    router.get("/v1/channels/:channel").handler(this::getChannel);
+    router.post("/v1/movements").handler(this::movements);
+    router.get("/v1/skus/:sku").handler(this::getSku);
+    router.get("/v1/availability").handler(this::availability);
+    router.post("/v1/reservations").handler(this::reserve);
+    router.get("/v1/reservations/:id").handler(this::getReservation);
+    router.post("/v1/reservations/:id/commit").handler(this::commit);
+    router.post("/v1/reservations/:id/release").handler(ctx -> transition(ctx, "release"));
+    router.post("/v1/reservations/:id/ship").handler(ctx -> transition(ctx, "ship"));
+    router.post("/v1/reservations/:id/cancel").handler(ctx -> transition(ctx, "cancel"));
+    router.post("/v1/reservations/:id/extend").handler(this::extend);
+
+    HttpServerOptions options = new HttpServerOptions()
+        .setPort(s.settings().httpPort())
+        .setHost(s.settings().listenHost())
+        .setTcpNoDelay(true)
+        // 500 SKUs of up to 64 characters fit in an availability query.
+        .setMaxInitialLineLength(64 * 1024)
+        .setCompressionSupported(false);
+    server = vertx.createHttpServer(options).requestHandler(router);
+    return server.listen();
+  }
+
+  @Override
+  public Future<?> stop() {
+    // Stop accepting, let requests in flight finish (bounded), then close.
+    return server == null ? Future.succeededFuture() : server.shutdown(10, TimeUnit.SECONDS);
+  }
+
+  public int actualPort() {
+    return server.actualPort();
+  }
+
+  // ---- auth ---------------------------------------------------------------------------------
+
+  private void authenticate(RoutingContext ctx) {
+    if (s.settings().authDisabled()) {
+      ctx.put(CALLER, Caller.ADMIN);
+      ctx.next();
+      return;
+    }
+    String header = ctx.request().getHeader("Authorization");
+    String key = null;
+    if (header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      key = header.substring(7).trim();
+    } else if (header == null && ctx.request().path().equals("/v1/stream")) {
+      // Browsers cannot set headers on a WebSocket: the stream alone takes the key from the query.
+      key = ctx.request().getParam("access_token");
+    }
+    String role = key == null ? null : s.settings().apiKeys().get(key);
+    if (role == null) {
+      ctx.response().putHeader("WWW-Authenticate", "Bearer");
+      problem(ctx, new AllotException(401, "unauthorized", key == null
+          ? "an API key is required: Authorization: Bearer <key>" : "unknown API key"));
+      return;
+    }
+    ctx.put(CALLER, new Caller(role));
+    ctx.next();
+  }
+
+  private static Caller caller(RoutingContext ctx) {
+    return ctx.get(CALLER);
+  }
+
+  // ---- configuration ------------------------------------------------------------------------
+
+  private void putLocation(RoutingContext ctx) {
+    caller(ctx).requireAdmin();
+    String id = Validate.location(ctx.pathParam("location"), "location");
+    JsonNode body = bodyObject(ctx, true);
+    JsonNode name = body.get("name");
+    if (name != null && !name.isNull() && (!name.isTextual() || name.asText().length() > 200)) {
+      throw AllotException.badField("invalid_name", "name", "name must be a string of at most 200 characters");
+    }
+    String n = name == null || name.isNull() || name.asText().isBlank() ? id : name.asText().trim();
+    respond(ctx, 200, s.catalog().putLocation(new Location(id, n)).map(Catalog::toJson));
+  }
+
+  private void listLocations(RoutingContext ctx) {
+    ObjectNode o = Json.object();
+    ArrayNode arr = o.putArray("locations");
+    respond(ctx, 200, s.catalog().refresh().map(v -> {
+      s.catalog().locations().forEach(l -> arr.add(Catalog.toJson(l)));
+      return o;
+    }));
+  }
+
+  private void putChannel(RoutingContext ctx) {
+    caller(ctx).requireAdmin();
+    String id = Validate.channel(ctx.pathParam("channel"), "channel");
+    JsonNode body = bodyObject(ctx, false);
+    JsonNode locs = body.get("locations");
+    if (locs == null || !locs.isArray() || locs.isEmpty() || locs.size() > 64) {
+      throw AllotException.badField("invalid_locations", "locations", "locations must be a list of 1 to 64 location ids");
+    }
+    List<String> locations = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
+    for (int i = 0; i < locs.size(); i++) {
+      String field = "locations[" + i + "]";
+      String l = Validate.location(locs.get(i).isTextual() ? locs.get(i).asText() : null, field);
+      if (!seen.add(l)) {
+        throw AllotException.badField("invalid_locations", field, "location '" + l + "' is listed twice");
+      }
+      locations.add(l);
+    }
+    long buffer = optionalLong(body, "buffer", 0, 0, 1_000_000_000L, "invalid_buffer");
+    JsonNode bo = body.get("backorder");
+    if (bo != null && !bo.isNull() && !bo.isBoolean()) {
+      throw AllotException.badField("invalid_backorder", "backorder", "backorder must be true or false");
+    }
+    boolean backorder = bo != null && bo.asBoolean(false);
+    respond(ctx, 200, s.catalog().putChannel(new Channel(id, List.copyOf(locations), buffer, backorder))
+        .map(Catalog::toJson));
+  }
+
+  private void listChannels(RoutingContext ctx) {
+    ObjectNode o = Json.object();
+    ArrayNode arr = o.putArray("channels");
+    respond(ctx, 200, s.catalog().refresh().map(v -> {
+      s.catalog().channels().forEach(c -> arr.add(Catalog.toJson(c)));
+      return o;
+    }));
+  }
+
+  private void getChannel(RoutingContext ctx) {
+    String id = Validate.channel(ctx.pathParam("channel"), "channel");
+    respond(ctx, 200, s.catalog().channel(id).map(c -> Catalog.toJson(c.orElseThrow(() ->
+        new AllotException(404, "unknown_channel", "channel '" + id + "' does not exist")))));
+  }
+
+  // ---- movements -----------------------------------------------------------------------------
+
+  private void movements(RoutingContext ctx) {
+    caller(ctx).requireAdmin();
+    JsonNode body = bodyObject(ctx, false);
+    JsonNode arr = body.get("movements");
+    if (arr == null || !arr.isArray() || arr.isEmpty()) {
+      throw AllotException.badField("invalid_movements", "movements", "movements must be a non-empty list");
+    }
+    if (arr.size() > Movements.MAX_BATCH) {
+      throw AllotException.badField("too_many_movements", "movements",
+          "at most " + Movements.MAX_BATCH + " movements a call, got " + arr.size());
+    }
+    List<Movements.Movement> batch = new ArrayList<>(arr.size());
+    for (int i = 0; i < arr.size(); i++) {
+      String p = "movements[" + i + "].";
+      JsonNode m = arr.get(i);
+      if (!m.isObject()) {
+        throw AllotException.badField("invalid_movements", "movements[" + i + "]", "each movement must be an object");
+      }
+      String id = Validate.clientId(text(m, "id"), p + "id");
+      String sku = Validate.sku(text(m, "sku"), p + "sku");
+      String loc = Validate.location(text(m, "location"), p + "location");
+      String type = text(m, "type");
+      if (type == null || !Movements.TYPES.contains(type)) {
+        throw AllotException.badField("invalid_type", p + "type", "type must be one of " + Movements.TYPES);
+      }
+      long qty = requiredLong(m, "qty", p + "qty", -1_000_000_000L, 1_000_000_000L);
+      if ((type.equals("receive") && qty <= 0) || (type.equals("count") && qty < 0) || (type.equals("adjust") && qty == 0)) {
+        throw AllotException.badField("invalid_quantity", p + "qty", switch (type) {
+          case "receive" -> "a receive needs qty > 0";
+          case "count" -> "a count needs qty >= 0";
+          default -> "an adjust needs a non-zero qty";
+        });
+      }
+      JsonNode reason = m.get("reason");
+      if (reason != null && !reason.isNull() && (!reason.isTextual() || reason.asText().length() > 500)) {
+        throw AllotException.badField("invalid_reason", p + "reason", "reason must be a string of at most 500 characters");
+      }
+      batch.add(new Movements.Movement(id, sku, loc, type, qty, reason == null || reason.isNull() ? null : reason.asText()));
+    }
+    respond(ctx, 200, s.movements().apply(batch));
+  }
+
+  // ---- reads -----------------------------------------------------------------------------------
+
+  private void getSku(RoutingContext ctx) {
+    String sku = Validate.sku(ctx.pathParam("sku"), "sku");
+    respond(ctx, 200, s.store().readStock(sku).map(view -> {
+      if (!view.exists()) {
+        throw new AllotException(404, "unknown_sku", "no stock has ever been recorded for SKU '" + sku + "'");
+      }
+      ObjectNode o = Json.object();
+      o.put("sku", sku);
+      o.put("version", view.version());
+      long total = 0;
+      ObjectNode locs = Json.object();
+      for (Map.Entry<String, Store.LocationCounts> e : view.locations().entrySet()) {
+        Store.LocationCounts c = e.getValue();
+        locs.putObject(e.getKey()).put("onHand", c.onHand()).put("reserved", c.reserved())
+            .put("committed", c.committed()).put("quarantine", c.quarantine()).put("available", c.available());
+        total += c.available();
+      }
+      o.put("available", total);
+      o.set("locations", locs);
+      ObjectNode chans = o.putObject("channels");
+      for (Channel c : s.catalog().channels()) {
+        chans.put(c.id(), channelAvailable(view, c));
+      }
+      return o;
+    }));
+  }
+
+  private void availability(RoutingContext ctx) {
+    String channelId = Validate.channel(ctx.request().getParam("channel"), "channel");
+    List<String> raw = ctx.queryParam("sku");
+    if (raw.isEmpty()) {
+      throw AllotException.badField("invalid_sku", "sku", "name at least one sku");
+    }
+    if (raw.size() > 500) {
+      throw AllotException.badField("too_many_skus", "sku", "at most 500 skus a call, got " + raw.size());
+    }
+    List<String> skus = new ArrayList<>(new LinkedHashSet<>(raw.stream().map(x -> Validate.sku(x, "sku")).toList()));
+    respond(ctx, 200, s.catalog().channel(channelId).compose(found -> {
+      Channel c = found.orElseThrow(() -> new AllotException(404, "unknown_channel",
+          "channel '" + channelId + "' does not exist", "channel", null, null));
+      List<Future<StockView>> reads = skus.stream().map(sku -> s.store().readStock(sku)).toList();
+      return Future.all(reads).map(cf -> {
+        ObjectNode o = Json.object();
+        o.put("channel", c.id());
+        ArrayNode items = o.putArray("items");
+        for (int i = 0; i < skus.size(); i++) {
+          StockView v = reads.get(i).result();
+          items.addObject().put("sku", skus.get(i)).put("available", channelAvailable(v, c)).put("version", v.version());
+        }
+        return o;
+      });
+    }));
+  }
+
+  static long channelAvailable(StockView view, Channel c) {
+    return Math.max(0, view.availableAt(c.locations()) - c.buffer());
+  }
+
+  // ---- reservations ------------------------------------------------------------------------
+
+  private void reserve(RoutingContext ctx) {
+    JsonNode body = bodyObject(ctx, false);
+    String id = Validate.clientId(text(body, "id"), "id");
+    String channel = Validate.channel(text(body, "channel"), "channel");
+    caller(ctx).requireChannel(channel);
+    int ttl = (int) optionalLong(body, "ttlSeconds", s.settings().defaultTtlSeconds(), 1, 86400, "invalid_ttl");
+    JsonNode linesNode = body.get("lines");
+    if (linesNode == null || !linesNode.isArray() || linesNode.isEmpty() || linesNode.size() > 100) {
+      throw AllotException.badField("invalid_lines", "lines", "lines must be a list of 1 to 100 lines");
+    }
+    List<Reservations.Line> lines = new ArrayList<>(linesNode.size());
+    Set<String> seen = new HashSet<>();
+    for (int i = 0; i < linesNode.size(); i++) {
+      JsonNode l = linesNode.get(i);
+      if (!l.isObject()) {
+        throw AllotException.badField("invalid_lines", "lines[" + i + "]", "each line must be an object");
+      }
+      String sku = Validate.sku(text(l, "sku"), "lines[" + i + "].sku");
+      long qty = requiredLong(l, "qty", "lines[" + i + "].qty", 1, 1_000_000);
+      if (!seen.add(sku)) {
+        throw AllotException.badField("duplicate_line", "lines[" + i + "].sku", "SKU '" + sku + "' appears twice");
+      }
+      lines.add(new Reservations.Line(sku, qty));
+    }
+    s.reservations().reserve(new Reservations.ReserveRequest(id, channel, ttl, List.copyOf(lines)))
+        .onSuccess(reply -> ctx.response().setStatusCode(reply.status())
+            .putHeader("content-type", reply.status() >= 400 ? PROBLEM : JSON)
+            .end(reply.body()))
+        .onFailure(ctx::fail);
+  }
+
+  private void getReservation(RoutingContext ctx) {
+    String id = Validate.clientId(ctx.pathParam("id"), "id");
+    respondText(ctx, s.reservations().get(id, caller(ctx).readScope()));
+  }
+
+  private void commit(RoutingContext ctx) {
+    String id = Validate.clientId(ctx.pathParam("id"), "id");
+    String scope = caller(ctx).reservationScope();
+    JsonNode body = bodyObject(ctx, true);
+    JsonNode oid = body.get("orderId");
+    if (oid != null && !oid.isNull() && (!oid.isTextual() || oid.asText().isEmpty() || oid.asText().length() > 128)) {
+      throw AllotException.badField("invalid_order_id", "orderId", "orderId must be a string of 1 to 128 characters");
+    }
+    respondText(ctx, s.reservations().commit(id, oid == null || oid.isNull() ? null : oid.asText(), scope));
+  }
+
+  private void transition(RoutingContext ctx, String op) {
+    String id = Validate.clientId(ctx.pathParam("id"), "id");
+    String scope = caller(ctx).reservationScope();
+    bodyObject(ctx, true);
+    respondText(ctx, switch (op) {
+      case "release" -> s.reservations().release(id, scope);
+      case "ship" -> s.reservations().ship(id, scope);
+      default -> s.reservations().cancel(id, scope);
+    });
+  }
+
+  private void extend(RoutingContext ctx) {
+    String id = Validate.clientId(ctx.pathParam("id"), "id");
+    String scope = caller(ctx).reservationScope();
+    JsonNode body = bodyObject(ctx, false);
+    long ttl = requiredLong(body, "ttlSeconds", "ttlSeconds", 1, 86400, "invalid_ttl");
+    respondText(ctx, s.reservations().extend(id, (int) ttl, scope));
+  }
+
+  // ---- health -----------------------------------------------------------------------------------
+
+  private void ready(RoutingContext ctx) {
+    s.store().redis().ping().onComplete(ar -> {
+      boolean up = ar.succeeded() && ar.result() && s.store().redis().scriptsLoaded();
+      ObjectNode o = Json.object();
+      o.put("status", up ? "UP" : "DOWN");
+      o.put("redis", ar.succeeded() ? "reachable" : "unreachable");
+      o.put("scriptsLoaded", s.store().redis().scriptsLoaded());
+      ctx.response().setStatusCode(up ? 200 : 503).putHeader("content-type", JSON).end(Json.write(o));
+    });
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------------
+
+  private static JsonNode bodyObject(RoutingContext ctx, boolean optional) {
+    Buffer b = ctx.body().buffer();
+    if (b == null || b.length() == 0 || b.toString().isBlank()) {
+      if (optional) {
+        return Json.object();
+      }
+      throw AllotException.badField("malformed_json", "body", "a JSON object body is required");
+    }
+    JsonNode n;
+    try {
+      n = Json.MAPPER.readTree(b.getBytes());
+    } catch (JsonProcessingException e) {
+      throw AllotException.badField("malformed_json", "body", "the body is not valid JSON: " + e.getOriginalMessage());
+    } catch (IOException e) {
+      throw AllotException.badField("malformed_json", "body", "the body could not be read");
+    }
+    if (n == null || !n.isObject()) {
+      throw AllotException.badField("malformed_json", "body", "the body must be a JSON object");
+    }
+    return n;
+  }
+
+  private static String text(JsonNode n, String name) {
+    JsonNode v = n.get(name);
+    return v != null && v.isTextual() ? v.asText() : null;
+  }
+
+  private static long requiredLong(JsonNode n, String name, String field, long min, long max) {
+    return requiredLong(n, name, field, min, max, "invalid_quantity");
+  }
+
+  private static long requiredLong(JsonNode n, String name, String field, long min, long max, String code) {
+    JsonNode v = n.get(name);
+    if (v == null || !v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < min || v.asLong() > max) {
+      throw AllotException.badField(code, field, field + " must be a whole number from " + min + " to " + max);
+    }
+    return v.asLong();
+  }
+
+  private static long optionalLong(JsonNode n, String name, long dflt, long min, long max, String code) {
+    JsonNode v = n.get(name);
+    if (v == null || v.isNull()) {
+      return dflt;
+    }
+    return requiredLong(n, name, name, min, max, code);
+  }
+
+  private static void respond(RoutingContext ctx, int status, Future<? extends JsonNode> result) {
+    result.onSuccess(node -> ctx.response().setStatusCode(status).putHeader("content-type", JSON)
+            .end(Buffer.buffer(Json.bytes(node))))
+        .onFailure(ctx::fail);
+  }
+
+  private static void respondText(RoutingContext ctx, Future<String> result) {
+    result.onSuccess(body -> ctx.response().setStatusCode(200).putHeader("content-type", JSON).end(body))
+        .onFailure(ctx::fail);
+  }
+
+  private void failure(RoutingContext ctx) {
+    Throwable err = ctx.failure();
+    AllotException p;
+    if (err instanceof AllotException a) {
+      p = a;
+    } else if (err instanceof StoreUnavailableException) {
+      p = new AllotException(503, "store_unavailable", "the stock store (Redis) cannot be reached; retry shortly",
+          null, null, s.settings().storeRetryAfterSeconds());
+    } else if (ctx.statusCode() == 413 || (err instanceof HttpException h && h.getStatusCode() == 413)) {
+      p = new AllotException(413, "body_too_large", "the body is larger than " + BODY_LIMIT + " bytes");
+    } else if (err instanceof HttpException h && h.getStatusCode() < 500) {
+      p = new AllotException(h.getStatusCode(), h.getStatusCode() == 400 ? "malformed_json" : "bad_request",
+          h.getPayload() != null ? h.getPayload() : "the request could not be read");
+    } else if (err == null && ctx.statusCode() > 0 && ctx.statusCode() < 500) {
+      p = new AllotException(ctx.statusCode(), ctx.statusCode() == 404 ? "not_found" : "bad_request",
+          "the request could not be served");
+    } else {
+      LOG.log(System.Logger.Level.ERROR, "unexpected failure on " + ctx.request().method() + " "
+          + ctx.request().path(), err);
+      p = new AllotException(500, "internal_error", "an unexpected error occurred; it has been logged");
+    }
+    problem(ctx, p);
+  }
+
+  private static void problem(RoutingContext ctx, AllotException p) {
+    if (ctx.response().ended()) {
+      return;
+    }
+    ObjectNode doc = Reservations.problem(p.status(), p.code(), p.getMessage());
+    if (p.field() != null) {
+      doc.put("field", p.field());
+    }
+    if (p.extra() != null) {
+      doc.setAll(p.extra());
+    }
+    if (p.retryAfter() != null) {
+      ctx.response().putHeader("Retry-After", Integer.toString(p.retryAfter()));
+    }
+    ctx.response().setStatusCode(p.status()).putHeader("content-type", PROBLEM).end(Buffer.buffer(Json.bytes(doc)));
+  }
+
+  private static Buffer loadResource(String path) {
+    try (InputStream in = ApiVerticle.class.getResourceAsStream(path)) {
+      return in == null ? Buffer.buffer("openapi: 3.1.0\n") : Buffer.buffer(in.readAllBytes());
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

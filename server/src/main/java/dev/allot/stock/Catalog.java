@@ -1,0 +1,132 @@
+package dev.allot.stock;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.allot.store.Keys;
+import dev.allot.store.Store;
+import io.vertx.core.Future;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * Locations and channels. Redis holds them; every instance keeps a read copy, refreshed
+ * periodically (changes made through another instance arrive within the refresh interval) and
+ * read through on a miss (a channel created a moment ago elsewhere is found at once).
+ */
+public final class Catalog {
+  private static final System.Logger LOG = System.getLogger(Catalog.class.getName());
+  private final Store store;
+  private volatile Map<String, Channel> channels = Map.of();
+  private volatile Map<String, Location> locations = Map.of();
+
+  public Catalog(Store store) {
+    this.store = store;
+  }
+
+  public Future<Void> refresh() {
+    return Future.all(store.readConfig(Keys.CHANNELS), store.readConfig(Keys.LOCATIONS)).map(cf -> {
+      Map<String, String> ch = cf.resultAt(0);
+      Map<String, String> lo = cf.resultAt(1);
+      Map<String, Channel> nc = new TreeMap<>();
+      ch.forEach((id, json) -> nc.put(id, parseChannel(id, json)));
+      Map<String, Location> nl = new TreeMap<>();
+      lo.forEach((id, json) -> nl.put(id, parseLocation(id, json)));
+      channels = Map.copyOf(nc);
+      locations = Map.copyOf(nl);
+      return null;
+    });
+  }
+
+  public Future<Void> refreshQuietly() {
+    return refresh().recover(err -> {
+      LOG.log(System.Logger.Level.DEBUG, "catalog refresh failed: {0}", err.toString());
+      return Future.succeededFuture();
+    });
+  }
+
+  public List<Channel> channels() {
+    return List.copyOf(new TreeMap<>(channels).values());
+  }
+
+  public List<Location> locations() {
+    return List.copyOf(new TreeMap<>(locations).values());
+  }
+
+  /** The channel, read through to Redis when this instance has not seen it yet. */
+  public Future<Optional<Channel>> channel(String id) {
+    Channel c = channels.get(id);
+    if (c != null) {
+      return Future.succeededFuture(Optional.of(c));
+    }
+    return refresh().map(v -> Optional.ofNullable(channels.get(id)));
+  }
+
+  public Future<Optional<Location>> location(String id) {
+    Location l = locations.get(id);
+    if (l != null) {
+      return Future.succeededFuture(Optional.of(l));
+    }
+    return refresh().map(v -> Optional.ofNullable(locations.get(id)));
+  }
+
+  public Future<Location> putLocation(Location location) {
+    return store.putConfig(Keys.LOCATIONS, location.id(), Json.write(toJson(location))).map(v -> {
+      Map<String, Location> m = new TreeMap<>(locations);
+      m.put(location.id(), location);
+      locations = Map.copyOf(m);
+      return location;
+    });
+  }
+
+  public Future<Channel> putChannel(Channel channel) {
+    List<Future<Optional<Location>>> checks = new ArrayList<>();
+    channel.locations().forEach(l -> checks.add(location(l)));
+    return Future.all(checks).compose(cf -> {
+      for (int i = 0; i < checks.size(); i++) {
+        if (checks.get(i).result().isEmpty()) {
+          throw new AllotException(400, "unknown_location", "location '" + channel.locations().get(i)
+              + "' does not exist: create it with PUT /v1/locations/{location} first", "locations[" + i + "]", null, null);
+        }
+      }
+      return store.putConfig(Keys.CHANNELS, channel.id(), Json.write(toJson(channel)));
+    }).map(v -> {
+      Map<String, Channel> m = new TreeMap<>(channels);
+      m.put(channel.id(), channel);
+      channels = Map.copyOf(m);
+      return channel;
+    });
+  }
+
+  public static ObjectNode toJson(Channel c) {
+    ObjectNode o = Json.object();
+    o.put("id", c.id());
+    ArrayNode locs = o.putArray("locations");
+    c.locations().forEach(locs::add);
+    o.put("buffer", c.buffer());
+    o.put("backorder", c.backorder());
+    return o;
+  }
+
+  public static ObjectNode toJson(Location l) {
+    ObjectNode o = Json.object();
+    o.put("id", l.id());
+    o.put("name", l.name());
+    return o;
+  }
+
+  private static Channel parseChannel(String id, String json) {
+    JsonNode n = Json.read(json);
+    List<String> locs = new ArrayList<>();
+    n.path("locations").forEach(x -> locs.add(x.asText()));
+    return new Channel(id, List.copyOf(locs), n.path("buffer").asLong(0), n.path("backorder").asBoolean(false));
+  }
+
+  private static Location parseLocation(String id, String json) {
+    return new Location(id, Json.read(json).path("name").asText(id));
+  }
+}

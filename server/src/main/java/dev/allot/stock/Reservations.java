@@ -1,0 +1,415 @@
+package dev.allot.stock;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.allot.Settings;
+import dev.allot.store.Store;
+import dev.allot.store.Store.HoldStatus;
+import dev.allot.store.Store.LineChange;
+import dev.allot.store.Store.LineHold;
+import dev.allot.store.Store.RecordReply;
+import io.vertx.core.Future;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.LongSupplier;
+
+/**
+ * The multi-SKU reservation protocol (docs/protocol.md). Each SKU is changed by its own script
+ * in its own slot; the reservation record is the single decision point. Holds carry the
+ * reservation id and a deadline, so whatever a dead instance leaves behind either expires on
+ * its own or is finished by the sweeper from the record.
+ */
+public final class Reservations {
+  private static final System.Logger LOG = System.getLogger(Reservations.class.getName());
+  private static final Set<String> TERMINAL = Set.of("released", "expired", "cancelled", "shipped", "rejected", "aborted");
+
+  public record Line(String sku, long qty) {
+  }
+
+  public record ReserveRequest(String id, String channel, int ttlSeconds, List<Line> lines) {
+    String canonical() {
+      StringBuilder sb = new StringBuilder("v1|").append(channel).append('|').append(ttlSeconds);
+      lines.forEach(l -> sb.append('|').append(l.sku()).append('=').append(l.qty()));
+      return sb.toString();
+    }
+  }
+
+  /** An answer: HTTP status and its JSON body (a problem document when status >= 400). */
+  public record Reply(int status, String body) {
+  }
+
+  private final Store store;
+  private final Catalog catalog;
+  private final Settings settings;
+  private final Metrics metrics;
+  private final LongSupplier clock;
+
+  public Reservations(Store store, Catalog catalog, Settings settings, Metrics metrics, LongSupplier clock) {
+    this.store = store;
+    this.catalog = catalog;
+    this.settings = settings;
+    this.metrics = metrics;
+    this.clock = clock;
+  }
+
+  // ---- create -----------------------------------------------------------------------------
+
+  public Future<Reply> reserve(ReserveRequest req) {
+    return catalog.channel(req.channel()).compose(found -> {
+      Channel channel = found.orElseThrow(() -> new AllotException(404, "unknown_channel",
+          "channel '" + req.channel() + "' does not exist", "channel", null, null));
+      long now = clock.getAsLong();
+      long deadline = now + req.ttlSeconds() * 1000L;
+      String fp = Json.fingerprint(req.canonical());
+      return store.recordBegin(req.id(), now, fp, channel.id(), deadline, now + settings.pendingLeaseMillis(),
+              encodeLines(req.lines()))
+          .compose(begin -> switch (begin.code()) {
+            case 1 -> holdAll(req, channel, now, deadline);
+            case 3 -> {
+              metrics.reservation("idempotency_conflict");
+              throw idempotencyConflict(req.id());
+            }
+            default -> Future.succeededFuture(replayCreate(req.id(), begin));
+          });
+    });
+  }
+
+  private Reply replayCreate(String id, RecordReply begin) {
+    metrics.reservation("replay");
+    switch (begin.state()) {
+      case "pending" -> throw new AllotException(409, "reservation_in_progress",
+          "reservation '" + id + "' is being created by an earlier request; retry shortly", null, null, 1);
+      case "aborted" -> throw new AllotException(409, "reservation_aborted",
+          "an earlier attempt to create reservation '" + id + "' was cut short and undone; nothing is held;"
+              + " retry with a new id", null, null, null);
+      default -> {
+        return new Reply(begin.status(), begin.body());
+      }
+    }
+  }
+
+  private Future<Reply> holdAll(ReserveRequest req, Channel channel, long now, long deadline) {
+    List<Future<LineHold>> holds = new ArrayList<>(req.lines().size());
+    for (Line l : req.lines()) {
+      holds.add(store.reserveLine(l.sku(), req.id(), l.qty(), now, deadline, channel.buffer(), channel.id(),
+          channel.locations()));
+    }
+    return Future.join(holds).transform(ar -> {
+      if (ar.failed()) {
+        // Some line may be held. Undo now if Redis lets us; otherwise the sweeper does it when the lease ends.
+        metrics.reservation("unavailable");
+        return abandon(req.id()).transform(x -> Future.failedFuture(ar.cause()));
+      }
+      boolean allHeld = holds.stream().allMatch(f -> f.result().status() != HoldStatus.INSUFFICIENT);
+      if (allHeld) {
+        String body = Json.write(createdBody(req, channel, deadline, holds));
+        return store.recordOp(req.id(), "held", now, body).compose(r -> {
+          if (r.code() == 1) {
+            metrics.reservation("held");
+            return Future.succeededFuture(new Reply(201, body));
+          }
+          // The sweeper gave up on us (we took longer than the pending lease): it undoes the holds.
+          metrics.reservation("aborted");
+          return settle(req.id()).transform(x -> Future.failedFuture(new AllotException(503, "store_unavailable",
+              "the reservation took too long to create and was undone; retry with a new id", null, null,
+              settings.storeRetryAfterSeconds())));
+        });
+      }
+      String body = Json.write(insufficientBody(req, holds));
+      metrics.reservation("insufficient_stock");
+      return store.recordOp(req.id(), "reject", now, body, Long.toString(settings.cleanupLeaseMillis()))
+          .compose(r -> settle(req.id()))
+          .map(v -> new Reply(409, body));
+    });
+  }
+
+  private Future<Void> abandon(String id) {
+    return store.recordOp(id, "expire", clock.getAsLong(), "1", Long.toString(settings.cleanupLeaseMillis()))
+        .compose(r -> settle(id))
+        .recover(err -> {
+          LOG.log(System.Logger.Level.WARNING, "could not undo reservation {0} now ({1}); the sweeper will", id,
+              err.toString());
+          return Future.succeededFuture();
+        });
+  }
+
+  private ObjectNode createdBody(ReserveRequest req, Channel channel, long deadline, List<Future<LineHold>> holds) {
+    ObjectNode o = Json.object();
+    o.put("id", req.id());
+    o.put("channel", channel.id());
+    o.put("state", "held");
+    o.put("expiresAt", Instant.ofEpochMilli(deadline).toString());
+    ArrayNode lines = o.putArray("lines");
+    for (int i = 0; i < req.lines().size(); i++) {
+      Line l = req.lines().get(i);
+      ObjectNode line = lines.addObject();
+      line.put("sku", l.sku());
+      line.put("qty", l.qty());
+      ArrayNode allocs = line.putArray("allocations");
+      for (Store.Allocation a : holds.get(i).result().allocations()) {
+        allocs.addObject().put("location", a.location()).put("qty", a.qty());
+      }
+    }
+    return o;
+  }
+
+  private static ObjectNode insufficientBody(ReserveRequest req, List<Future<LineHold>> holds) {
+    ObjectNode p = problem(409, "insufficient_stock", "not enough stock for every line; nothing is held");
+    ArrayNode lines = p.putArray("lines");
+    for (int i = 0; i < req.lines().size(); i++) {
+      LineHold h = holds.get(i).result();
+      if (h.status() == HoldStatus.INSUFFICIENT) {
+        lines.addObject().put("sku", req.lines().get(i).sku()).put("requested", req.lines().get(i).qty())
+            .put("available", h.available());
+      }
+    }
+    return p;
+  }
+
+  // ---- reads and transitions --------------------------------------------------------------
+
+  /** The reservation as it is now; {@code callerChannel} null means an admin. */
+  public Future<String> get(String id, String callerChannel) {
+    return load(id, callerChannel).map(rec -> Json.write(view(rec, rec.get("st"))));
+  }
+
+  public Future<String> commit(String id, String orderId, String callerChannel) {
+    return load(id, callerChannel).compose(rec -> {
+      String state = rec.get("st");
+      String oid = orderId == null ? "" : orderId;
+      if (state.equals("committed")) {
+        return committedReplay(id, rec, oid);
+      }
+      if (!state.equals("held")) {
+        metrics.transition("commit", state);
+        throw stateConflict(id, state);
+      }
+      long now = clock.getAsLong();
+      List<Line> lines = decodeLines(rec.get("ln"));
+      List<Future<LineChange>> changes = new ArrayList<>();
+      lines.forEach(l -> changes.add(store.commitLine(l.sku(), id, now)));
+      return Future.all(changes).compose(cf -> {
+        boolean allCommitted = changes.stream().allMatch(f -> f.result().code() == 1 || f.result().code() == 2);
+        if (!allCommitted) {
+          // A line's hold is gone (its deadline passed): the reservation has expired.
+          return expireNow(id).compose(v -> {
+            metrics.transition("commit", "expired");
+            return Future.failedFuture(stateConflict(id, "expired"));
+          });
+        }
+        return store.recordOp(id, "commit", now, oid).compose(r -> {
+          if (r.code() == 1) {
+            metrics.transition("commit", "committed");
+            rec.put("oid", oid);
+            return Future.succeededFuture(Json.write(view(rec, "committed")));
+          }
+          if (r.code() == 2) {
+            return committedReplay(id, rec, oid);
+          }
+          // Released or expired while we were committing lines: the record decided; undo the lines.
+          metrics.transition("commit", r.state());
+          return settle(id).transform(x -> Future.failedFuture(stateConflict(id, r.state())));
+        });
+      });
+    });
+  }
+
+  private Future<String> committedReplay(String id, Map<String, String> rec, String orderId) {
+    return store.readRecord(id).map(fresh -> {
+      String stored = fresh.getOrDefault("oid", "");
+      if (!orderId.isEmpty() && !stored.isEmpty() && !stored.equals(orderId)) {
+        throw new AllotException(409, "idempotency_conflict", "reservation '" + id
+            + "' was committed with another orderId", "orderId", null, null);
+      }
+      metrics.transition("commit", "replay");
+      return Json.write(view(fresh, fresh.get("st")));
+    });
+  }
+
+  public Future<String> release(String id, String callerChannel) {
+    return simpleTransition(id, callerChannel, "release", "held", "released");
+  }
+
+  public Future<String> ship(String id, String callerChannel) {
+    return simpleTransition(id, callerChannel, "ship", "committed", "shipped");
+  }
+
+  public Future<String> cancel(String id, String callerChannel) {
+    return simpleTransition(id, callerChannel, "cancel", "committed", "cancelled");
+  }
+
+  /** A transition the record decides alone; the SKUs follow (settle), and the sweeper finishes if we die. */
+  private Future<String> simpleTransition(String id, String callerChannel, String op, String from, String to) {
+    return load(id, callerChannel).compose(rec -> {
+      String state = rec.get("st");
+      if (!state.equals(from) && !state.equals(to)) {
+        metrics.transition(op, state);
+        throw stateConflict(id, state);
+      }
+      return store.recordOp(id, op, clock.getAsLong(), Long.toString(settings.cleanupLeaseMillis())).compose(r -> {
+        if (r.code() == 0) {
+          metrics.transition(op, r.state());
+          throw stateConflict(id, r.state());
+        }
+        metrics.transition(op, r.code() == 1 ? to : "replay");
+        return settleQuietly(id).compose(v -> store.readRecord(id)).map(fresh -> Json.write(view(fresh, to)));
+      });
+    });
+  }
+
+  public Future<String> extend(String id, int ttlSeconds, String callerChannel) {
+    return load(id, callerChannel).compose(rec -> {
+      String state = rec.get("st");
+      if (!state.equals("held")) {
+        metrics.transition("extend", state);
+        throw new AllotException(409, state, "reservation '" + id + "' is " + state + ", not held");
+      }
+      long now = clock.getAsLong();
+      long deadline = now + ttlSeconds * 1000L;
+      List<Future<LineChange>> changes = new ArrayList<>();
+      decodeLines(rec.get("ln")).forEach(l -> changes.add(store.extendLine(l.sku(), id, now, deadline)));
+      return Future.all(changes).compose(cf -> {
+        if (!changes.stream().allMatch(f -> f.result().changed())) {
+          return expireNow(id).compose(v -> {
+            metrics.transition("extend", "expired");
+            return Future.failedFuture(new AllotException(409, "expired", "reservation '" + id + "' has expired"));
+          });
+        }
+        return store.recordOp(id, "extend", now, Long.toString(deadline)).compose(r -> {
+          if (r.code() != 1) {
+            metrics.transition("extend", r.state());
+            return settle(id).transform(x -> Future.failedFuture(
+                new AllotException(409, r.state(), "reservation '" + id + "' is " + r.state() + ", not held")));
+          }
+          metrics.transition("extend", "extended");
+          rec.put("dl", Long.toString(deadline));
+          return Future.succeededFuture(Json.write(view(rec, "held")));
+        });
+      });
+    });
+  }
+
+  // ---- settling: making every SKU agree with the record ------------------------------------
+
+  private Future<Void> expireNow(String id) {
+    return store.recordOp(id, "expire", clock.getAsLong(), "1", Long.toString(settings.cleanupLeaseMillis()))
+        .compose(r -> settle(id));
+  }
+
+  private Future<Void> settleQuietly(String id) {
+    return settle(id).recover(err -> {
+      LOG.log(System.Logger.Level.WARNING, "reservation {0}: decided, but the stock clean-up failed ({1});"
+          + " the sweeper finishes it", id, err.toString());
+      return Future.succeededFuture();
+    });
+  }
+
+  /**
+   * Brings a decided reservation's SKUs in line with its record: the sweeper calls it for every due
+   * reservation, handlers after each decision. Idempotent: running it twice changes nothing more.
+   * Returns whether the record had just expired (for the metric).
+   */
+  public Future<Void> settle(String id) {
+    long now = clock.getAsLong();
+    return store.recordOp(id, "expire", now, "0", Long.toString(settings.cleanupLeaseMillis())).compose(r -> {
+      if (r.code() < 0) {
+        return Future.succeededFuture();
+      }
+      if (r.code() == 1 && r.state().equals("expired")) {
+        metrics.holdExpired();
+      }
+      if (!TERMINAL.contains(r.state()) || r.cleaned()) {
+        return Future.succeededFuture();
+      }
+      boolean ship = r.state().equals("shipped");
+      List<Future<LineChange>> changes = new ArrayList<>();
+      for (Line l : decodeLines(r.lines())) {
+        changes.add(ship ? store.shipLine(l.sku(), id, now) : store.releaseLine(l.sku(), id, now));
+      }
+      return Future.all(changes).compose(cf -> store.recordOp(id, "finish", clock.getAsLong(),
+          Long.toString(r.state().equals("rejected") || r.state().equals("aborted")
+              ? Math.min(86400, settings.reservationRetentionSeconds()) : settings.reservationRetentionSeconds())))
+          .mapEmpty();
+    });
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private Future<Map<String, String>> load(String id, String callerChannel) {
+    return store.readRecord(id).map(rec -> {
+      String st = rec.get("st");
+      if (st == null || st.equals("rejected") || st.equals("aborted")) {
+        throw new AllotException(404, "unknown_reservation", "no reservation '" + id + "'");
+      }
+      if (callerChannel != null && !callerChannel.equals(rec.get("ch"))) {
+        throw new AllotException(403, "forbidden", "reservation '" + id + "' belongs to another channel");
+      }
+      if (st.equals("pending")) {
+        throw new AllotException(409, "reservation_in_progress",
+            "reservation '" + id + "' is still being created; retry shortly", null, null, 1);
+      }
+      return rec;
+    });
+  }
+
+  private ObjectNode view(Map<String, String> rec, String state) {
+    ObjectNode o = (ObjectNode) Json.read(rec.get("body"));
+    o.put("state", state);
+    long dl = Long.parseLong(rec.getOrDefault("dl", "0"));
+    o.put("expiresAt", Instant.ofEpochMilli(dl).toString());
+    String oid = rec.get("oid");
+    if (oid != null && !oid.isEmpty()) {
+      o.put("orderId", oid);
+    }
+    return o;
+  }
+
+  private static AllotException stateConflict(String id, String state) {
+    if (state.equals("expired")) {
+      return new AllotException(410, "reservation_expired", "reservation '" + id + "' has expired");
+    }
+    return new AllotException(409, "reservation_" + state, "reservation '" + id + "' is " + state);
+  }
+
+  private static AllotException idempotencyConflict(String id) {
+    return new AllotException(409, "idempotency_conflict",
+        "reservation id '" + id + "' was already used for a different request", "id", null, null);
+  }
+
+  static String encodeLines(List<Line> lines) {
+    StringBuilder sb = new StringBuilder();
+    for (Line l : lines) {
+      if (sb.length() > 0) {
+        sb.append(',');
+      }
+      sb.append(l.sku()).append('=').append(l.qty());
+    }
+    return sb.toString();
+  }
+
+  static List<Line> decodeLines(String s) {
+    List<Line> out = new ArrayList<>();
+    if (s == null || s.isEmpty()) {
+      return out;
+    }
+    for (String part : s.split(",")) {
+      int eq = part.lastIndexOf('=');
+      out.add(new Line(part.substring(0, eq), Long.parseLong(part.substring(eq + 1))));
+    }
+    return out;
+  }
+
+  public static ObjectNode problem(int status, String code, String detail) {
+    ObjectNode p = Json.object();
+    p.put("type", "urn:allot:problem:" + code);
+    p.put("title", code.replace('_', ' '));
+    p.put("status", status);
+    p.put("detail", detail);
+    p.put("code", code);
+    return p;
+  }
+}

@@ -1,0 +1,90 @@
+package dev.allot.stock;
+
+import dev.allot.Settings;
+import dev.allot.store.Keys;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.LongSupplier;
+
+/**
+ * Finds reservations whose deadline or lease has come (expired holds, creations a dead instance
+ * left pending, decisions whose stock clean-up did not finish) and settles them. Each claim leases
+ * the reservation to this sweeper, so with many instances each one is worked on by one at a time,
+ * and settling is idempotent, so nothing is released twice.
+ */
+public final class Sweeper extends VerticleBase {
+  private static final System.Logger LOG = System.getLogger(Sweeper.class.getName());
+  private static final int BATCH = 200;
+
+  private final Reservations reservations;
+  private final Settings settings;
+  private final Metrics metrics;
+  private final LongSupplier clock;
+  private final dev.allot.store.Store store;
+  private volatile boolean stopped;
+  private long timer = -1;
+  private long lastErrorLog;
+
+  public Sweeper(dev.allot.store.Store store, Reservations reservations, Settings settings, Metrics metrics,
+                 LongSupplier clock) {
+    this.store = store;
+    this.reservations = reservations;
+    this.settings = settings;
+    this.metrics = metrics;
+    this.clock = clock;
+  }
+
+  @Override
+  public Future<?> start() {
+    schedule();
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public Future<?> stop() {
+    stopped = true;
+    if (timer >= 0) {
+      vertx.cancelTimer(timer);
+    }
+    return Future.succeededFuture();
+  }
+
+  private void schedule() {
+    if (!stopped) {
+      timer = vertx.setTimer(settings.sweepIntervalMillis(), t -> sweepOnce().onComplete(ar -> schedule()));
+    }
+  }
+
+  /** One pass over every bucket; completes when every claimed reservation is settled (or failed). */
+  public Future<Void> sweepOnce() {
+    List<Future<Void>> buckets = new ArrayList<>(Keys.BUCKETS);
+    for (int b = 0; b < Keys.BUCKETS; b++) {
+      buckets.add(sweepBucket(b));
+    }
+    return Future.join(buckets).transform(ar -> {
+      if (ar.failed()) {
+        metrics.sweeperError();
+        long now = System.currentTimeMillis();
+        if (now - lastErrorLog > 10_000) {
+          lastErrorLog = now;
+          LOG.log(System.Logger.Level.WARNING, "sweeper pass failed (will retry): {0}", ar.cause().toString());
+        }
+      }
+      return Future.succeededFuture();
+    });
+  }
+
+  private Future<Void> sweepBucket(int bucket) {
+    return store.claimDue(bucket, clock.getAsLong(), settings.cleanupLeaseMillis(), BATCH).compose(ids -> {
+      if (ids.isEmpty()) {
+        return Future.succeededFuture();
+      }
+      List<Future<Void>> settled = new ArrayList<>(ids.size());
+      ids.forEach(id -> settled.add(reservations.settle(id)));
+      return Future.join(settled).mapEmpty();
+    });
+  }
+}

@@ -1,0 +1,50 @@
+package dev.allot.stock;
+
+import java.util.Locale;
+import java.util.regex.Pattern;
+
+/** The contract's input rules (API.md, "General"): each failure names the field it is about. */
+public final class Validate {
+  private static final Pattern SKU = Pattern.compile("[A-Z0-9][A-Z0-9._-]{0,63}");
+  private static final Pattern PLACE = Pattern.compile("[a-z0-9][a-z0-9_-]{0,31}");
+  private static final Pattern CLIENT_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+
+  private Validate() {
+  }
+
+  /** Trims and upper-cases, then checks the pattern: 400 invalid_sku otherwise. */
+  public static String sku(String raw, String field) {
+    if (raw == null) {
+      throw AllotException.badField("invalid_sku", field, field + " is required");
+    }
+    String s = raw.trim().toUpperCase(Locale.ROOT);
+    if (!SKU.matcher(s).matches()) {
+      throw AllotException.badField("invalid_sku", field,
+          field + " must match [A-Z0-9][A-Z0-9._-]{0,63} after trimming and upper-casing");
+    }
+    return s;
+  }
+
+  public static String location(String raw, String field) {
+    return place(raw, field, "invalid_location");
+  }
+
+  public static String channel(String raw, String field) {
+    return place(raw, field, "invalid_channel");
+  }
+
+  private static String place(String raw, String field, String code) {
+    if (raw == null || !PLACE.matcher(raw).matches()) {
+      throw AllotException.badField(code, field, field + " must match [a-z0-9][a-z0-9_-]{0,31}");
+    }
+    return raw;
+  }
+
+  /** Client-chosen ids (reservation, movement): 400 invalid_id otherwise. */
+  public static String clientId(String raw, String field) {
+    if (raw == null || !CLIENT_ID.matcher(raw).matches()) {
+      throw AllotException.badField("invalid_id", field, field + " must match [A-Za-z0-9._:-]{1,128}");
+    }
+    return raw;
+  }
+}

@@ -1,0 +1,59 @@
+package dev.allot.store;
+
+/**
+ * The only place that knows Redis key names (documented in lua/README.md). Every key a script
+ * touches shares one hash tag: the SKU's for stock, the bucket's for reservation records, so
+ * each script runs on one Redis Cluster slot.
+ */
+public final class Keys {
+  /** Reservation records and their due index are spread over this many buckets (slots). */
+  public static final int BUCKETS = 16;
+
+  private Keys() {
+  }
+
+  public static String stock(String sku) {
+    return "allot:{" + sku + "}:stock";
+  }
+
+  public static String holds(String sku) {
+    return "allot:{" + sku + "}:holds";
+  }
+
+  public static String expiry(String sku) {
+    return "allot:{" + sku + "}:expiry";
+  }
+
+  public static String moves(String sku) {
+    return "allot:{" + sku + "}:moves";
+  }
+
+  public static String moveTimes(String sku) {
+    return "allot:{" + sku + "}:movetimes";
+  }
+
+  public static int bucket(String reservationId) {
+    // String.hashCode is fixed by the Java spec, so every instance picks the same bucket.
+    return Math.floorMod(reservationId.hashCode(), BUCKETS);
+  }
+
+  public static String reservation(String reservationId) {
+    return "allot:{r" + bucket(reservationId) + "}:res:" + reservationId;
+  }
+
+  public static String due(int bucket) {
+    return "allot:{r" + bucket + "}:due";
+  }
+
+  public static String dueFor(String reservationId) {
+    return due(bucket(reservationId));
+  }
+
+  /** Claim of a movement id across SKUs: the same id may never be applied to two different movements. */
+  public static String movementClaim(String movementId) {
+    return "allot:movement:" + movementId;
+  }
+
+  public static final String LOCATIONS = "allot:config:locations";
+  public static final String CHANNELS = "allot:config:channels";
+}

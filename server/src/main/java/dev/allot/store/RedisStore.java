@@ -1,0 +1,160 @@
+package dev.allot.store;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisClientType;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import io.vertx.redis.client.impl.types.ErrorType;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.EnumMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A pooled, pipelining Redis client plus the Lua scripts. Scripts run by EVALSHA; on NOSCRIPT
+ * (a restarted or flushed Redis) the script is loaded again and the call retried once. Every
+ * failure to reach Redis surfaces as {@link StoreUnavailableException}.
+ */
+public final class RedisStore {
+  private static final System.Logger LOG = System.getLogger(RedisStore.class.getName());
+  private static final Map<Script, String> SOURCES = loadSources();
+  private static final Map<Script, String> SHAS = shas(SOURCES);
+
+  private final Redis redis;
+  private volatile boolean scriptsLoaded;
+
+  private RedisStore(Redis redis) {
+    this.redis = redis;
+  }
+
+  public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize) {
+    RedisOptions options = new RedisOptions()
+        .setMaxPoolSize(poolSize)
+        .setMaxPoolWaiting(100_000)
+        .setMaxWaitingHandlers(100_000)
+        .setPoolRecycleTimeout(15_000);
+    if (clusterNodes != null && !clusterNodes.isEmpty()) {
+      options.setType(RedisClientType.CLUSTER);
+      clusterNodes.forEach(options::addConnectionString);
+    } else {
+      options.setConnectionString(redisUrl);
+    }
+    options.getNetClientOptions().setConnectTimeout(2000).setTcpNoDelay(true);
+    return new RedisStore(Redis.createClient(vertx, options));
+  }
+
+  public Future<Void> close() {
+    return redis.close();
+  }
+
+  /** Loads every script (SCRIPT LOAD), so the first EVALSHA of each finds it. */
+  public Future<Void> loadScripts() {
+    List<Future<Response>> loads = SOURCES.values().stream()
+        .map(src -> send(Request.cmd(Command.SCRIPT).arg("LOAD").arg(src)))
+        .toList();
+    return Future.all(loads).map(cf -> {
+      scriptsLoaded = true;
+      return null;
+    });
+  }
+
+  public boolean scriptsLoaded() {
+    return scriptsLoaded;
+  }
+
+  public static String source(Script script) {
+    return SOURCES.get(script);
+  }
+
+  /** Runs a script by EVALSHA; a NOSCRIPT answer reloads it and retries once. */
+  public Future<Response> eval(Script script, List<String> keys, List<String> args) {
+    Request req = evalRequest(Command.EVALSHA, SHAS.get(script), keys, args);
+    return redis.send(req).recover(err -> {
+      if (err instanceof ErrorType e && e.is("NOSCRIPT")) {
+        LOG.log(System.Logger.Level.WARNING, "Redis does not know script {0} (restarted or flushed?): loading it again", script.file);
+        return send(Request.cmd(Command.SCRIPT).arg("LOAD").arg(SOURCES.get(script)))
+            .compose(loaded -> send(evalRequest(Command.EVALSHA, SHAS.get(script), keys, args)));
+      }
+      return Future.failedFuture(translate(err));
+    });
+  }
+
+  private static Request evalRequest(Command cmd, String shaOrSource, List<String> keys, List<String> args) {
+    Request req = Request.cmd(cmd).arg(shaOrSource).arg(keys.size());
+    for (String k : keys) {
+      req.arg(k);
+    }
+    for (String a : args) {
+      req.arg(a);
+    }
+    return req;
+  }
+
+  /** Sends one command; failures to reach Redis become {@link StoreUnavailableException}. */
+  public Future<Response> send(Request request) {
+    return redis.send(request).recover(err -> Future.failedFuture(translate(err)));
+  }
+
+  public Future<Response> send(Command cmd, Object... args) {
+    Request req = Request.cmd(cmd);
+    for (Object a : args) {
+      req.arg(String.valueOf(a));
+    }
+    return send(req);
+  }
+
+  public Future<Boolean> ping() {
+    return send(Request.cmd(Command.PING)).map(r -> r != null && "PONG".equals(r.toString()));
+  }
+
+  static Throwable translate(Throwable err) {
+    if (err instanceof StoreUnavailableException) {
+      return err;
+    }
+    if (err instanceof ErrorType e) {
+      if (e.is("LOADING") || e.is("MASTERDOWN") || e.is("CLUSTERDOWN") || e.is("TRYAGAIN") || e.is("BUSY")) {
+        return new StoreUnavailableException("Redis is not ready: " + e.getMessage(), e);
+      }
+      return new IllegalStateException("Redis refused a command: " + e.getMessage(), e);
+    }
+    return new StoreUnavailableException("Redis cannot be reached: " + err, err);
+  }
+
+  private static Map<Script, String> loadSources() {
+    Map<Script, String> out = new EnumMap<>(Script.class);
+    for (Script s : Script.values()) {
+      try (InputStream in = RedisStore.class.getResourceAsStream("/lua/" + s.file)) {
+        if (in == null) {
+          throw new IllegalStateException("script lua/" + s.file + " is missing from the classpath");
+        }
+        out.put(s, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+      } catch (IOException e) {
+        throw new IllegalStateException("cannot read script lua/" + s.file, e);
+      }
+    }
+    return out;
+  }
+
+  private static Map<Script, String> shas(Map<Script, String> sources) {
+    Map<Script, String> out = new EnumMap<>(Script.class);
+    try {
+      for (Map.Entry<Script, String> e : sources.entrySet()) {
+        MessageDigest sha1 = MessageDigest.getInstance("SHA-1");
+        out.put(e.getKey(), HexFormat.of().formatHex(sha1.digest(e.getValue().getBytes(StandardCharsets.UTF_8))));
+      }
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    return out;
+  }
+}

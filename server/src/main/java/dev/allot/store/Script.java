@@ -1,0 +1,21 @@
+package dev.allot.store;
+
+/** The Lua scripts in lua/, each with the number of KEYS it takes (its header lists them). */
+public enum Script {
+  RESERVE_LINE("reserve_line", 3),
+  COMMIT_LINE("commit_line", 3),
+  RELEASE_LINE("release_line", 3),
+  EXTEND_LINE("extend_line", 3),
+  SHIP_LINE("ship_line", 3),
+  MOVEMENT("movement", 5),
+  RESERVATION("reservation", 2),
+  SWEEP_CLAIM("sweep_claim", 1);
+
+  public final String file;
+  public final int keyCount;
+
+  Script(String name, int keyCount) {
+    this.file = name + ".lua";
+    this.keyCount = keyCount;
+  }
+}

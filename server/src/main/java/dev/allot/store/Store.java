@@ -1,0 +1,266 @@
+package dev.allot.store;
+
+import io.vertx.core.Future;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Typed calls of the Lua scripts and the few plain commands the server needs. The only code that
+ * knows key names (through {@link Keys}), script names and their numeric return codes.
+ */
+public final class Store {
+  private final RedisStore redis;
+
+  public Store(RedisStore redis) {
+    this.redis = redis;
+  }
+
+  public RedisStore redis() {
+    return redis;
+  }
+
+  // ---- per-SKU stock scripts -------------------------------------------------------------
+
+  public record Allocation(String location, long qty) {
+  }
+
+  public enum HoldStatus { HELD, INSUFFICIENT, REPLAY }
+
+  public record LineHold(HoldStatus status, long version, long available, List<Allocation> allocations) {
+  }
+
+  public Future<LineHold> reserveLine(String sku, String reservationId, long qty, long now, long deadline,
+                                      long buffer, String channel, List<String> locations) {
+    List<String> args = new ArrayList<>(6 + locations.size());
+    args.add(reservationId);
+    args.add(Long.toString(qty));
+    args.add(Long.toString(now));
+    args.add(Long.toString(deadline));
+    args.add(Long.toString(buffer));
+    args.add(channel);
+    args.addAll(locations);
+    return redis.eval(Script.RESERVE_LINE, skuKeys(sku), args).map(r -> {
+      int code = r.get(0).toInteger();
+      HoldStatus status = switch (code) {
+        case 1 -> HoldStatus.HELD;
+        case 2 -> HoldStatus.REPLAY;
+        default -> HoldStatus.INSUFFICIENT;
+      };
+      List<Allocation> allocations = new ArrayList<>();
+      for (int i = 3; i + 1 < r.size(); i += 2) {
+        allocations.add(new Allocation(r.get(i).toString(), r.get(i + 1).toLong()));
+      }
+      return new LineHold(status, r.get(1).toLong(), r.get(2).toLong(), List.copyOf(allocations));
+    });
+  }
+
+  /** Result of commit_line, release_line, extend_line, ship_line: the script's code and the SKU's version. */
+  public record LineChange(int code, long version) {
+    public boolean changed() {
+      return code == 1;
+    }
+  }
+
+  public Future<LineChange> commitLine(String sku, String reservationId, long now) {
+    return lineScript(Script.COMMIT_LINE, sku, List.of(reservationId, Long.toString(now)));
+  }
+
+  public Future<LineChange> releaseLine(String sku, String reservationId, long now) {
+    return lineScript(Script.RELEASE_LINE, sku, List.of(reservationId, Long.toString(now)));
+  }
+
+  public Future<LineChange> extendLine(String sku, String reservationId, long now, long deadline) {
+    return lineScript(Script.EXTEND_LINE, sku, List.of(reservationId, Long.toString(now), Long.toString(deadline)));
+  }
+
+  public Future<LineChange> shipLine(String sku, String reservationId, long now) {
+    return lineScript(Script.SHIP_LINE, sku, List.of(reservationId, Long.toString(now)));
+  }
+
+  private Future<LineChange> lineScript(Script script, String sku, List<String> args) {
+    return redis.eval(script, skuKeys(sku), args)
+        .map(r -> new LineChange(r.get(0).toInteger(), r.get(1).toLong()));
+  }
+
+  private static List<String> skuKeys(String sku) {
+    return List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku));
+  }
+
+  // ---- movements ----------------------------------------------------------------------------
+
+  public enum MovementStatus { APPLIED, DUPLICATE, CONFLICT, REJECTED }
+
+  public record MovementResult(MovementStatus status, String rejectCode, long onHand, long available,
+                               long version, long shortfall, long drift) {
+  }
+
+  /** Claims a movement id for one fingerprint: true when it is free or already ours. */
+  public Future<Boolean> claimMovement(String movementId, String fingerprint, long retentionSeconds) {
+    String key = Keys.movementClaim(movementId);
+    return redis.send(Request.cmd(Command.SET).arg(key).arg(fingerprint).arg("NX").arg("EX").arg(retentionSeconds))
+        .compose(r -> r != null ? Future.succeededFuture(true)
+            : redis.send(Command.GET, key).map(existing -> existing == null || fingerprint.equals(existing.toString())));
+  }
+
+  public Future<MovementResult> movement(String movementId, String fingerprint, String type, String sku,
+                                         String location, long qty, long now, long retentionMillis) {
+    List<String> keys = List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.moves(sku), Keys.moveTimes(sku));
+    List<String> args = List.of(movementId, fingerprint, type, location, Long.toString(qty), Long.toString(now),
+        Long.toString(retentionMillis));
+    return redis.eval(Script.MOVEMENT, keys, args).map(r -> {
+      int code = r.get(0).toInteger();
+      return switch (code) {
+        case 1, 2 -> new MovementResult(code == 1 ? MovementStatus.APPLIED : MovementStatus.DUPLICATE, null,
+            r.get(1).toLong(), r.get(2).toLong(), r.get(3).toLong(), r.get(4).toLong(), r.get(5).toLong());
+        case 3 -> new MovementResult(MovementStatus.CONFLICT, "idempotency_conflict", 0, 0, 0, 0, 0);
+        default -> new MovementResult(MovementStatus.REJECTED, r.get(1).toString(), 0, 0, 0, 0, 0);
+      };
+    });
+  }
+
+  // ---- stock reads --------------------------------------------------------------------------
+
+  public record LocationCounts(long onHand, long reserved, long committed, long quarantine) {
+    public long available() {
+      return Math.max(0, onHand - reserved - committed);
+    }
+  }
+
+  /** A SKU's counts per location; {@code exists} is false for a SKU Redis has never seen. */
+  public record StockView(boolean exists, long version, Map<String, LocationCounts> locations) {
+    public long availableAt(List<String> locs) {
+      long sum = 0;
+      for (String l : locs) {
+        LocationCounts c = locations.get(l);
+        if (c != null) {
+          sum += c.available();
+        }
+      }
+      return sum;
+    }
+  }
+
+  public Future<StockView> readStock(String sku) {
+    return redis.send(Command.HGETALL, Keys.stock(sku)).map(Store::parseStock);
+  }
+
+  static StockView parseStock(Response r) {
+    if (r == null || r.size() == 0) {
+      return new StockView(false, 0, Map.of());
+    }
+    long version = 0;
+    Map<String, long[]> raw = new TreeMap<>();
+    for (String field : r.getKeys()) {
+      long value = r.get(field).toLong();
+      if (field.equals("ver")) {
+        version = value;
+        continue;
+      }
+      int bar = field.lastIndexOf('|');
+      if (bar <= 0) {
+        continue;
+      }
+      long[] c = raw.computeIfAbsent(field.substring(0, bar), k -> new long[4]);
+      switch (field.substring(bar + 1)) {
+        case "on" -> c[0] = value;
+        case "res" -> c[1] = value;
+        case "com" -> c[2] = value;
+        case "q" -> c[3] = value;
+        default -> { }
+      }
+    }
+    Map<String, LocationCounts> locs = new LinkedHashMap<>();
+    raw.forEach((k, c) -> locs.put(k, new LocationCounts(c[0], c[1], c[2], c[3])));
+    return new StockView(true, version, locs);
+  }
+
+  // ---- reservation records ------------------------------------------------------------------
+
+  /** What the reservation script answered: its code, and per op the state, order id, status, body, lines. */
+  public record RecordReply(int code, String state, String orderId, int status, String body, boolean cleaned,
+                            String lines) {
+  }
+
+  public Future<RecordReply> recordBegin(String id, long now, String fingerprint, String channel, long deadline,
+                                         long leaseUntil, String lines) {
+    return record(id, "begin", now, fingerprint, channel, Long.toString(deadline), Long.toString(leaseUntil), lines)
+        .map(r -> {
+          int code = r.get(0).toInteger();
+          if (code == 2) {
+            return new RecordReply(code, r.get(1).toString(), null, r.get(2).toInteger(), r.get(3).toString(), false, null);
+          }
+          return new RecordReply(code, null, null, 0, null, false, null);
+        });
+  }
+
+  public Future<RecordReply> recordOp(String id, String op, long now, String... args) {
+    return record(id, op, now, args).map(r -> {
+      int code = r.get(0).toInteger();
+      if (op.equals("expire") && code >= 0) {
+        return new RecordReply(code, r.get(1).toString(), null, 0, null, r.get(2).toInteger() == 1, r.get(3).toString());
+      }
+      if (op.equals("commit") && code > 0) {
+        return new RecordReply(code, "committed", r.get(1).toString(), 0, null, false, null);
+      }
+      String state = code == 0 && r.size() > 1 ? r.get(1).toString() : null;
+      return new RecordReply(code, state, null, 0, null, false, null);
+    });
+  }
+
+  private Future<Response> record(String id, String op, long now, String... extra) {
+    List<String> args = new ArrayList<>(3 + extra.length);
+    args.add(op);
+    args.add(id);
+    args.add(Long.toString(now));
+    args.addAll(List.of(extra));
+    return redis.eval(Script.RESERVATION, List.of(Keys.reservation(id), Keys.dueFor(id)), args);
+  }
+
+  /** The stored record's fields (empty map: no such reservation). */
+  public Future<Map<String, String>> readRecord(String id) {
+    return redis.send(Command.HGETALL, Keys.reservation(id)).map(r -> {
+      Map<String, String> out = new LinkedHashMap<>();
+      if (r != null) {
+        for (String k : r.getKeys()) {
+          out.put(k, r.get(k).toString());
+        }
+      }
+      return out;
+    });
+  }
+
+  public Future<List<String>> claimDue(int bucket, long now, long leaseMillis, int limit) {
+    return redis.eval(Script.SWEEP_CLAIM, List.of(Keys.due(bucket)),
+            List.of(Long.toString(now), Long.toString(leaseMillis), Integer.toString(limit)))
+        .map(r -> {
+          List<String> ids = new ArrayList<>(r.size());
+          r.forEach(x -> ids.add(x.toString()));
+          return ids;
+        });
+  }
+
+  // ---- configuration --------------------------------------------------------------------------
+
+  public Future<Void> putConfig(String hash, String id, String json) {
+    return redis.send(Command.HSET, hash, id, json).mapEmpty();
+  }
+
+  public Future<Map<String, String>> readConfig(String hash) {
+    return redis.send(Command.HGETALL, hash).map(r -> {
+      Map<String, String> out = new TreeMap<>();
+      if (r != null) {
+        for (String k : r.getKeys()) {
+          out.put(k, r.get(k).toString());
+        }
+      }
+      return out;
+    });
+  }
+}

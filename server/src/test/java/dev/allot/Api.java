@@ -1,0 +1,121 @@
+package dev.allot;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+
+/** A small blocking/async HTTP client for tests: every call returns status, headers and parsed JSON. */
+public final class Api {
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+      .connectTimeout(Duration.ofSeconds(5)).build();
+  private final String base;
+  private final String key;
+
+  public Api(int port, String key) {
+    this.base = "http://127.0.0.1:" + port;
+    this.key = key;
+  }
+
+  public Api as(String otherKey) {
+    return new Api(Integer.parseInt(base.substring(base.lastIndexOf(':') + 1)), otherKey);
+  }
+
+  public record Res(int status, JsonNode json, String text, HttpResponse<String> raw) {
+    public String code() {
+      return json == null ? null : json.path("code").asText(null);
+    }
+
+    @Override
+    public String toString() {
+      return status + " " + text;
+    }
+  }
+
+  public Res get(String path) {
+    return call("GET", path, null);
+  }
+
+  public Res post(String path, String body) {
+    return call("POST", path, body);
+  }
+
+  public Res put(String path, String body) {
+    return call("PUT", path, body);
+  }
+
+  public Res call(String method, String path, String body) {
+    return async(method, path, body).join();
+  }
+
+  public CompletableFuture<Res> async(String method, String path, String body) {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    if (key != null) {
+      b.header("Authorization", "Bearer " + key);
+    }
+    if (body != null) {
+      b.header("content-type", "application/json");
+    }
+    return CLIENT.sendAsync(b.build(), HttpResponse.BodyHandlers.ofString()).thenApply(r -> {
+      JsonNode json = null;
+      try {
+        json = r.body().isEmpty() ? null : MAPPER.readTree(r.body());
+      } catch (Exception ignored) {
+        // not JSON (metrics, yaml): keep the text
+      }
+      return new Res(r.statusCode(), json, r.body(), r);
+    });
+  }
+
+  /** A random SKU code, unique per test run. */
+  public static String sku(String prefix) {
+    return prefix.toUpperCase() + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()).toUpperCase();
+  }
+
+  public static String id(String prefix) {
+    return prefix + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
+  }
+
+  // ---- common set-up calls (admin key) ------------------------------------------------------
+
+  public void location(String id) {
+    expect(put("/v1/locations/" + id, "{\"name\":\"" + id + "\"}"), 200);
+  }
+
+  public void channel(String id, String locationsJson, int buffer) {
+    expect(put("/v1/channels/" + id, "{\"locations\":" + locationsJson + ",\"buffer\":" + buffer + "}"), 200);
+  }
+
+  public void receive(String sku, String location, long qty) {
+    Res r = post("/v1/movements", "{\"movements\":[{\"id\":\"" + id("rcv") + "\",\"sku\":\"" + sku
+        + "\",\"location\":\"" + location + "\",\"type\":\"receive\",\"qty\":" + qty + "}]}");
+    expect(r, 200);
+    if (!"applied".equals(r.json().path("results").path(0).path("status").asText())) {
+      throw new AssertionError("receive not applied: " + r);
+    }
+  }
+
+  public JsonNode sku(String sku, String location) {
+    return expect(get("/v1/skus/" + sku), 200).json().path("locations").path(location);
+  }
+
+  public long channelAvailable(String channel, String sku) {
+    return expect(get("/v1/availability?channel=" + channel + "&sku=" + sku), 200).json()
+        .path("items").path(0).path("available").asLong();
+  }
+
+  public static Res expect(Res r, int status) {
+    if (r.status() != status) {
+      throw new AssertionError("expected " + status + " but got " + r);
+    }
+    return r;
+  }
+}

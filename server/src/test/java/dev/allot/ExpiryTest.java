@@ -1,0 +1,165 @@
+package dev.allot;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static dev.allot.Api.expect;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Holds expire by themselves: with no traffic on the SKU, after an extend, and racing a commit. */
+class ExpiryTest {
+  static AllotServer server;
+  static AllotServer second;
+  static Api admin;
+  static Api web;
+  static Api web2;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Map<String, String> cfg = Map.of("ALLOT_API_KEYS", TestServer.keys("web"), "ALLOT_SWEEP_INTERVAL_MILLIS", "100");
+    server = TestServer.start(TestRedis.url(), cfg);
+    second = TestServer.start(TestRedis.url(), cfg);
+    admin = new Api(server.port(), TestServer.ADMIN);
+    web = admin.as("t-web");
+    web2 = new Api(second.port(), "t-web");
+    admin.location("main");
+    admin.channel("web", "[\"main\"]", 0);
+  }
+
+  @AfterAll
+  static void stop() {
+    server.stop();
+    second.stop();
+  }
+
+  static void await(String what, long timeoutMillis, BooleanSupplier condition) {
+    await(what, timeoutMillis, condition, () -> "");
+  }
+
+  static void await(String what, long timeoutMillis, BooleanSupplier condition, java.util.function.Supplier<String> context) {
+    long deadline = System.currentTimeMillis() + timeoutMillis;
+    while (!condition.getAsBoolean()) {
+      if (System.currentTimeMillis() > deadline) {
+        throw new AssertionError("timed out waiting for: " + what + " " + context.get());
+      }
+      Thread.onSpinWait();
+      try {
+        TimeUnit.MILLISECONDS.sleep(10); // polling interval of a condition with a deadline
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
+  }
+
+  static String cart(String id, String sku, int qty, int ttl) {
+    return "{\"id\":\"" + id + "\",\"channel\":\"web\",\"ttlSeconds\":" + ttl + ",\"lines\":[{\"sku\":\"" + sku
+        + "\",\"qty\":" + qty + "}]}";
+  }
+
+  @Test
+  @DisplayName("an untouched SKU gets an expired hold back within about a second of its deadline")
+  void expiresWithNoTraffic() {
+    String sku = Api.sku("exp");
+    admin.receive(sku, "main", 5);
+    String id = Api.id("c");
+    JsonNode r = expect(web.post("/v1/reservations", cart(id, sku, 4, 1)), 201).json();
+    long deadline = Instant.parse(r.path("expiresAt").asText()).toEpochMilli();
+    assertEquals(1, web.channelAvailable("web", sku));
+    await("units back", 5000, () -> web.channelAvailable("web", sku) == 5);
+    long late = System.currentTimeMillis() - deadline;
+    assertTrue(late < 1500, "returned " + late + " ms after the deadline");
+    assertEquals("expired", expect(web.get("/v1/reservations/" + id), 200).json().path("state").asText());
+    assertEquals("reservation_expired", expect(web.post("/v1/reservations/" + id + "/commit", null), 410).code());
+    assertEquals("reservation_expired", expect(web.post("/v1/reservations/" + id + "/release", null), 410).code());
+    assertEquals("expired", expect(web.post("/v1/reservations/" + id + "/extend", "{\"ttlSeconds\":5}"), 409).code());
+    assertEquals(0, web.sku(sku, "main").path("reserved").asLong());
+  }
+
+  @Test
+  @DisplayName("extend moves the deadline: the hold outlives its first TTL and can be committed")
+  void extend() {
+    String sku = Api.sku("ext");
+    admin.receive(sku, "main", 3);
+    String id = Api.id("c");
+    JsonNode first = expect(web.post("/v1/reservations", cart(id, sku, 2, 1)), 201).json();
+    JsonNode ext = expect(web.post("/v1/reservations/" + id + "/extend", "{\"ttlSeconds\":60}"), 200).json();
+    assertTrue(Instant.parse(ext.path("expiresAt").asText()).isAfter(Instant.parse(first.path("expiresAt").asText())));
+    long after = Instant.parse(first.path("expiresAt").asText()).toEpochMilli() + 1200;
+    await("past the first deadline", 5000, () -> System.currentTimeMillis() > after);
+    // A sweep has certainly run since the first deadline; the hold is still there.
+    assertEquals(2, web.sku(sku, "main").path("reserved").asLong());
+    assertEquals("held", expect(web.get("/v1/reservations/" + id), 200).json().path("state").asText());
+    expect(web.post("/v1/reservations/" + id + "/commit", null), 200);
+    assertEquals(2, web.sku(sku, "main").path("committed").asLong());
+    assertEquals("invalid_ttl", expect(web.post("/v1/reservations/" + id + "/extend", "{\"ttlSeconds\":0}"), 400).code());
+  }
+
+  @Test
+  @DisplayName("commit racing expiry, with two sweeping instances: exactly one wins each time, nothing released twice")
+  void commitRacingExpiry() throws Exception {
+    String sku = Api.sku("race");
+    admin.receive(sku, "main", 100);
+    int n = 40;
+    List<String> ids = new ArrayList<>();
+    List<Long> deadlines = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      String id = Api.id("c");
+      ids.add(id);
+      JsonNode r = expect(web.post("/v1/reservations", cart(id, sku, 1, 1)), 201).json();
+      deadlines.add(Instant.parse(r.path("expiresAt").asText()).toEpochMilli());
+    }
+    ScheduledExecutorService timer = Executors.newScheduledThreadPool(4);
+    List<CompletableFuture<Api.Res>> commits = new ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        CompletableFuture<Api.Res> f = new CompletableFuture<>();
+        commits.add(f);
+        long at = deadlines.get(i) + ThreadLocalRandom.current().nextLong(-60, 60);
+        Api api = i % 2 == 0 ? web : web2;
+        String id = ids.get(i);
+        timer.schedule(() -> api.async("POST", "/v1/reservations/" + id + "/commit", null)
+                .whenComplete((r, e) -> {
+                  if (e != null) {
+                    f.completeExceptionally(e);
+                  } else {
+                    f.complete(r);
+                  }
+                }),
+            Math.max(0, at - System.currentTimeMillis()), TimeUnit.MILLISECONDS);
+      }
+      int committed = 0;
+      for (int i = 0; i < n; i++) {
+        Api.Res r = commits.get(i).get(20, TimeUnit.SECONDS);
+        assertTrue(r.status() == 200 || r.status() == 410, r.toString());
+        String state = expect(web.get("/v1/reservations/" + ids.get(i)), 200).json().path("state").asText();
+        assertEquals(r.status() == 200 ? "committed" : "expired", state);
+        if (r.status() == 200) {
+          committed++;
+        }
+      }
+      int c = committed;
+      await("expired holds returned", 5000, () -> web.sku(sku, "main").path("reserved").asLong() == 0);
+      JsonNode main = web.sku(sku, "main");
+      assertEquals(c, main.path("committed").asLong());
+      assertEquals(100 - c, main.path("available").asLong(), "nothing released twice, nothing lost");
+    } finally {
+      timer.shutdownNow();
+    }
+  }
+}

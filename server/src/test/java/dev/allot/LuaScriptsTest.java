@@ -1,0 +1,304 @@
+package dev.allot;
+
+import dev.allot.store.Keys;
+import dev.allot.store.RedisStore;
+import dev.allot.store.Store;
+import dev.allot.store.Store.HoldStatus;
+import dev.allot.store.Store.MovementStatus;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Each Lua script driven directly through the client, with its edge cases and replays. */
+class LuaScriptsTest {
+  static Vertx vertx;
+  static RedisStore redis;
+  static Store store;
+  static final long NOW = 1_700_000_000_000L;
+  static final List<String> LOCS = List.of("main", "shop");
+  String sku;
+
+  @BeforeAll
+  static void setUp() {
+    vertx = Vertx.vertx();
+    redis = RedisStore.create(vertx, TestRedis.url(), List.of(), 4);
+    await(redis.loadScripts());
+    store = new Store(redis);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    await(redis.close());
+    await(vertx.close());
+  }
+
+  static <T> T await(Future<T> f) {
+    try {
+      return f.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw e.getCause() instanceof RuntimeException re ? re : new RuntimeException(e.getCause());
+    } catch (Exception e) {
+      throw new RuntimeException(e);
+    }
+  }
+
+  @BeforeEach
+  void stock() {
+    sku = Api.sku("lua");
+    receive("main", 5);
+    receive("shop", 3);
+  }
+
+  void receive(String loc, long qty) {
+    Store.MovementResult r = await(store.movement(Api.id("m"), "fp", "receive", sku, loc, qty, NOW, 1000));
+    assertEquals(MovementStatus.APPLIED, r.status());
+  }
+
+  Store.LocationCounts counts(String loc) {
+    return await(store.readStock(sku)).locations().get(loc);
+  }
+
+  Store.LineHold hold(String rid, long qty, long now, long deadline, long buffer) {
+    return await(store.reserveLine(sku, rid, qty, now, deadline, buffer, "web", LOCS));
+  }
+
+  record HoldCase(long qty, long buffer, HoldStatus status, long available, String allocations) {
+  }
+
+  @Test
+  @DisplayName("reserve_line: holds in location order, refuses past the buffer, replays by reservation id")
+  void reserveLine() {
+    List<HoldCase> cases = List.of(
+        new HoldCase(2, 0, HoldStatus.HELD, 6, "main=2"),
+        new HoldCase(4, 0, HoldStatus.HELD, 2, "main=3,shop=1"),
+        new HoldCase(2, 1, HoldStatus.INSUFFICIENT, 1, ""),
+        new HoldCase(1, 1, HoldStatus.HELD, 0, "shop=1"),
+        new HoldCase(1, 0, HoldStatus.HELD, 0, "shop=1"),
+        new HoldCase(1, 0, HoldStatus.INSUFFICIENT, 0, ""));
+    long lastVersion = await(store.readStock(sku)).version();
+    for (HoldCase c : cases) {
+      Store.LineHold h = hold(Api.id("r"), c.qty(), NOW, NOW + 60_000, c.buffer());
+      assertEquals(c.status(), h.status(), c.toString());
+      assertEquals(c.available(), h.available(), c.toString());
+      assertEquals(c.allocations(), alloc(h), c.toString());
+      if (c.status() == HoldStatus.HELD) {
+        assertTrue(h.version() > lastVersion, "version grows with every change");
+        lastVersion = h.version();
+      } else {
+        assertEquals(lastVersion, h.version(), "a refusal changes nothing");
+      }
+    }
+    assertEquals(5, counts("main").reserved());
+    assertEquals(3, counts("shop").reserved());
+  }
+
+  @Test
+  @DisplayName("reserve_line: a replay answers the existing hold and holds nothing more")
+  void reserveReplay() {
+    Store.LineHold first = hold("r1", 3, NOW, NOW + 60_000, 0);
+    Store.LineHold again = hold("r1", 3, NOW, NOW + 60_000, 0);
+    assertEquals(HoldStatus.REPLAY, again.status());
+    assertEquals(alloc(first), alloc(again));
+    assertEquals(first.version(), again.version());
+    assertEquals(3, counts("main").reserved());
+  }
+
+  @Test
+  @DisplayName("every SKU script drops that SKU's expired holds before it decides")
+  void expiredHoldsNeverBlock() {
+    assertEquals(HoldStatus.HELD, hold("old", 8, NOW, NOW + 1000, 0).status());
+    assertEquals(HoldStatus.INSUFFICIENT, hold("new", 1, NOW + 999, NOW + 60_000, 0).status());
+    Store.LineHold h = hold("new", 8, NOW + 1000, NOW + 60_000, 0);
+    assertEquals(HoldStatus.HELD, h.status(), "the hold whose deadline has come gave its units back");
+    assertEquals(8, counts("main").reserved() + counts("shop").reserved());
+    assertEquals(0, await(store.commitLine(sku, "old", NOW + 1001)).code(), "an expired hold cannot be committed");
+  }
+
+  @Test
+  @DisplayName("commit_line, release_line, extend_line, ship_line: each transition and its replay")
+  void lineTransitions() {
+    hold("a", 2, NOW, NOW + 10_000, 0);
+    hold("b", 3, NOW, NOW + 10_000, 0);
+    assertEquals(1, await(store.extendLine(sku, "a", NOW, NOW + 50_000)).code());
+    assertEquals(0, await(store.extendLine(sku, "zz", NOW, NOW + 50_000)).code());
+    assertEquals(1, await(store.commitLine(sku, "a", NOW + 20_000)).code(), "extended: still held at +20s");
+    assertEquals(2, await(store.commitLine(sku, "a", NOW + 20_000)).code());
+    assertEquals(0, await(store.extendLine(sku, "a", NOW, NOW + 90_000)).code(), "a commitment has no deadline");
+    assertEquals(2, counts("main").committed());
+    assertEquals(0, counts("main").reserved(), "b's hold expired at +10s and was dropped");
+    assertEquals(0, await(store.commitLine(sku, "b", NOW + 20_000)).code());
+    assertEquals(0, await(store.shipLine(sku, "c-missing", NOW)).code(), "ship of nothing is a no-op replay");
+
+    hold("c", 1, NOW + 20_000, NOW + 80_000, 0);
+    assertEquals(3, await(store.shipLine(sku, "c", NOW + 20_000)).code(), "a hold cannot ship");
+    Store.LineChange rel = await(store.releaseLine(sku, "c", NOW + 20_000));
+    assertEquals(1, rel.code());
+    assertEquals(0, await(store.releaseLine(sku, "c", NOW + 20_000)).code(), "release replay changes nothing");
+
+    assertEquals(1, await(store.shipLine(sku, "a", NOW + 30_000)).code());
+    assertEquals(0, await(store.shipLine(sku, "a", NOW + 30_000)).code());
+    assertEquals(3, counts("main").onHand());
+    assertEquals(0, counts("main").committed());
+    assertEquals(0, counts("main").reserved());
+  }
+
+  @Test
+  @DisplayName("release_line returns committed units too (cancel and undo of a provisional commit)")
+  void releaseCommitted() {
+    hold("a", 6, NOW, NOW + 10_000, 0);
+    await(store.commitLine(sku, "a", NOW));
+    assertEquals(5, counts("main").committed());
+    assertEquals(1, counts("shop").committed());
+    assertEquals(1, await(store.releaseLine(sku, "a", NOW)).code());
+    assertEquals(0, counts("main").committed());
+    assertEquals(0, counts("shop").committed());
+    assertEquals(8, await(store.readStock(sku)).availableAt(LOCS));
+  }
+
+  @Test
+  @DisplayName("movement: receive, adjust, count with drift and shortfall; duplicate and conflict; rejections")
+  void movement() {
+    record Case(String id, String fp, String type, long qty, MovementStatus status, String code, long onHand, long shortfall) {
+    }
+    hold("r", 4, NOW, NOW + 60_000, 0);
+    List<Case> cases = List.of(
+        new Case("m1", "f1", "receive", 10, MovementStatus.APPLIED, null, 15, 0),
+        new Case("m1", "f1", "receive", 10, MovementStatus.DUPLICATE, null, 15, 0),
+        new Case("m1", "f2", "receive", 11, MovementStatus.CONFLICT, "idempotency_conflict", 0, 0),
+        new Case("m2", "f", "adjust", -3, MovementStatus.APPLIED, null, 12, 0),
+        new Case("m3", "f", "adjust", -13, MovementStatus.REJECTED, "negative_on_hand", 0, 0),
+        new Case("m4", "f", "count", 1, MovementStatus.APPLIED, null, 1, 3),
+        new Case("m5", "f", "receive", 0, MovementStatus.REJECTED, "invalid_quantity", 0, 0),
+        new Case("m6", "f", "teleport", 1, MovementStatus.REJECTED, "invalid_type", 0, 0));
+    for (Case c : cases) {
+      Store.MovementResult r = await(store.movement(c.id(), c.fp(), c.type(), sku, "main", c.qty(), NOW, 60_000));
+      assertEquals(c.status(), r.status(), c.toString());
+      if (c.code() != null) {
+        assertEquals(c.code(), r.rejectCode(), c.toString());
+      } else {
+        assertEquals(c.onHand(), r.onHand(), c.toString());
+        assertEquals(c.shortfall(), r.shortfall(), c.toString());
+      }
+    }
+    Store.MovementResult count = await(store.movement("m4", "f", "count", sku, "main", 1, NOW, 60_000));
+    assertEquals(-11, count.drift(), "a count records the drift from the previous onHand");
+    assertEquals(1, counts("main").onHand());
+  }
+
+  @Test
+  @DisplayName("movement: ids older than the retention are forgotten, newer ones kept")
+  void movementRetention() {
+    await(store.movement("old", "f", "receive", sku, "main", 1, NOW, 1000));
+    await(store.movement("new", "f", "receive", sku, "main", 1, NOW + 5000, 1000));
+    assertFalse(await(redis.send(Command.HEXISTS, Keys.moves(sku), "old")).toBoolean());
+    assertTrue(await(redis.send(Command.HEXISTS, Keys.moves(sku), "new")).toBoolean());
+  }
+
+  @Test
+  @DisplayName("reservation: the record's state machine, its replies and its due index")
+  void reservationRecord() {
+    String id = Api.id("res");
+    String due = Keys.dueFor(id);
+    assertEquals(1, await(store.recordBegin(id, NOW, "fp", "web", NOW + 60_000, NOW + 5000, sku + "=1")).code());
+    assertEquals(NOW + 5000, score(due, id), "pending: due when its lease ends");
+    Store.RecordReply same = await(store.recordBegin(id, NOW, "fp", "web", NOW + 60_000, NOW + 5000, sku + "=1"));
+    assertEquals(2, same.code());
+    assertEquals("pending", same.state());
+    assertEquals(3, await(store.recordBegin(id, NOW, "other", "web", NOW + 60_000, NOW + 5000, sku + "=1")).code());
+
+    assertEquals(0, await(store.recordOp(id, "commit", NOW, "")).code(), "pending cannot commit");
+    assertEquals(1, await(store.recordOp(id, "held", NOW, "{\"id\":\"x\"}")).code());
+    assertEquals(NOW + 60_000, score(due, id), "held: due at its deadline");
+    assertEquals(1, await(store.recordOp(id, "extend", NOW, Long.toString(NOW + 90_000))).code());
+    assertEquals(NOW + 90_000, score(due, id));
+    Store.RecordReply notYet = await(store.recordOp(id, "expire", NOW + 89_999, "0", "1000"));
+    assertEquals(0, notYet.code());
+    assertEquals("held", notYet.state());
+    assertEquals(1, await(store.recordOp(id, "commit", NOW, "o-1")).code());
+    assertEquals(-1, score(due, id), "committed: never due, never expires");
+    assertEquals("o-1", await(store.recordOp(id, "commit", NOW, "o-2")).orderId(), "replay answers the stored order id");
+    assertEquals(0, await(store.recordOp(id, "release", NOW, "1000")).code());
+    assertEquals(1, await(store.recordOp(id, "ship", NOW, "1000")).code());
+    assertEquals(NOW + 1000, score(due, id), "decided: due for clean-up after the lease");
+    assertEquals(2, await(store.recordOp(id, "ship", NOW, "1000")).code());
+    assertEquals(1, await(store.recordOp(id, "finish", NOW, "100")).code());
+    assertEquals(-1, score(due, id));
+    long ttl = await(redis.send(Command.TTL, Keys.reservation(id))).toLong();
+    assertTrue(ttl > 0 && ttl <= 100, "a finished record expires after the retention: " + ttl);
+    assertEquals(-1, await(store.recordOp(Api.id("none"), "commit", NOW, "")).code());
+  }
+
+  @Test
+  @DisplayName("reservation: expire wins only after the deadline (or when forced), pending aborts after its lease")
+  void reservationExpire() {
+    String a = Api.id("res");
+    await(store.recordBegin(a, NOW, "fp", "web", NOW + 1000, NOW + 500, sku + "=1"));
+    Store.RecordReply early = await(store.recordOp(a, "expire", NOW + 100, "0", "1000"));
+    assertEquals(0, early.code());
+    Store.RecordReply aborted = await(store.recordOp(a, "expire", NOW + 500, "0", "1000"));
+    assertEquals(1, aborted.code());
+    assertEquals("aborted", aborted.state());
+    assertEquals(sku + "=1", aborted.lines());
+    assertEquals(0, await(store.recordOp(a, "held", NOW, "{}")).code(), "too late to finish creating");
+
+    String b = Api.id("res");
+    await(store.recordBegin(b, NOW, "fp", "web", NOW + 1000, NOW + 500, sku + "=1"));
+    await(store.recordOp(b, "held", NOW, "{}"));
+    assertEquals(1, await(store.recordOp(b, "expire", NOW + 10, "1", "1000")).code(), "forced");
+    assertEquals(0, await(store.recordOp(b, "commit", NOW + 10, "")).code(), "exactly one of commit and expiry wins");
+    assertEquals("expired", await(store.recordOp(b, "commit", NOW + 10, "")).state());
+  }
+
+  @Test
+  @DisplayName("sweep_claim: takes what is due, leases it, and a second claimer gets nothing until the lease ends")
+  void sweepClaim() {
+    int bucket = 7;
+    String due = Keys.due(bucket);
+    String id = Api.id("res");
+    await(redis.send(Command.ZADD, due, Long.toString(NOW), id));
+    List<String> first = await(store.claimDue(bucket, NOW, 1000, 1000));
+    assertTrue(first.contains(id));
+    assertFalse(await(store.claimDue(bucket, NOW + 999, 1000, 1000)).contains(id));
+    assertTrue(await(store.claimDue(bucket, NOW + 1000, 1000, 1000)).contains(id));
+    await(redis.send(Command.ZREM, due, id));
+  }
+
+  @Test
+  @DisplayName("a flushed Redis (NOSCRIPT) is survived: the script is loaded again and the call retried")
+  void noscriptReload() {
+    await(redis.send(Command.SCRIPT, "FLUSH"));
+    assertEquals(HoldStatus.HELD, hold("after-flush", 1, NOW, NOW + 1000, 0).status());
+  }
+
+  @Test
+  @DisplayName("scripts refuse bad arguments loudly")
+  void badArguments() {
+    assertThrows(RuntimeException.class, () -> await(store.reserveLine(sku, "r", 0, NOW, NOW, 0, "web", LOCS)));
+  }
+
+  private long score(String key, String member) {
+    var r = await(redis.send(Command.ZSCORE, key, member));
+    return r == null ? -1 : (long) Double.parseDouble(r.toString());
+  }
+
+  private static String alloc(Store.LineHold h) {
+    StringBuilder sb = new StringBuilder();
+    for (Store.Allocation a : h.allocations()) {
+      sb.append(sb.length() == 0 ? "" : ",").append(a.location()).append('=').append(a.qty());
+    }
+    return sb.toString();
+  }
+}
