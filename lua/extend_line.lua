@@ -6,7 +6,8 @@
   KEYS[3] allot:{SKU}:expiry   zset  reservation id scored by deadline (held entries only)
   ARGV[1] reservation id   ARGV[2] now_ms   ARGV[3] new deadline_ms
   Returns {1, version}  extended
-          {0, version}  no live hold (expired, released or committed): nothing changed
+          {2, version}  the entry is already committed (a commit is under way): nothing changed
+          {0, version}  no live hold (expired or released): nothing changed
   Events  none ]]
 local rcall = redis.call
 local K_STOCK, K_HOLDS, K_EXPIRY = KEYS[1], KEYS[2], KEYS[3]
@@ -37,7 +38,8 @@ end
 drop_expired()
 local ver = tonumber(rcall('HGET', K_STOCK, 'ver')) or 0
 local h = rcall('HGET', K_HOLDS, rid)
-if not h or string.sub(h, 1, 2) ~= 'h|' then return {0, ver} end
+if not h then return {0, ver} end
+if string.sub(h, 1, 2) ~= 'h|' then return {2, ver} end
 local channel, alloc = string.match(h, '^h|%d+|([^|]*)|(.*)$')
 rcall('HSET', K_HOLDS, rid, 'h|' .. deadline .. '|' .. channel .. '|' .. alloc)
 rcall('ZADD', K_EXPIRY, deadline, rid)

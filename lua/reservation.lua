@@ -5,14 +5,15 @@
           committed -> shipped | cancelled.  A terminal state is "cleaned" once every SKU
           has been told (release_line / ship_line ran for every line).
   KEYS[1] allot:{rNN}:res:<id>  hash  st state, fp request fingerprint, ch channel, dl deadline_ms,
-                                      lu pending lease_ms, ln lines "SKU=qty,...", sc status,
+                                      lu pending lease end (ms), ln lines "SKU=qty,...", sc status,
                                       body first answer (JSON), oid order id, cl cleaned 0/1, cr created_ms
   KEYS[2] allot:{rNN}:due       zset  reservation id -> when the sweeper must look at it (ms)
   ARGV[1] op   ARGV[2] reservation id   ARGV[3] now_ms   ARGV[4..] per op:
     begin   fp, channel, deadline_ms, lease_until_ms, lines   -> {1} created | {2, st, sc, body} same request | {3} other request
     held    body                                              -> {1} | {0, st}
     reject  body, lease_ms                                    -> {1} | {0, st}
-    commit  order id ('' for none)                            -> {1, oid} | {2, oid} already | {0, st}
+    commit  order id ('' for none), lease_ms                  -> {1, oid} | {2, oid} already | {0, st}
+            (a held record past its deadline expires here instead: {0, 'expired'})
     release lease_ms                                          -> {1} | {2} already | {0, st}
     extend  new deadline_ms                                   -> {1} | {0, st}
     ship    lease_ms                                          -> {1} | {2} already | {0, st}
@@ -67,6 +68,11 @@ elseif op == 'reject' then
 elseif op == 'commit' then
   if st == 'committed' then return {2, rcall('HGET', K_REC, 'oid') or ''} end
   if st ~= 'held' then return {0, st} end
+  if (tonumber(rcall('HGET', K_REC, 'dl')) or 0) <= now then
+    -- The deadline is strict even when every line was committed by an earlier, failed attempt.
+    to('expired', now + tonumber(ARGV[5] or 5000))
+    return {0, 'expired'}
+  end
   rcall('HSET', K_REC, 'oid', ARGV[4])
   to('committed', nil)
   return {1, ARGV[4]}

@@ -23,42 +23,40 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** What happens when a server instance or Redis goes away half-way. */
 class FailureTest {
 
-  @Test
-  @DisplayName("a multi-line reservation abandoned half-way by a dead instance is undone by itself, with no oversell")
-  void deadInstanceMidCreate() throws Exception {
-    AllotServer server = TestServer.start(TestRedis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web"),
-        "ALLOT_PENDING_LEASE_MILLIS", "300"));
-    Vertx vertx = Vertx.vertx();
-    RedisStore redis = RedisStore.create(vertx, TestRedis.url(), List.of(), 2);
-    try {
-      Api admin = new Api(server.port(), TestServer.ADMIN);
-      Api web = admin.as("t-web");
+  /** A server on the shared test Redis, plus a second client standing in for another instance that dies half-way. */
+  static final class Fixture implements AutoCloseable {
+    final AllotServer server;
+    final Vertx vertx = Vertx.vertx();
+    final RedisStore redis = RedisStore.create(vertx, TestRedis.url(), List.of(), 2);
+    final Store dead = new Store(redis);
+    final Api admin;
+    final Api web;
+
+    Fixture(Map<String, String> settings) throws Exception {
+      java.util.HashMap<String, String> all = new java.util.HashMap<>(settings);
+      all.put("ALLOT_API_KEYS", TestServer.keys("web"));
+      server = TestServer.start(TestRedis.url(), all);
+      admin = new Api(server.port(), TestServer.ADMIN);
+      web = admin.as("t-web");
       admin.location("main");
       admin.channel("web", "[\"main\"]", 0);
-      String x = Api.sku("dx");
-      String y = Api.sku("dy");
-      admin.receive(x, "main", 2);
-      admin.receive(y, "main", 2);
-
-      // The "dead instance": it began the reservation and held the first line, then vanished.
-      Store dead = new Store(redis);
-      String id = Api.id("dead");
-      long now = System.currentTimeMillis();
       LuaScriptsTest.await(redis.loadScripts());
-      assertEquals(1, LuaScriptsTest.await(dead.recordBegin(id, now, "fp", "web", now + 600_000, now + 300,
-          x + "=2," + y + "=1")).code());
-      assertEquals(Store.HoldStatus.HELD, LuaScriptsTest.await(dead.reserveLine(x, id, 2, now, now + 600_000, 0, "web",
-          List.of("main"))).status());
-      assertEquals(0, web.channelAvailable("web", x), "the dangling hold blocks X for now");
+    }
 
-      await("the abandoned line given back", 5000, () -> web.channelAvailable("web", x) == 2);
-      assertEquals(2, web.channelAvailable("web", y));
-      assertEquals("unknown_reservation", expect(web.get("/v1/reservations/" + id), 404).code());
-      // Nobody can later complete the abandoned reservation: its record says aborted.
-      assertEquals(0, LuaScriptsTest.await(dead.recordOp(id, "held", System.currentTimeMillis(), "{}")).code());
-      expect(web.post("/v1/reservations", "{\"id\":\"" + Api.id("c") + "\",\"channel\":\"web\",\"lines\":[{\"sku\":\""
-          + x + "\",\"qty\":2}]}"), 201);
-    } finally {
+    /** Two SKUs with qty units each at main, and a held two-line reservation of one unit of each. */
+    String[] twoLineReservation(int qty, int ttlSeconds) {
+      String x = Api.sku("x");
+      String y = Api.sku("y");
+      admin.receive(x, "main", qty);
+      admin.receive(y, "main", qty);
+      String id = Api.id("c");
+      expect(web.post("/v1/reservations", "{\"id\":\"" + id + "\",\"channel\":\"web\",\"ttlSeconds\":" + ttlSeconds
+          + ",\"lines\":[{\"sku\":\"" + x + "\",\"qty\":1},{\"sku\":\"" + y + "\",\"qty\":1}]}"), 201);
+      return new String[] {id, x, y};
+    }
+
+    @Override
+    public void close() {
       LuaScriptsTest.await(redis.close());
       LuaScriptsTest.await(vertx.close());
       server.stop();
@@ -66,38 +64,67 @@ class FailureTest {
   }
 
   @Test
+  @DisplayName("a multi-line reservation abandoned half-way by a dead instance is undone by itself, with no oversell")
+  void deadInstanceMidCreate() throws Exception {
+    try (Fixture f = new Fixture(Map.of("ALLOT_PENDING_LEASE_MILLIS", "300"))) {
+      String x = Api.sku("dx");
+      String y = Api.sku("dy");
+      f.admin.receive(x, "main", 2);
+      f.admin.receive(y, "main", 2);
+
+      // The "dead instance": it began the reservation and held the first line, then vanished.
+      String id = Api.id("dead");
+      long now = System.currentTimeMillis();
+      assertEquals(1, LuaScriptsTest.await(f.dead.recordBegin(id, now, "fp", "web", now + 600_000, now + 300,
+          x + "=2," + y + "=1")).code());
+      assertEquals(Store.HoldStatus.HELD, LuaScriptsTest.await(f.dead.reserveLine(x, id, 2, now, now + 600_000, 0, "web",
+          List.of("main"))).status());
+      assertEquals(0, f.web.channelAvailable("web", x), "the dangling hold blocks X for now");
+
+      await("the abandoned line given back", 5000, () -> f.web.channelAvailable("web", x) == 2);
+      assertEquals(2, f.web.channelAvailable("web", y));
+      assertEquals("unknown_reservation", expect(f.web.get("/v1/reservations/" + id), 404).code());
+      // Nobody can later complete the abandoned reservation: its record says aborted.
+      assertEquals(0, LuaScriptsTest.await(f.dead.recordOp(id, "held", System.currentTimeMillis(), "{}")).code());
+      expect(f.web.post("/v1/reservations", "{\"id\":\"" + Api.id("c") + "\",\"channel\":\"web\",\"lines\":[{\"sku\":\""
+          + x + "\",\"qty\":2}]}"), 201);
+    }
+  }
+
+  @Test
   @DisplayName("an instance that dies in the middle of a commit leaves nothing committed once the hold's deadline passes")
   void deadInstanceMidCommit() throws Exception {
-    AllotServer server = TestServer.start(TestRedis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web")));
-    Vertx vertx = Vertx.vertx();
-    RedisStore redis = RedisStore.create(vertx, TestRedis.url(), List.of(), 2);
-    try {
-      Api admin = new Api(server.port(), TestServer.ADMIN);
-      Api web = admin.as("t-web");
-      admin.location("main");
-      admin.channel("web", "[\"main\"]", 0);
-      String x = Api.sku("cx");
-      String y = Api.sku("cy");
-      admin.receive(x, "main", 3);
-      admin.receive(y, "main", 3);
-      String id = Api.id("c");
-      expect(web.post("/v1/reservations", "{\"id\":\"" + id + "\",\"channel\":\"web\",\"ttlSeconds\":1,\"lines\":[{\"sku\":\""
-          + x + "\",\"qty\":1},{\"sku\":\"" + y + "\",\"qty\":1}]}"), 201);
+    try (Fixture f = new Fixture(Map.of())) {
+      String[] r = f.twoLineReservation(3, 1);
+      String id = r[0];
+      String x = r[1];
+      String y = r[2];
       // The dying commit got as far as the first line.
-      Store dead = new Store(redis);
-      LuaScriptsTest.await(redis.loadScripts());
-      assertEquals(1, LuaScriptsTest.await(dead.commitLine(x, id, System.currentTimeMillis())).code());
-      assertEquals(1, web.sku(x, "main").path("committed").asLong());
+      assertEquals(1, LuaScriptsTest.await(f.dead.commitLine(x, id, System.currentTimeMillis())).code());
+      assertEquals(1, f.web.sku(x, "main").path("committed").asLong());
 
       await("the reservation expired and every line returned", 5000,
-          () -> web.sku(x, "main").path("committed").asLong() == 0 && web.sku(y, "main").path("reserved").asLong() == 0);
-      assertEquals("expired", expect(web.get("/v1/reservations/" + id), 200).json().path("state").asText());
-      assertEquals(3, web.channelAvailable("web", x));
-      assertEquals(3, web.channelAvailable("web", y));
-    } finally {
-      LuaScriptsTest.await(redis.close());
-      LuaScriptsTest.await(vertx.close());
-      server.stop();
+          () -> f.web.sku(x, "main").path("committed").asLong() == 0 && f.web.sku(y, "main").path("reserved").asLong() == 0);
+      assertEquals("expired", expect(f.web.get("/v1/reservations/" + id), 200).json().path("state").asText());
+      assertEquals(3, f.web.channelAvailable("web", x));
+      assertEquals(3, f.web.channelAvailable("web", y));
+    }
+  }
+
+  @Test
+  @DisplayName("an extend arriving while a commit is under way does not expire the reservation")
+  void extendDuringCommit() throws Exception {
+    try (Fixture f = new Fixture(Map.of())) {
+      String[] r = f.twoLineReservation(3, 60);
+      String id = r[0];
+      // A commit in another instance has turned the first line into a commitment, not yet the record.
+      assertEquals(1, LuaScriptsTest.await(f.dead.commitLine(r[1], id, System.currentTimeMillis())).code());
+      Api.Res ext = expect(f.web.post("/v1/reservations/" + id + "/extend", "{\"ttlSeconds\":120}"), 409);
+      assertEquals("reservation_in_progress", ext.code());
+      assertEquals("held", expect(f.web.get("/v1/reservations/" + id), 200).json().path("state").asText());
+      expect(f.web.post("/v1/reservations/" + id + "/commit", null), 200);
+      assertEquals(1, f.web.sku(r[1], "main").path("committed").asLong());
+      assertEquals(1, f.web.sku(r[2], "main").path("committed").asLong());
     }
   }
 

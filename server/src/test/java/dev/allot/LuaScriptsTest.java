@@ -136,7 +136,7 @@ class LuaScriptsTest {
     assertEquals(0, await(store.extendLine(sku, "zz", NOW, NOW + 50_000)).code());
     assertEquals(1, await(store.commitLine(sku, "a", NOW + 20_000)).code(), "extended: still held at +20s");
     assertEquals(2, await(store.commitLine(sku, "a", NOW + 20_000)).code());
-    assertEquals(0, await(store.extendLine(sku, "a", NOW, NOW + 90_000)).code(), "a commitment has no deadline");
+    assertEquals(2, await(store.extendLine(sku, "a", NOW, NOW + 90_000)).code(), "a commitment has no deadline");
     assertEquals(2, counts("main").committed());
     assertEquals(0, counts("main").reserved(), "b's hold expired at +10s and was dropped");
     assertEquals(0, await(store.commitLine(sku, "b", NOW + 20_000)).code());
@@ -258,6 +258,12 @@ class LuaScriptsTest {
     await(store.recordBegin(b, NOW, "fp", "web", NOW + 1000, NOW + 500, sku + "=1"));
     await(store.recordOp(b, "held", NOW, "{}"));
     assertEquals(1, await(store.recordOp(b, "expire", NOW + 10, "1", "1000")).code(), "forced");
+    String c = Api.id("res");
+    await(store.recordBegin(c, NOW, "fp", "web", NOW + 1000, NOW + 500, sku + "=1"));
+    await(store.recordOp(c, "held", NOW, "{}"));
+    Store.RecordReply late = await(store.recordOp(c, "commit", NOW + 1000, "", "1000"));
+    assertEquals(0, late.code(), "a commit at the deadline loses, whatever its lines say");
+    assertEquals("expired", late.state());
     assertEquals(0, await(store.recordOp(b, "commit", NOW + 10, "")).code(), "exactly one of commit and expiry wins");
     assertEquals("expired", await(store.recordOp(b, "commit", NOW + 10, "")).state());
   }

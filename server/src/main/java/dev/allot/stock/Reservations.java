@@ -102,7 +102,7 @@ public final class Reservations {
       if (ar.failed()) {
         // Some line may be held. Undo now if Redis lets us; otherwise the sweeper does it when the lease ends.
         metrics.reservation("unavailable");
-        return abandon(req.id()).transform(x -> Future.failedFuture(ar.cause()));
+        return abandon(req).transform(x -> Future.failedFuture(ar.cause()));
       }
       boolean allHeld = holds.stream().allMatch(f -> f.result().status() != HoldStatus.INSUFFICIENT);
       if (allHeld) {
@@ -112,9 +112,11 @@ public final class Reservations {
             metrics.reservation("held");
             return Future.succeededFuture(new Reply(201, body));
           }
-          // The sweeper gave up on us (we took longer than the pending lease): it undoes the holds.
+          // The sweeper gave up on us (we took longer than the pending lease) and may have cleaned up
+          // before our last line landed: give back every line ourselves (all our calls are done).
           metrics.reservation("aborted");
-          return settle(req.id()).transform(x -> Future.failedFuture(new AllotException(503, "store_unavailable",
+          return releaseLines(req.id(), req.lines()).compose(x -> settle(req.id())).transform(x -> Future.failedFuture(
+              new AllotException(503, "store_unavailable",
               "the reservation took too long to create and was undone; retry with a new id", null, null,
               settings.storeRetryAfterSeconds())));
         });
@@ -122,13 +124,18 @@ public final class Reservations {
       String body = Json.write(insufficientBody(req, holds));
       metrics.reservation("insufficient_stock");
       return store.recordOp(req.id(), "reject", now, body, Long.toString(settings.cleanupLeaseMillis()))
-          .compose(r -> settle(req.id()))
+          .compose(r -> r.code() == 1 ? settle(req.id())
+              // Aborted by the sweeper meanwhile (we were slower than the lease): undo our lines ourselves.
+              : releaseLines(req.id(), req.lines()).compose(x -> settle(req.id())))
           .map(v -> new Reply(409, body));
     });
   }
 
-  private Future<Void> abandon(String id) {
+  /** Undoes a creation that failed half-way (Redis trouble); what cannot be undone now, the sweeper undoes. */
+  private Future<Void> abandon(ReserveRequest req) {
+    String id = req.id();
     return store.recordOp(id, "expire", clock.getAsLong(), "1", Long.toString(settings.cleanupLeaseMillis()))
+        .compose(r -> releaseLines(id, req.lines()))
         .compose(r -> settle(id))
         .recover(err -> {
           LOG.log(System.Logger.Level.WARNING, "could not undo reservation {0} now ({1}); the sweeper will", id,
@@ -195,13 +202,13 @@ public final class Reservations {
       return Future.all(changes).compose(cf -> {
         boolean allCommitted = changes.stream().allMatch(f -> f.result().code() == 1 || f.result().code() == 2);
         if (!allCommitted) {
-          // A line's hold is gone (its deadline passed): the reservation has expired.
-          return expireNow(id).compose(v -> {
-            metrics.transition("commit", "expired");
-            return Future.failedFuture(stateConflict(id, "expired"));
+          // A line's hold is gone: its deadline passed, or a release decided meanwhile. The record says which.
+          return expireNow(id).compose(st -> {
+            metrics.transition("commit", st);
+            return Future.failedFuture(stateConflict(id, st));
           });
         }
-        return store.recordOp(id, "commit", now, oid).compose(r -> {
+        return store.recordOp(id, "commit", now, oid, Long.toString(settings.cleanupLeaseMillis())).compose(r -> {
           if (r.code() == 1) {
             metrics.transition("commit", "committed");
             rec.put("oid", oid);
@@ -273,10 +280,22 @@ public final class Reservations {
       List<Future<LineChange>> changes = new ArrayList<>();
       decodeLines(rec.get("ln")).forEach(l -> changes.add(store.extendLine(l.sku(), id, now, deadline)));
       return Future.all(changes).compose(cf -> {
-        if (!changes.stream().allMatch(f -> f.result().changed())) {
-          return expireNow(id).compose(v -> {
-            metrics.transition("extend", "expired");
-            return Future.failedFuture(new AllotException(409, "expired", "reservation '" + id + "' has expired"));
+        if (changes.stream().anyMatch(f -> f.result().code() == 0)) {
+          // A line's hold is gone: expired, or released meanwhile. The record says which.
+          return expireNow(id).compose(st -> {
+            metrics.transition("extend", st);
+            return Future.failedFuture(new AllotException(409, st, "reservation '" + id + "' is " + st + ", not held"));
+          });
+        }
+        if (changes.stream().anyMatch(f -> f.result().code() == 2)) {
+          // A commit is under way: leave it alone and answer from the record.
+          return store.readRecord(id).compose(fresh -> {
+            String st = fresh.getOrDefault("st", "held");
+            metrics.transition("extend", st);
+            return Future.failedFuture(st.equals("held")
+                ? new AllotException(409, "reservation_in_progress", "reservation '" + id
+                    + "' is being committed; retry shortly", null, null, 1)
+                : new AllotException(409, st, "reservation '" + id + "' is " + st + ", not held"));
           });
         }
         return store.recordOp(id, "extend", now, Long.toString(deadline)).compose(r -> {
@@ -295,9 +314,24 @@ public final class Reservations {
 
   // ---- settling: making every SKU agree with the record ------------------------------------
 
-  private Future<Void> expireNow(String id) {
+  /** Expires a held record at once (a line was found gone) and settles it; answers the record's resulting state. */
+  private Future<String> expireNow(String id) {
     return store.recordOp(id, "expire", clock.getAsLong(), "1", Long.toString(settings.cleanupLeaseMillis()))
-        .compose(r -> settle(id));
+        .compose(r -> {
+          if (r.code() == 1 && r.state().equals("expired")) {
+            metrics.holdExpired();
+          }
+          String state = r.code() < 0 ? "expired" : r.state();
+          return settle(id).map(state);
+        });
+  }
+
+  /** Gives back every line of a reservation the record has already ruled out (idempotent per SKU). */
+  private Future<Void> releaseLines(String id, List<Line> lines) {
+    long now = clock.getAsLong();
+    List<Future<LineChange>> changes = new ArrayList<>(lines.size());
+    lines.forEach(l -> changes.add(store.releaseLine(l.sku(), id, now)));
+    return Future.all(changes).mapEmpty();
   }
 
   private Future<Void> settleQuietly(String id) {
@@ -311,7 +345,6 @@ public final class Reservations {
   /**
    * Brings a decided reservation's SKUs in line with its record: the sweeper calls it for every due
    * reservation, handlers after each decision. Idempotent: running it twice changes nothing more.
-   * Returns whether the record had just expired (for the metric).
    */
   public Future<Void> settle(String id) {
     long now = clock.getAsLong();

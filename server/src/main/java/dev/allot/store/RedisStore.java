@@ -22,8 +22,8 @@ import java.util.Map;
 
 /**
  * A pooled, pipelining Redis client plus the Lua scripts. Scripts run by EVALSHA; on NOSCRIPT
- * (a restarted or flushed Redis) the script is loaded again and the call retried once. Every
- * failure to reach Redis surfaces as {@link StoreUnavailableException}.
+ * the call is retried once as EVAL, which loads the script again. Every failure to reach Redis
+ * surfaces as {@link StoreUnavailableException}.
  */
 public final class RedisStore {
   private static final System.Logger LOG = System.getLogger(RedisStore.class.getName());
@@ -76,14 +76,18 @@ public final class RedisStore {
     return SOURCES.get(script);
   }
 
-  /** Runs a script by EVALSHA; a NOSCRIPT answer reloads it and retries once. */
+  /**
+   * Runs a script by EVALSHA. On NOSCRIPT (a restarted or flushed Redis, or a cluster node that
+   * never saw SCRIPT LOAD) it retries once with EVAL of the source: that runs on the node owning
+   * the keys and leaves the script cached there for the next EVALSHA.
+   */
   public Future<Response> eval(Script script, List<String> keys, List<String> args) {
     Request req = evalRequest(Command.EVALSHA, SHAS.get(script), keys, args);
     return redis.send(req).recover(err -> {
       if (err instanceof ErrorType e && e.is("NOSCRIPT")) {
-        LOG.log(System.Logger.Level.WARNING, "Redis does not know script {0} (restarted or flushed?): loading it again", script.file);
-        return send(Request.cmd(Command.SCRIPT).arg("LOAD").arg(SOURCES.get(script)))
-            .compose(loaded -> send(evalRequest(Command.EVALSHA, SHAS.get(script), keys, args)));
+        LOG.log(System.Logger.Level.INFO, "Redis did not know script {0} (restarted or flushed?): sent it again",
+            script.file);
+        return send(evalRequest(Command.EVAL, SOURCES.get(script), keys, args));
       }
       return Future.failedFuture(translate(err));
     });
@@ -122,7 +126,8 @@ public final class RedisStore {
       return err;
     }
     if (err instanceof ErrorType e) {
-      if (e.is("LOADING") || e.is("MASTERDOWN") || e.is("CLUSTERDOWN") || e.is("TRYAGAIN") || e.is("BUSY")) {
+      if (e.is("CONNECTION_CLOSED") || e.is("LOADING") || e.is("MASTERDOWN") || e.is("CLUSTERDOWN")
+          || e.is("TRYAGAIN") || e.is("BUSY") || e.is("READONLY")) {
         return new StoreUnavailableException("Redis is not ready: " + e.getMessage(), e);
       }
       return new IllegalStateException("Redis refused a command: " + e.getMessage(), e);
