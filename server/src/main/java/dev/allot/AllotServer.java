@@ -121,13 +121,13 @@ public final class AllotServer {
       throw e;
     }
     server.catalogTimer = vertx.setPeriodic(settings.catalogRefreshMillis(), t -> catalog.refreshQuietly());
-    LOG.log(System.Logger.Level.INFO, "Allot ready on port {0,number,#} ({1} HTTP instances, native transport {2}),"
-            + " Redis {3}{4}", server.port, settings.httpInstances(), vertx.isNativeTransportEnabled(),
-        settings.redisDescription(), embedded != null ? " (embedded)" : "");
     if (requested.embeddedRedis() && requested.apiKeys().isEmpty()) {
       LOG.log(System.Logger.Level.INFO, "Demo API keys: demo-admin (admin), demo-web (channel:web),"
           + " demo-marketplace (channel:marketplace), demo-reader (reader)");
     }
+    LOG.log(System.Logger.Level.INFO, "Allot ready on port {0,number,#} ({1} HTTP instances, native transport {2}),"
+            + " Redis {3}{4}", server.port, settings.httpInstances(), vertx.isNativeTransportEnabled(),
+        settings.redisDescription(), embedded != null ? " (embedded)" : "");
     return server;
   }
 

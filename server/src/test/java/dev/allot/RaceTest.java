@@ -175,6 +175,34 @@ class RaceTest {
   }
 
   @Test
+  @DisplayName("movements posted in parallel, each twice, through two instances: each applied exactly once")
+  void movementsExactlyOnce() {
+    String sku = Api.sku("mv");
+    List<CompletableFuture<Api.Res>> calls = new ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      String body = "{\"movements\":[{\"id\":\"" + Api.id("erp") + "\",\"sku\":\"" + sku
+          + "\",\"location\":\"main\",\"type\":\"receive\",\"qty\":2}]}";
+      calls.add(adminA.async("POST", "/v1/movements", body));
+      calls.add(new Api(b.port(), TestServer.ADMIN).async("POST", "/v1/movements", body));
+    }
+    int applied = 0;
+    int duplicate = 0;
+    for (CompletableFuture<Api.Res> f : calls) {
+      Api.Res r = expect(f.join(), 200);
+      String status = r.json().path("results").path(0).path("status").asText();
+      if (status.equals("applied")) {
+        applied++;
+      } else {
+        assertEquals("duplicate", status, r.toString());
+        duplicate++;
+      }
+    }
+    assertEquals(100, applied);
+    assertEquals(100, duplicate);
+    assertEquals(200, adminA.sku(sku, "main").path("onHand").asLong());
+  }
+
+  @Test
   @DisplayName("the same create replayed in parallel holds once")
   void parallelReplays() {
     String sku = Api.sku("rp");

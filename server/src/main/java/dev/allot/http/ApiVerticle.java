@@ -297,13 +297,12 @@ public final class ApiVerticle extends VerticleBase {
     respond(ctx, 200, s.catalog().channel(channelId).compose(found -> {
       Channel c = found.orElseThrow(() -> new AllotException(404, "unknown_channel",
           "channel '" + channelId + "' does not exist", "channel", null, null));
-      List<Future<StockView>> reads = skus.stream().map(sku -> s.store().readStock(sku)).toList();
-      return Future.all(reads).map(cf -> {
+      return s.store().readStocks(skus).map(views -> {
         ObjectNode o = Json.object();
         o.put("channel", c.id());
         ArrayNode items = o.putArray("items");
         for (int i = 0; i < skus.size(); i++) {
-          StockView v = reads.get(i).result();
+          StockView v = views.get(i);
           items.addObject().put("sku", skus.get(i)).put("available", channelAvailable(v, c)).put("version", v.version());
         }
         return o;

@@ -31,10 +31,12 @@ public final class RedisStore {
   private static final Map<Script, String> SHAS = shas(SOURCES);
 
   private final Redis redis;
+  private final boolean cluster;
   private volatile boolean scriptsLoaded;
 
-  private RedisStore(Redis redis) {
+  private RedisStore(Redis redis, boolean cluster) {
     this.redis = redis;
+    this.cluster = cluster;
   }
 
   public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize) {
@@ -50,7 +52,7 @@ public final class RedisStore {
       options.setConnectionString(redisUrl);
     }
     options.getNetClientOptions().setConnectTimeout(2000).setTcpNoDelay(true);
-    return new RedisStore(Redis.createClient(vertx, options));
+    return new RedisStore(Redis.createClient(vertx, options), clusterNodes != null && !clusterNodes.isEmpty());
   }
 
   public Future<Void> close() {
@@ -107,6 +109,18 @@ public final class RedisStore {
   /** Sends one command; failures to reach Redis become {@link StoreUnavailableException}. */
   public Future<Response> send(Request request) {
     return redis.send(request).recover(err -> Future.failedFuture(translate(err)));
+  }
+
+  /**
+   * Sends several commands in one pipelined write on one connection (one round trip) where the
+   * client allows it; a cluster client sends them one by one, each to the node of its key.
+   */
+  public Future<List<Response>> pipeline(List<Request> requests) {
+    if (cluster) {
+      List<Future<Response>> each = requests.stream().map(this::send).toList();
+      return Future.all(each).map(cf -> each.stream().map(Future::result).toList());
+    }
+    return redis.batch(requests).recover(err -> Future.failedFuture(translate(err)));
   }
 
   public Future<Response> send(Command cmd, Object... args) {

@@ -151,6 +151,13 @@ public final class Store {
     return redis.send(Command.HGETALL, Keys.stock(sku)).map(Store::parseStock);
   }
 
+  /** Several SKUs' counts in one pipelined round trip, in the order asked. */
+  public Future<List<StockView>> readStocks(List<String> skus) {
+    List<Request> reqs = new ArrayList<>(skus.size());
+    skus.forEach(sku -> reqs.add(Request.cmd(Command.HGETALL).arg(Keys.stock(sku))));
+    return redis.pipeline(reqs).map(rs -> rs.stream().map(Store::parseStock).toList());
+  }
+
   static StockView parseStock(Response r) {
     if (r == null || r.size() == 0) {
       return new StockView(false, 0, Map.of());
