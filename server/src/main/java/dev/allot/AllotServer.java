@@ -85,7 +85,8 @@ public final class AllotServer {
         .withMetrics(new MicrometerMetricsFactory(registry))
         .build();
 
-    RedisStore redis = RedisStore.create(vertx, settings.redisUrl(), settings.redisCluster(), settings.redisPoolSize());
+    RedisStore redis = RedisStore.create(vertx, settings.redisUrl(), settings.redisCluster(), settings.redisPoolSize(),
+        settings.redisTimeoutMillis());
     Store store = new Store(redis);
     Metrics metrics = new Metrics(registry);
     LongSupplier clock = System::currentTimeMillis;

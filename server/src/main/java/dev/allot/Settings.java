@@ -26,6 +26,7 @@ public record Settings(
     int defaultTtlSeconds,
     int streamCoalesceMillis,
     int redisPoolSize,
+    int redisTimeoutMillis,
     int httpInstances,
     long pendingLeaseMillis,     // how long a reservation may stay "pending" before the sweeper undoes it
     long cleanupLeaseMillis,     // how long a decided reservation's per-SKU clean-up may take
@@ -56,21 +57,21 @@ public record Settings(
 
   public Settings withRedisUrl(String url) {
     return new Settings(httpPort, httpHost, url, redisCluster, apiKeys, authDisabled, defaultTtlSeconds,
-        streamCoalesceMillis, redisPoolSize, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
+        streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
         sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
         storeRetryAfterSeconds);
   }
 
   public Settings withApiKeys(Map<String, String> keys) {
     return new Settings(httpPort, httpHost, redisUrl, redisCluster, keys, authDisabled, defaultTtlSeconds,
-        streamCoalesceMillis, redisPoolSize, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
+        streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
         sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
         storeRetryAfterSeconds);
   }
 
   public Settings withHttpPort(int port) {
     return new Settings(port, httpHost, redisUrl, redisCluster, apiKeys, authDisabled, defaultTtlSeconds,
-        streamCoalesceMillis, redisPoolSize, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
+        streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
         sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
         storeRetryAfterSeconds);
   }
@@ -161,6 +162,7 @@ public record Settings(
         intSetting(v, "ALLOT_DEFAULT_TTL_SECONDS", 900, 1, 86400),
         intSetting(v, "ALLOT_STREAM_COALESCE_MILLIS", 50, 1, 60_000),
         intSetting(v, "ALLOT_REDIS_POOL_SIZE", 16, 1, 1024),
+        intSetting(v, "ALLOT_REDIS_TIMEOUT_MILLIS", 5000, 10, 600_000),
         intSetting(v, "ALLOT_HTTP_INSTANCES", cores, 1, 256),
         intSetting(v, "ALLOT_PENDING_LEASE_MILLIS", 10_000, 100, 600_000),
         intSetting(v, "ALLOT_CLEANUP_LEASE_MILLIS", 5_000, 100, 600_000),

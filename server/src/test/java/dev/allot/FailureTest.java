@@ -129,6 +129,38 @@ class FailureTest {
   }
 
   @Test
+  @DisplayName("a Redis that hangs (SIGSTOP) answers 503 within the command timeout, and serves again when it wakes")
+  void redisHangs() throws Exception {
+    RedisProcess redis = RedisProcess.start();
+    AllotServer server = TestServer.start(redis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web"),
+        "ALLOT_REDIS_TIMEOUT_MILLIS", "300"));
+    try {
+      Api admin = new Api(server.port(), TestServer.ADMIN);
+      admin.location("main");
+      String sku = Api.sku("hang");
+      admin.receive(sku, "main", 1);
+      signal(redis, "STOP");
+      long start = System.nanoTime();
+      Api.Res r = admin.get("/v1/skus/" + sku);
+      long tookMillis = (System.nanoTime() - start) / 1_000_000;
+      assertEquals(503, r.status(), r.toString());
+      assertEquals("store_unavailable", r.code());
+      assertTrue(tookMillis < 3000, "answered in " + tookMillis + " ms, not held until Redis wakes");
+      signal(redis, "CONT");
+      await("served again", 10_000, () -> admin.get("/v1/skus/" + sku).status() == 200);
+      assertEquals(1, admin.sku(sku, "main").path("onHand").asLong());
+    } finally {
+      signal(redis, "CONT");
+      server.stop();
+      redis.close();
+    }
+  }
+
+  private static void signal(RedisProcess redis, String sig) throws Exception {
+    new ProcessBuilder("kill", "-" + sig, Long.toString(redis.pid())).inheritIO().start().waitFor();
+  }
+
+  @Test
   @DisplayName("Redis killed during traffic: 503 store_unavailable with Retry-After, served again once it is back,"
       + " and every unit held belongs to a 201")
   void redisOutage() throws Exception {

@@ -23,6 +23,8 @@ public final class Catalog {
   private final Store store;
   private volatile Map<String, Channel> channels = Map.of();
   private volatile Map<String, Location> locations = Map.of();
+  private volatile List<Channel> channelList = List.of();
+  private volatile List<Location> locationList = List.of();
 
   public Catalog(Store store) {
     this.store = store;
@@ -36,8 +38,8 @@ public final class Catalog {
       ch.forEach((id, json) -> nc.put(id, parseChannel(id, json)));
       Map<String, Location> nl = new TreeMap<>();
       lo.forEach((id, json) -> nl.put(id, parseLocation(id, json)));
-      channels = Map.copyOf(nc);
-      locations = Map.copyOf(nl);
+      setChannels(nc);
+      setLocations(nl);
       return null;
     });
   }
@@ -49,12 +51,23 @@ public final class Catalog {
     });
   }
 
+  /** Every channel, sorted by id (built once per change, not per call: reads use it on every request). */
   public List<Channel> channels() {
-    return List.copyOf(new TreeMap<>(channels).values());
+    return channelList;
   }
 
   public List<Location> locations() {
-    return List.copyOf(new TreeMap<>(locations).values());
+    return locationList;
+  }
+
+  private void setChannels(Map<String, Channel> m) {
+    channels = Map.copyOf(m);
+    channelList = List.copyOf(new TreeMap<>(m).values());
+  }
+
+  private void setLocations(Map<String, Location> m) {
+    locations = Map.copyOf(m);
+    locationList = List.copyOf(new TreeMap<>(m).values());
   }
 
   /** The channel, read through to Redis when this instance has not seen it yet. */
@@ -78,7 +91,7 @@ public final class Catalog {
     return store.putConfig(Keys.LOCATIONS, location.id(), Json.write(toJson(location))).map(v -> {
       Map<String, Location> m = new TreeMap<>(locations);
       m.put(location.id(), location);
-      locations = Map.copyOf(m);
+      setLocations(m);
       return location;
     });
   }
@@ -97,7 +110,7 @@ public final class Catalog {
     }).map(v -> {
       Map<String, Channel> m = new TreeMap<>(channels);
       m.put(channel.id(), channel);
-      channels = Map.copyOf(m);
+      setChannels(m);
       return channel;
     });
   }

@@ -83,6 +83,10 @@ public final class RedisProcess implements AutoCloseable {
     return binary;
   }
 
+  public long pid() {
+    return process.pid();
+  }
+
   public boolean isAlive() {
     return process.isAlive();
   }

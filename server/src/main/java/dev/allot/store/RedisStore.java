@@ -19,6 +19,7 @@ import java.util.EnumMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A pooled, pipelining Redis client plus the Lua scripts. Scripts run by EVALSHA; on NOSCRIPT
@@ -32,14 +33,26 @@ public final class RedisStore {
 
   private final Redis redis;
   private final boolean cluster;
+  private final long timeoutMillis;
   private volatile boolean scriptsLoaded;
 
-  private RedisStore(Redis redis, boolean cluster) {
+  private RedisStore(Redis redis, boolean cluster, long timeoutMillis) {
     this.redis = redis;
     this.cluster = cluster;
+    this.timeoutMillis = timeoutMillis;
   }
 
   public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize) {
+    return create(vertx, redisUrl, clusterNodes, poolSize, 5000);
+  }
+
+  /**
+   * @param timeoutMillis how long one command may go unanswered before the caller is told the store is
+   *     unavailable (a hung or partitioned Redis must not hold requests forever). The command may still
+   *     run later; the protocol is built for that (docs/protocol.md).
+   */
+  public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize,
+                                  long timeoutMillis) {
     RedisOptions options = new RedisOptions()
         .setMaxPoolSize(poolSize)
         .setMaxPoolWaiting(100_000)
@@ -52,7 +65,8 @@ public final class RedisStore {
       options.setConnectionString(redisUrl);
     }
     options.getNetClientOptions().setConnectTimeout(2000).setTcpNoDelay(true);
-    return new RedisStore(Redis.createClient(vertx, options), clusterNodes != null && !clusterNodes.isEmpty());
+    return new RedisStore(Redis.createClient(vertx, options), clusterNodes != null && !clusterNodes.isEmpty(),
+        timeoutMillis);
   }
 
   public Future<Void> close() {
@@ -85,7 +99,7 @@ public final class RedisStore {
    */
   public Future<Response> eval(Script script, List<String> keys, List<String> args) {
     Request req = evalRequest(Command.EVALSHA, SHAS.get(script), keys, args);
-    return redis.send(req).recover(err -> {
+    return redis.send(req).timeout(timeoutMillis, TimeUnit.MILLISECONDS).recover(err -> {
       if (err instanceof ErrorType e && e.is("NOSCRIPT")) {
         LOG.log(System.Logger.Level.INFO, "Redis did not know script {0} (restarted or flushed?): sent it again",
             script.file);
@@ -108,7 +122,8 @@ public final class RedisStore {
 
   /** Sends one command; failures to reach Redis become {@link StoreUnavailableException}. */
   public Future<Response> send(Request request) {
-    return redis.send(request).recover(err -> Future.failedFuture(translate(err)));
+    return redis.send(request).timeout(timeoutMillis, TimeUnit.MILLISECONDS)
+        .recover(err -> Future.failedFuture(translate(err)));
   }
 
   /**
@@ -120,7 +135,8 @@ public final class RedisStore {
       List<Future<Response>> each = requests.stream().map(this::send).toList();
       return Future.all(each).map(cf -> each.stream().map(Future::result).toList());
     }
-    return redis.batch(requests).recover(err -> Future.failedFuture(translate(err)));
+    return redis.batch(requests).timeout(timeoutMillis, TimeUnit.MILLISECONDS)
+        .recover(err -> Future.failedFuture(translate(err)));
   }
 
   public Future<Response> send(Command cmd, Object... args) {
