@@ -12,7 +12,7 @@
           {3}                                                same id, different movement: refused
           {0, code}                                          rejected, nothing changed
   shortfall = reserved + committed - onHand when a movement takes onHand below what is promised.
-  Events  none yet (stream issue) ]]
+  Events  PUBLISH allot:{SKU}:ev "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
 local rcall = redis.call
 local K_STOCK, K_HOLDS, K_EXPIRY, K_MOVES, K_MOVETIMES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, fp, kind, loc = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -27,6 +27,8 @@ if seen then
   if sfp ~= fp then return {3} end
   return {2, tonumber(on), tonumber(av), tonumber(rcall('HGET', K_STOCK, 'ver')) or 0, tonumber(sf), tonumber(dr)}
 end
+
+local changed = false
 
 -- Expired holds of this SKU give their units back before anything is decided.
 local function drop_expired()
@@ -44,20 +46,54 @@ local function drop_expired()
     end
     rcall('ZREM', K_EXPIRY, id)
   end
-  if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
+  if dropped > 0 then
+    rcall('HINCRBY', K_STOCK, 'ver', 1)
+    changed = true
+  end
+end
+
+-- Every change is told to its watchers in the same atomic step: the SKU's version and each
+-- location's available units, on the SKU's own pub/sub channel (same hash tag as its keys).
+local EV_CHANNEL = (string.gsub(K_STOCK, ':stock$', ':ev'))
+local function publish()
+  local f = rcall('HGETALL', K_STOCK)
+  local ver, avail, order = 0, {}, {}
+  for i = 1, #f, 2 do
+    local name, v = f[i], tonumber(f[i + 1]) or 0
+    if name == 'ver' then
+      ver = v
+    else
+      local loc, kind = string.match(name, '^(.*)|(%a+)$')
+      if loc and kind ~= 'q' then
+        if avail[loc] == nil then avail[loc] = 0; order[#order + 1] = loc end
+        if kind == 'on' then avail[loc] = avail[loc] + v else avail[loc] = avail[loc] - v end
+      end
+    end
+  end
+  local parts = {}
+  for _, loc in ipairs(order) do
+    local a = avail[loc]
+    if a < 0 then a = 0 end
+    parts[#parts + 1] = loc .. '=' .. a
+  end
+  rcall('PUBLISH', EV_CHANNEL, ver .. '|' .. table.concat(parts, ','))
+end
+local function finish(result)
+  if changed then publish() end
+  return result
 end
 
 local on = tonumber(rcall('HGET', K_STOCK, loc .. '|on')) or 0
 local new_on, drift = on, 0
 if kind == 'receive' then
-  if qty <= 0 then return {0, 'invalid_quantity'} end
+  if qty <= 0 then return finish({0, 'invalid_quantity'}) end
   new_on = on + qty
 elseif kind == 'adjust' then
-  if qty == 0 then return {0, 'invalid_quantity'} end
+  if qty == 0 then return finish({0, 'invalid_quantity'}) end
   new_on = on + qty
-  if new_on < 0 then return {0, 'negative_on_hand'} end
+  if new_on < 0 then return finish({0, 'negative_on_hand'}) end
 elseif kind == 'count' then
-  if qty < 0 then return {0, 'invalid_quantity'} end
+  if qty < 0 then return finish({0, 'invalid_quantity'}) end
   new_on = qty
   drift = qty - on
 else
@@ -79,4 +115,5 @@ for _, oid in ipairs(old) do
   rcall('HDEL', K_MOVES, oid)
   rcall('ZREM', K_MOVETIMES, oid)
 end
-return {1, new_on, available, ver, shortfall, drift}
+changed = true
+return finish({1, new_on, available, ver, shortfall, drift})

@@ -7,12 +7,14 @@
   ARGV[1] reservation id   ARGV[2] now_ms
   Returns {1, version, units}  returned that many units to availability
           {0, version, 0}      nothing held for this reservation (already released: a replay)
-  Events  none yet (stream issue) ]]
+  Events  PUBLISH allot:{SKU}:ev "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
 local rcall = redis.call
 local K_STOCK, K_HOLDS, K_EXPIRY = KEYS[1], KEYS[2], KEYS[3]
 local rid = ARGV[1]
 local now = tonumber(ARGV[2])
 if not now then return redis.error_reply('ERR release_line: bad arguments') end
+
+local changed = false
 
 -- Expired holds of this SKU give their units back before anything is decided.
 local function drop_expired()
@@ -30,12 +32,46 @@ local function drop_expired()
     end
     rcall('ZREM', K_EXPIRY, id)
   end
-  if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
+  if dropped > 0 then
+    rcall('HINCRBY', K_STOCK, 'ver', 1)
+    changed = true
+  end
+end
+
+-- Every change is told to its watchers in the same atomic step: the SKU's version and each
+-- location's available units, on the SKU's own pub/sub channel (same hash tag as its keys).
+local EV_CHANNEL = (string.gsub(K_STOCK, ':stock$', ':ev'))
+local function publish()
+  local f = rcall('HGETALL', K_STOCK)
+  local ver, avail, order = 0, {}, {}
+  for i = 1, #f, 2 do
+    local name, v = f[i], tonumber(f[i + 1]) or 0
+    if name == 'ver' then
+      ver = v
+    else
+      local loc, kind = string.match(name, '^(.*)|(%a+)$')
+      if loc and kind ~= 'q' then
+        if avail[loc] == nil then avail[loc] = 0; order[#order + 1] = loc end
+        if kind == 'on' then avail[loc] = avail[loc] + v else avail[loc] = avail[loc] - v end
+      end
+    end
+  end
+  local parts = {}
+  for _, loc in ipairs(order) do
+    local a = avail[loc]
+    if a < 0 then a = 0 end
+    parts[#parts + 1] = loc .. '=' .. a
+  end
+  rcall('PUBLISH', EV_CHANNEL, ver .. '|' .. table.concat(parts, ','))
+end
+local function finish(result)
+  if changed then publish() end
+  return result
 end
 
 drop_expired()
 local h = rcall('HGET', K_HOLDS, rid)
-if not h then return {0, tonumber(rcall('HGET', K_STOCK, 'ver')) or 0, 0} end
+if not h then return finish({0, tonumber(rcall('HGET', K_STOCK, 'ver')) or 0, 0}) end
 local st, alloc = string.match(h, '^(%a)|%d+|[^|]*|(.*)$')
 local field = '|res'
 if st == 'c' then field = '|com' end
@@ -46,4 +82,5 @@ for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
 end
 rcall('HDEL', K_HOLDS, rid)
 rcall('ZREM', K_EXPIRY, rid)
-return {1, rcall('HINCRBY', K_STOCK, 'ver', 1), units}
+changed = true
+return finish({1, rcall('HINCRBY', K_STOCK, 'ver', 1), units})

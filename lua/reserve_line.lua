@@ -8,7 +8,7 @@
   Returns {1, version, available_after, loc, qty, ...}  held
           {0, version, available}                      insufficient (nothing changed but expired holds)
           {2, version, available, loc, qty, ...}       replay: this reservation already holds this SKU
-  Events  none yet (the stream issue adds a PUBLISH of the new availability here) ]]
+  Events  PUBLISH allot:{SKU}:ev "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
 local rcall = redis.call
 local K_STOCK, K_HOLDS, K_EXPIRY = KEYS[1], KEYS[2], KEYS[3]
 local rid = ARGV[1]
@@ -20,6 +20,8 @@ local channel = ARGV[6]
 if not qty or qty < 1 or not now or not deadline or not buffer or #ARGV < 7 then
   return redis.error_reply('ERR reserve_line: bad arguments')
 end
+
+local changed = false
 
 -- Expired holds of this SKU give their units back before anything is decided.
 local function drop_expired()
@@ -37,7 +39,41 @@ local function drop_expired()
     end
     rcall('ZREM', K_EXPIRY, id)
   end
-  if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
+  if dropped > 0 then
+    rcall('HINCRBY', K_STOCK, 'ver', 1)
+    changed = true
+  end
+end
+
+-- Every change is told to its watchers in the same atomic step: the SKU's version and each
+-- location's available units, on the SKU's own pub/sub channel (same hash tag as its keys).
+local EV_CHANNEL = (string.gsub(K_STOCK, ':stock$', ':ev'))
+local function publish()
+  local f = rcall('HGETALL', K_STOCK)
+  local ver, avail, order = 0, {}, {}
+  for i = 1, #f, 2 do
+    local name, v = f[i], tonumber(f[i + 1]) or 0
+    if name == 'ver' then
+      ver = v
+    else
+      local loc, kind = string.match(name, '^(.*)|(%a+)$')
+      if loc and kind ~= 'q' then
+        if avail[loc] == nil then avail[loc] = 0; order[#order + 1] = loc end
+        if kind == 'on' then avail[loc] = avail[loc] + v else avail[loc] = avail[loc] - v end
+      end
+    end
+  end
+  local parts = {}
+  for _, loc in ipairs(order) do
+    local a = avail[loc]
+    if a < 0 then a = 0 end
+    parts[#parts + 1] = loc .. '=' .. a
+  end
+  rcall('PUBLISH', EV_CHANNEL, ver .. '|' .. table.concat(parts, ','))
+end
+local function finish(result)
+  if changed then publish() end
+  return result
 end
 
 local function channel_view()
@@ -66,12 +102,12 @@ if existing then
     out[#out + 1] = loc
     out[#out + 1] = tonumber(q)
   end
-  return out
+  return finish(out)
 end
 
 local avail, total = channel_view()
 if qty > total then
-  return {0, tonumber(rcall('HGET', K_STOCK, 'ver')) or 0, total}
+  return finish({0, tonumber(rcall('HGET', K_STOCK, 'ver')) or 0, total})
 end
 
 local out = {1, 0, total - qty}
@@ -94,4 +130,5 @@ end
 rcall('HSET', K_HOLDS, rid, 'h|' .. deadline .. '|' .. channel .. '|' .. table.concat(parts, ','))
 rcall('ZADD', K_EXPIRY, deadline, rid)
 out[2] = rcall('HINCRBY', K_STOCK, 'ver', 1)
-return out
+changed = true
+return finish(out)

@@ -6,12 +6,14 @@
   Returns {1, version}  shipped now
           {0, version}  nothing committed for this reservation here (already shipped: a replay)
           {3, version}  the entry is still a hold, not a commitment: refused, nothing changed
-  Events  none yet (stream issue) ]]
+  Events  PUBLISH allot:{SKU}:ev "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
 local rcall = redis.call
 local K_STOCK, K_HOLDS, K_EXPIRY = KEYS[1], KEYS[2], KEYS[3]
 local rid = ARGV[1]
 local now = tonumber(ARGV[2])
 if not now then return redis.error_reply('ERR ship_line: bad arguments') end
+
+local changed = false
 
 -- Expired holds of this SKU give their units back before anything is decided.
 local function drop_expired()
@@ -29,18 +31,53 @@ local function drop_expired()
     end
     rcall('ZREM', K_EXPIRY, id)
   end
-  if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
+  if dropped > 0 then
+    rcall('HINCRBY', K_STOCK, 'ver', 1)
+    changed = true
+  end
+end
+
+-- Every change is told to its watchers in the same atomic step: the SKU's version and each
+-- location's available units, on the SKU's own pub/sub channel (same hash tag as its keys).
+local EV_CHANNEL = (string.gsub(K_STOCK, ':stock$', ':ev'))
+local function publish()
+  local f = rcall('HGETALL', K_STOCK)
+  local ver, avail, order = 0, {}, {}
+  for i = 1, #f, 2 do
+    local name, v = f[i], tonumber(f[i + 1]) or 0
+    if name == 'ver' then
+      ver = v
+    else
+      local loc, kind = string.match(name, '^(.*)|(%a+)$')
+      if loc and kind ~= 'q' then
+        if avail[loc] == nil then avail[loc] = 0; order[#order + 1] = loc end
+        if kind == 'on' then avail[loc] = avail[loc] + v else avail[loc] = avail[loc] - v end
+      end
+    end
+  end
+  local parts = {}
+  for _, loc in ipairs(order) do
+    local a = avail[loc]
+    if a < 0 then a = 0 end
+    parts[#parts + 1] = loc .. '=' .. a
+  end
+  rcall('PUBLISH', EV_CHANNEL, ver .. '|' .. table.concat(parts, ','))
+end
+local function finish(result)
+  if changed then publish() end
+  return result
 end
 
 drop_expired()
 local h = rcall('HGET', K_HOLDS, rid)
 local ver = tonumber(rcall('HGET', K_STOCK, 'ver')) or 0
-if not h then return {0, ver} end
+if not h then return finish({0, ver}) end
 local st, alloc = string.match(h, '^(%a)|%d+|[^|]*|(.*)$')
-if st ~= 'c' then return {3, ver} end
+if st ~= 'c' then return finish({3, ver}) end
 for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
   rcall('HINCRBY', K_STOCK, loc .. '|com', -tonumber(q))
   rcall('HINCRBY', K_STOCK, loc .. '|on', -tonumber(q))
 end
 rcall('HDEL', K_HOLDS, rid)
-return {1, rcall('HINCRBY', K_STOCK, 'ver', 1)}
+changed = true
+return finish({1, rcall('HINCRBY', K_STOCK, 'ver', 1)})
