@@ -8,6 +8,8 @@
                                       lu pending lease end (ms), ln lines "SKU=qty,...", sc status,
                                       body first answer (JSON), oid order id, cl cleaned 0/1, cr created_ms
   KEYS[2] allot:{rNN}:due       zset  reservation id -> when the sweeper must look at it (ms)
+  KEYS[3] allot:{rNN}:stats     hash  counters of this bucket: created, held (outstanding now),
+                                      committed, expired (the operator panel sums the buckets)
   ARGV[1] op   ARGV[2] reservation id   ARGV[3] now_ms   ARGV[4..] per op:
     begin   fp, channel, deadline_ms, lease_until_ms, lines   -> {1} created | {2, st, sc, body} same request | {3} other request
     held    body                                              -> {1} | {0, st}
@@ -23,7 +25,7 @@
   Every op on a missing record answers {-1}.
   Events  none ]]
 local rcall = redis.call
-local K_REC, K_DUE = KEYS[1], KEYS[2]
+local K_REC, K_DUE, K_STATS = KEYS[1], KEYS[2], KEYS[3]
 local op, rid = ARGV[1], ARGV[2]
 local now = tonumber(ARGV[3])
 if not now then return redis.error_reply('ERR reservation: bad arguments') end
@@ -51,6 +53,13 @@ if not st then
 end
 
 local function to(state, due_at)
+  if st == 'held' and state ~= 'held' then rcall('HINCRBY', K_STATS, 'held', -1) end
+  if state == 'held' then
+    rcall('HINCRBY', K_STATS, 'held', 1)
+    rcall('HINCRBY', K_STATS, 'created', 1)
+  elseif state == 'committed' or state == 'expired' then
+    rcall('HINCRBY', K_STATS, state, 1)
+  end
   rcall('HSET', K_REC, 'st', state)
   if due_at then rcall('ZADD', K_DUE, due_at, rid) else rcall('ZREM', K_DUE, rid) end
 end

@@ -6,6 +6,7 @@ import dev.allot.stock.Metrics;
 import dev.allot.stock.Movements;
 import dev.allot.stock.Reservations;
 import dev.allot.stock.Sweeper;
+import dev.allot.stream.StreamHub;
 import dev.allot.store.RedisProcess;
 import dev.allot.store.RedisStore;
 import dev.allot.store.Store;
@@ -95,13 +96,16 @@ public final class AllotServer {
     Movements movements = new Movements(store, catalog, settings, metrics, clock);
     Sweeper sweeper = new Sweeper(store, reservations, settings, metrics, clock);
     AllotServer server = new AllotServer(settings, vertx, embedded, redis, reservations, sweeper);
-    ApiVerticle.Services services = new ApiVerticle.Services(settings, store, catalog, reservations, movements, registry);
+    StreamHub hub = new StreamHub(settings, store, catalog, registry);
+    ApiVerticle.Services services = new ApiVerticle.Services(settings, store, catalog, reservations, movements, hub,
+        registry);
     Settings s = settings;
     try {
       Future<Void> started = server.loadScriptsOrRetry()
           .compose(v -> catalog.refreshQuietly())
           .compose(v -> s.embeddedRedis() || requested.embeddedRedis() ? Demo.load(catalog, movements) : Future.succeededFuture())
           .compose(v -> vertx.deployVerticle(sweeper).map(id -> server.deployments.add(id)))
+          .compose(v -> vertx.deployVerticle(hub).map(id -> server.deployments.add(id)))
           .compose(v -> {
             List<ApiVerticle> apis = new ArrayList<>();
             return vertx.deployVerticle(() -> {

@@ -34,7 +34,10 @@ public record Settings(
     long reservationRetentionSeconds,
     long movementRetentionSeconds,
     long catalogRefreshMillis,
-    int storeRetryAfterSeconds) {
+    int storeRetryAfterSeconds,
+    int streamPingMillis,        // a stream socket that does not answer a ping within two of these is closed
+    int streamMaxSubscriptions,  // SKU subscriptions per stream connection
+    int streamQueueBytes) {      // bytes a stream socket may have waiting to be sent before it is closed
 
   public static final int DEFAULT_PORT = 8080;
 
@@ -59,21 +62,21 @@ public record Settings(
     return new Settings(httpPort, httpHost, url, redisCluster, apiKeys, authDisabled, defaultTtlSeconds,
         streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
         sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
-        storeRetryAfterSeconds);
+        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes);
   }
 
   public Settings withApiKeys(Map<String, String> keys) {
     return new Settings(httpPort, httpHost, redisUrl, redisCluster, keys, authDisabled, defaultTtlSeconds,
         streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
         sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
-        storeRetryAfterSeconds);
+        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes);
   }
 
   public Settings withHttpPort(int port) {
     return new Settings(port, httpHost, redisUrl, redisCluster, apiKeys, authDisabled, defaultTtlSeconds,
         streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
         sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
-        storeRetryAfterSeconds);
+        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes);
   }
 
   /** Reads the settings: command line {@code --config FILE}, else {@code ALLOT_CONFIG}, then the environment. */
@@ -170,7 +173,10 @@ public record Settings(
         intSetting(v, "ALLOT_RESERVATION_RETENTION_SECONDS", 7 * 86400, 1, Integer.MAX_VALUE),
         intSetting(v, "ALLOT_MOVEMENT_RETENTION_SECONDS", 30 * 86400, 1, Integer.MAX_VALUE),
         intSetting(v, "ALLOT_CATALOG_REFRESH_MILLIS", 1000, 50, 600_000),
-        intSetting(v, "ALLOT_STORE_RETRY_AFTER_SECONDS", 1, 1, 3600));
+        intSetting(v, "ALLOT_STORE_RETRY_AFTER_SECONDS", 1, 1, 3600),
+        intSetting(v, "ALLOT_STREAM_PING_MILLIS", 15_000, 10, 3_600_000),
+        intSetting(v, "ALLOT_STREAM_MAX_SUBSCRIPTIONS", 1000, 1, 100_000),
+        intSetting(v, "ALLOT_STREAM_QUEUE_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024));
   }
 
   /** {@code key1=admin,key2=channel:web,key3=reader}. */

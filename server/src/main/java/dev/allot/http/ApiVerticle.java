@@ -13,6 +13,8 @@ import dev.allot.stock.Location;
 import dev.allot.stock.Movements;
 import dev.allot.stock.Reservations;
 import dev.allot.stock.Validate;
+import dev.allot.stream.StreamHub;
+import dev.allot.stream.StreamSocket;
 import dev.allot.store.Store;
 import dev.allot.store.Store.StockView;
 import dev.allot.store.StoreUnavailableException;
@@ -45,6 +47,8 @@ import java.util.concurrent.TimeUnit;
 public final class ApiVerticle extends VerticleBase {
   private static final System.Logger LOG = System.getLogger(ApiVerticle.class.getName());
   public static final long BODY_LIMIT = 1024 * 1024;
+  /** A client stream message (subscribe/unsubscribe) larger than this closes the socket with 1009. */
+  public static final int STREAM_MESSAGE_LIMIT = 64 * 1024;
   private static final String JSON = "application/json";
   private static final String PROBLEM = "application/problem+json";
   private static final String CALLER = "allot.caller";
@@ -52,7 +56,7 @@ public final class ApiVerticle extends VerticleBase {
 
   /** What every API instance shares: built once in the server, handed to each verticle. */
   public record Services(Settings settings, Store store, Catalog catalog, Reservations reservations,
-                         Movements movements, PrometheusMeterRegistry registry) {
+                         Movements movements, StreamHub hub, PrometheusMeterRegistry registry) {
   }
 
   private final Services s;
@@ -76,7 +80,10 @@ public final class ApiVerticle extends VerticleBase {
     router.get("/metrics").handler(PrometheusScrapingHandler.create(s.registry()));
     router.get("/openapi.yaml").handler(ctx -> ctx.response().putHeader("content-type", "application/yaml").end(OPENAPI));
 
+    // The stream upgrades before any body handling; any valid key may watch.
+    router.get("/v1/stream").handler(this::authenticate).handler(this::stream);
     router.route("/v1/*").handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT)).handler(this::authenticate);
+    router.get("/v1/stats").handler(this::stats);
     router.put("/v1/locations/:location").handler(this::putLocation);
     router.get("/v1/locations").handler(this::listLocations);
     router.put("/v1/channels/:channel").handler(this::putChannel);
@@ -99,7 +106,11 @@ public final class ApiVerticle extends VerticleBase {
         .setTcpNoDelay(true)
         // 500 SKUs of up to 64 characters fit in an availability query.
         .setMaxInitialLineLength(64 * 1024)
-        .setCompressionSupported(false);
+        .setCompressionSupported(false)
+        .setMaxWebSocketFrameSize(STREAM_MESSAGE_LIMIT)
+        .setMaxWebSocketMessageSize(STREAM_MESSAGE_LIMIT)
+        // A client that does not read cannot answer our close frame: drop its TCP connection after 2 s.
+        .setWebSocketClosingTimeout(2);
     server = vertx.createHttpServer(options).requestHandler(router);
     return server.listen();
   }
@@ -380,6 +391,30 @@ public final class ApiVerticle extends VerticleBase {
     JsonNode body = bodyObject(ctx, false);
     long ttl = requiredLong(body, "ttlSeconds", "ttlSeconds", 1, 86400, "invalid_ttl");
     respondText(ctx, s.reservations().extend(id, (int) ttl, scope));
+  }
+
+  // ---- stream and stats ---------------------------------------------------------------------
+
+  private void stream(RoutingContext ctx) {
+    if (!ctx.request().canUpgradeToWebSocket()) {
+      throw new AllotException(400, "websocket_required", "GET /v1/stream upgrades to a WebSocket");
+    }
+    ctx.request().toWebSocket()
+        .onSuccess(ws -> StreamSocket.open(vertx, ws, s.hub(), s.catalog(), s.settings()))
+        .onFailure(ctx::fail);
+  }
+
+  /** Reservation counters for the operator panel (summed over every instance: they live in Redis). */
+  private void stats(RoutingContext ctx) {
+    respond(ctx, 200, s.store().reservationStats().map(m -> {
+      ObjectNode o = Json.object();
+      o.put("reservationsCreated", m.get("created"));
+      o.put("holdsOutstanding", m.get("held"));
+      o.put("commits", m.get("committed"));
+      o.put("expiries", m.get("expired"));
+      o.put("at", java.time.Instant.now().toString());
+      return o;
+    }));
   }
 
   // ---- health -----------------------------------------------------------------------------------

@@ -70,6 +70,11 @@ public final class Catalog {
     locationList = List.copyOf(new TreeMap<>(m).values());
   }
 
+  /** The channel as this instance knows it now (null when unknown here); never waits. */
+  public Channel cachedChannel(String id) {
+    return channels.get(id);
+  }
+
   /** The channel, read through to Redis when this instance has not seen it yet. */
   public Future<Optional<Channel>> channel(String id) {
     Channel c = channels.get(id);

@@ -45,6 +45,11 @@ public final class Keys {
     return "allot:{r" + bucket + "}:due";
   }
 
+  /** Reservation counters of one bucket (created, held now, committed, expired). */
+  public static String stats(int bucket) {
+    return "allot:{r" + bucket + "}:stats";
+  }
+
   public static String dueFor(String reservationId) {
     return due(bucket(reservationId));
   }

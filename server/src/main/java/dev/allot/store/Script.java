@@ -8,7 +8,7 @@ public enum Script {
   EXTEND_LINE("extend_line", 3),
   SHIP_LINE("ship_line", 3),
   MOVEMENT("movement", 5),
-  RESERVATION("reservation", 2),
+  RESERVATION("reservation", 3),
   SWEEP_CLAIM("sweep_claim", 1);
 
   public final String file;

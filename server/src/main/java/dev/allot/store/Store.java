@@ -227,7 +227,8 @@ public final class Store {
     args.add(id);
     args.add(Long.toString(now));
     args.addAll(List.of(extra));
-    return redis.eval(Script.RESERVATION, List.of(Keys.reservation(id), Keys.dueFor(id)), args);
+    int bucket = Keys.bucket(id);
+    return redis.eval(Script.RESERVATION, List.of(Keys.reservation(id), Keys.due(bucket), Keys.stats(bucket)), args);
   }
 
   /** The stored record's fields (empty map: no such reservation). */
@@ -251,6 +252,25 @@ public final class Store {
           r.forEach(x -> ids.add(x.toString()));
           return ids;
         });
+  }
+
+  /** The reservation counters summed over every bucket: created, held (outstanding now), committed, expired. */
+  public Future<Map<String, Long>> reservationStats() {
+    List<Request> reqs = new ArrayList<>(Keys.BUCKETS);
+    for (int b = 0; b < Keys.BUCKETS; b++) {
+      reqs.add(Request.cmd(Command.HGETALL).arg(Keys.stats(b)));
+    }
+    return redis.pipeline(reqs).map(rs -> {
+      Map<String, Long> sum = new TreeMap<>(Map.of("created", 0L, "held", 0L, "committed", 0L, "expired", 0L));
+      for (Response r : rs) {
+        if (r != null) {
+          for (String k : r.getKeys()) {
+            sum.merge(k, r.get(k).toLong(), Long::sum);
+          }
+        }
+      }
+      return sum;
+    });
   }
 
   // ---- configuration --------------------------------------------------------------------------

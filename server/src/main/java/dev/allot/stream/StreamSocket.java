@@ -1,0 +1,221 @@
+package dev.allot.stream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.allot.Settings;
+import dev.allot.stock.AllotException;
+import dev.allot.stock.Catalog;
+import dev.allot.stock.Json;
+import dev.allot.stock.Validate;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.ServerWebSocket;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * One live-availability WebSocket: reads subscribe/unsubscribe messages, answers bad ones with
+ * an error message (the socket stays open), and writes what the hub sends. A socket that cannot
+ * keep up is closed rather than buffered for: 1013 when its write queue is full, 1008 when it
+ * does not answer pings.
+ */
+public final class StreamSocket {
+  private static final System.Logger LOG = System.getLogger(StreamSocket.class.getName());
+  private static final int MAX_SKUS_PER_MESSAGE = 500;
+
+  private final ServerWebSocket ws;
+  private final StreamHub hub;
+  private final Catalog catalog;
+  private final Settings settings;
+  private final Vertx vertx;
+  /** channel -> SKUs subscribed, touched on the socket's event loop. */
+  private final Map<String, Set<String>> subscriptions = new HashMap<>();
+  private int subscriptionCount;
+  /** "channel|sku" -> last version written, touched by the hub: keeps versions going up per socket. */
+  private final Map<String, Long> lastVersion = new ConcurrentHashMap<>();
+  private volatile boolean closing;   // set from any thread: stop writing at once
+  private boolean closed;             // set on the socket's event loop once it is really closed
+  private volatile boolean pongSeen = true;
+  private long pingTimer = -1;
+
+  StreamSocket(Vertx vertx, ServerWebSocket ws, StreamHub hub, Catalog catalog, Settings settings) {
+    this.vertx = vertx;
+    this.ws = ws;
+    this.hub = hub;
+    this.catalog = catalog;
+    this.settings = settings;
+  }
+
+  /** Takes over an upgraded socket. */
+  public static void open(Vertx vertx, ServerWebSocket ws, StreamHub hub, Catalog catalog, Settings settings) {
+    StreamSocket s = new StreamSocket(vertx, ws, hub, catalog, settings);
+    ws.setWriteQueueMaxSize(settings.streamQueueBytes());
+    ws.textMessageHandler(s::onText);
+    ws.binaryMessageHandler(b -> s.error("malformed_message", "send JSON text messages", null));
+    ws.pongHandler(b -> s.pongSeen = true);
+    ws.closeHandler(v -> s.closed());
+    ws.exceptionHandler(err -> LOG.log(System.Logger.Level.DEBUG, "stream socket error: {0}", err.toString()));
+    hub.socketOpened();
+    s.pingTimer = vertx.setPeriodic(settings.streamPingMillis(), t -> s.ping());
+  }
+
+  private void ping() {
+    if (closing) {
+      return;
+    }
+    if (!pongSeen) {
+      close((short) 1008, "no answer to ping: the client is not reading");
+      return;
+    }
+    pongSeen = false;
+    ws.writePing(io.vertx.core.buffer.Buffer.buffer("p"));
+  }
+
+  private void onText(String text) {
+    JsonNode msg;
+    try {
+      msg = Json.MAPPER.readTree(text);
+    } catch (Exception e) {
+      error("malformed_json", "the message is not valid JSON", null);
+      return;
+    }
+    if (msg == null || !msg.isObject()) {
+      error("malformed_json", "a message must be a JSON object", null);
+      return;
+    }
+    String op = msg.path("op").asText("");
+    if (!op.equals("subscribe") && !op.equals("unsubscribe")) {
+      error("unknown_op", "op must be subscribe or unsubscribe", "op");
+      return;
+    }
+    String channel;
+    List<String> skus = new ArrayList<>();
+    try {
+      channel = Validate.channel(msg.path("channel").isTextual() ? msg.get("channel").asText() : null, "channel");
+      JsonNode arr = msg.get("skus");
+      if (arr == null || !arr.isArray() || arr.isEmpty() || arr.size() > MAX_SKUS_PER_MESSAGE) {
+        throw AllotException.badField("invalid_skus", "skus", "skus must be a list of 1 to " + MAX_SKUS_PER_MESSAGE + " SKUs");
+      }
+      for (int i = 0; i < arr.size(); i++) {
+        String sku = Validate.sku(arr.get(i).isTextual() ? arr.get(i).asText() : null, "skus[" + i + "]");
+        if (!skus.contains(sku)) {
+          skus.add(sku);
+        }
+      }
+    } catch (AllotException e) {
+      error(e.code(), e.getMessage(), e.field());
+      return;
+    }
+    if (op.equals("unsubscribe")) {
+      Set<String> mine = subscriptions.get(channel);
+      List<String> leaving = new ArrayList<>();
+      if (mine != null) {
+        for (String sku : skus) {
+          if (mine.remove(sku)) {
+            leaving.add(sku);
+            lastVersion.remove(channel + "|" + sku);
+          }
+        }
+        subscriptionCount -= leaving.size();
+      }
+      if (!leaving.isEmpty()) {
+        hub.unsubscribe(this, channel, leaving);
+      }
+      return;
+    }
+    catalog.channel(channel).onComplete(ar -> {
+      if (ar.failed()) {
+        error("store_unavailable", "the stock store cannot be reached; retry shortly", null);
+        return;
+      }
+      if (ar.result().isEmpty()) {
+        error("unknown_channel", "channel '" + channel + "' does not exist", "channel");
+        return;
+      }
+      Set<String> mine = subscriptions.computeIfAbsent(channel, c -> new java.util.LinkedHashSet<>());
+      List<String> joining = new ArrayList<>();
+      for (String sku : skus) {
+        if (!mine.contains(sku)) {
+          joining.add(sku);
+        }
+      }
+      if (subscriptionCount + joining.size() > settings.streamMaxSubscriptions()) {
+        error("too_many_skus", "at most " + settings.streamMaxSubscriptions() + " subscriptions per connection",
+            "skus");
+        return;
+      }
+      if (closing || joining.isEmpty()) {
+        return;
+      }
+      mine.addAll(joining);
+      subscriptionCount += joining.size();
+      hub.subscribe(this, channel, joining);
+    });
+  }
+
+  /**
+   * Writes one availability message unless this socket already has that version or newer. Called
+   * by the hub. Answers whether it was written.
+   */
+  boolean send(String channel, String sku, long version, String message) {
+    if (closing) {
+      return false;
+    }
+    String key = channel + "|" + sku;
+    Long last = lastVersion.get(key);
+    if (last != null && last >= version) {
+      return false;
+    }
+    if (ws.writeQueueFull()) {
+      close((short) 1013, "too slow: messages are not being read; reconnect and resubscribe");
+      return false;
+    }
+    lastVersion.put(key, version);
+    ws.writeTextMessage(message);
+    return true;
+  }
+
+  private void error(String code, String detail, String field) {
+    if (closing || ws.writeQueueFull()) {
+      return;
+    }
+    StringBuilder sb = new StringBuilder("{\"type\":\"error\",\"code\":\"").append(code).append("\",\"detail\":")
+        .append(Json.write(com.fasterxml.jackson.databind.node.TextNode.valueOf(detail)));
+    if (field != null) {
+      sb.append(",\"field\":").append(Json.write(com.fasterxml.jackson.databind.node.TextNode.valueOf(field)));
+    }
+    ws.writeTextMessage(sb.append('}').toString());
+  }
+
+  /** Closes from any thread; the clean-up runs in the close handler, on the socket's event loop. */
+  private void close(short code, String reason) {
+    if (!closing) {
+      closing = true;
+      hub.socketClosed(); // no longer served, even while the close handshake waits for a client that does not read
+      LOG.log(System.Logger.Level.INFO, "closing stream socket {0} ({1}): {2}", ws.remoteAddress(), code, reason);
+      ws.close(code, reason);
+    }
+  }
+
+  private void closed() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (!closing) {
+      closing = true;
+      hub.socketClosed();
+    }
+    if (pingTimer >= 0) {
+      vertx.cancelTimer(pingTimer);
+      pingTimer = -1;
+    }
+    Map<String, List<String>> all = new HashMap<>();
+    subscriptions.forEach((c, skus) -> all.put(c, List.copyOf(skus)));
+    subscriptions.clear();
+    hub.remove(this, all);
+  }
+}
