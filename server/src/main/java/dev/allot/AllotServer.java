@@ -97,8 +97,9 @@ public final class AllotServer {
     Sweeper sweeper = new Sweeper(store, reservations, settings, metrics, clock);
     AllotServer server = new AllotServer(settings, vertx, embedded, redis, reservations, sweeper);
     StreamHub hub = new StreamHub(settings, store, catalog, registry);
+    boolean demo = requested.embeddedRedis() && requested.apiKeys().isEmpty();
     ApiVerticle.Services services = new ApiVerticle.Services(settings, store, catalog, reservations, movements, hub,
-        registry);
+        registry, demo);
     Settings s = settings;
     try {
       Future<Void> started = server.loadScriptsOrRetry()

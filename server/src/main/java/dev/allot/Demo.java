@@ -18,12 +18,36 @@ public final class Demo {
       "demo-marketplace", "channel:marketplace",
       "demo-reader", "reader");
 
-  /** SKU, units at main, units at shop. */
+  /** SKU, units at main, units at shop, then what the demo page shows: name, price, colour. */
   static final Object[][] SKUS = {
-      {"TSHIRT-BLK-M", 40, 10}, {"TSHIRT-BLK-L", 35, 8}, {"TSHIRT-WHT-M", 25, 5},
-      {"HOODIE-GRY-M", 20, 4}, {"HOODIE-GRY-L", 15, 0}, {"CAP-RED", 60, 12},
-      {"MUG-LOGO", 80, 20}, {"SOCKS-3PK", 100, 30}, {"BACKPACK-20L", 12, 2},
-      {"SNEAKER-42", 18, 3}, {"SNEAKER-43", 14, 0}, {"FLASH-DROP-1", 100, 0}};
+      {"TSHIRT-BLK-M", 40, 10, "Classic tee, black, M", 19.0, "#1f2937"},
+      {"TSHIRT-BLK-L", 35, 8, "Classic tee, black, L", 19.0, "#111827"},
+      {"TSHIRT-WHT-M", 25, 5, "Classic tee, white, M", 19.0, "#e5e7eb"},
+      {"HOODIE-GRY-M", 20, 4, "Heavy hoodie, grey, M", 59.0, "#6b7280"},
+      {"HOODIE-GRY-L", 15, 0, "Heavy hoodie, grey, L", 59.0, "#4b5563"},
+      {"CAP-RED", 60, 12, "Six-panel cap, red", 24.0, "#dc2626"},
+      {"MUG-LOGO", 80, 20, "Enamel mug", 14.0, "#2563eb"},
+      {"SOCKS-3PK", 100, 30, "Merino socks, 3 pack", 22.0, "#059669"},
+      {"BACKPACK-20L", 12, 2, "Day pack, 20 L", 89.0, "#92400e"},
+      {"SNEAKER-42", 18, 3, "Court sneaker, 42", 120.0, "#f59e0b"},
+      {"SNEAKER-43", 14, 0, "Court sneaker, 43", 120.0, "#d97706"},
+      {"FLASH-DROP-1", 100, 0, "Limited drop: numbered print", 45.0, "#7c3aed"}};
+
+  /** What the demo page needs: the channels with their demo keys, the reader key, the products. */
+  public static com.fasterxml.jackson.databind.node.ObjectNode pageConfig() {
+    var o = dev.allot.stock.Json.object();
+    o.put("demo", true);
+    var channels = o.putArray("channels");
+    channels.addObject().put("id", "web").put("key", "demo-web");
+    channels.addObject().put("id", "marketplace").put("key", "demo-marketplace");
+    o.put("readerKey", "demo-reader");
+    var products = o.putArray("products");
+    for (Object[] row : SKUS) {
+      products.addObject().put("sku", (String) row[0]).put("name", (String) row[3]).put("price", (Double) row[4])
+          .put("color", (String) row[5]);
+    }
+    return o;
+  }
 
   private Demo() {
   }

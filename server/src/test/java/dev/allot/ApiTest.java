@@ -368,7 +368,11 @@ class ApiTest {
     Api anon = new Api(server.port(), null);
     expect(anon.get("/health/live"), 200);
     assertEquals("UP", expect(anon.get("/health/ready"), 200).json().path("status").asText());
+    long createdBefore = expect(reader.get("/v1/stats"), 200).json().path("reservationsCreated").asLong();
     expect(web.post("/v1/reservations", reserveBody(Api.id("cart"), "web", sku, 1, 60)), 201);
+    JsonNode stats = expect(reader.get("/v1/stats"), 200).json();
+    assertTrue(stats.path("reservationsCreated").asLong() > createdBefore, stats.toString());
+    assertTrue(stats.path("holdsOutstanding").asLong() >= 1, stats.toString());
     String metrics = expect(anon.get("/metrics"), 200).text();
     assertTrue(metrics.contains("allot_reservations_total{outcome=\"held\"}"), metrics);
     assertTrue(metrics.contains("vertx_http_server_response_time_seconds"), "request latency histogram");

@@ -53,10 +53,11 @@ public final class ApiVerticle extends VerticleBase {
   private static final String PROBLEM = "application/problem+json";
   private static final String CALLER = "allot.caller";
   private static final Buffer OPENAPI = loadResource("/openapi.yaml");
+  private static final Buffer PAGE = loadResource("/web/index.html");
 
   /** What every API instance shares: built once in the server, handed to each verticle. */
   public record Services(Settings settings, Store store, Catalog catalog, Reservations reservations,
-                         Movements movements, StreamHub hub, PrometheusMeterRegistry registry) {
+                         Movements movements, StreamHub hub, PrometheusMeterRegistry registry, boolean demo) {
   }
 
   private final Services s;
@@ -78,6 +79,8 @@ public final class ApiVerticle extends VerticleBase {
     router.get("/health/live").handler(ctx -> ctx.response().putHeader("content-type", JSON).end("{\"status\":\"UP\"}"));
     router.get("/health/ready").handler(this::ready);
     router.get("/metrics").handler(PrometheusScrapingHandler.create(s.registry()));
+    router.get("/").handler(ctx -> ctx.response().putHeader("content-type", "text/html; charset=utf-8").end(PAGE));
+    router.get("/demo/config.json").handler(this::demoConfig);
     router.get("/openapi.yaml").handler(ctx -> ctx.response().putHeader("content-type", "application/yaml").end(OPENAPI));
 
     // The stream upgrades before any body handling; any valid key may watch.
@@ -393,6 +396,16 @@ public final class ApiVerticle extends VerticleBase {
     respondText(ctx, s.reservations().extend(id, (int) ttl, scope));
   }
 
+  /** In demo mode only: the demo keys and products for the live page. Elsewhere the page asks for a key. */
+  private void demoConfig(RoutingContext ctx) {
+    if (!s.demo()) {
+      problem(ctx, new AllotException(404, "not_found", "not in demo mode: the page asks for a key instead"));
+      return;
+    }
+    ctx.response().putHeader("content-type", JSON).putHeader("cache-control", "no-store")
+        .end(Buffer.buffer(Json.bytes(dev.allot.Demo.pageConfig())));
+  }
+
   // ---- stream and stats ---------------------------------------------------------------------
 
   private void stream(RoutingContext ctx) {
@@ -533,7 +546,10 @@ public final class ApiVerticle extends VerticleBase {
 
   private static Buffer loadResource(String path) {
     try (InputStream in = ApiVerticle.class.getResourceAsStream(path)) {
-      return in == null ? Buffer.buffer("openapi: 3.1.0\n") : Buffer.buffer(in.readAllBytes());
+      if (in == null) {
+        throw new IllegalStateException("resource " + path + " is missing from the jar");
+      }
+      return Buffer.buffer(in.readAllBytes());
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }

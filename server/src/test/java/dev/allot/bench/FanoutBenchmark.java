@@ -1,0 +1,232 @@
+package dev.allot.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.allot.store.RedisProcess;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Fan-out cost of the stream: N WebSocket watchers on one SKU, changes at a steady rate, against
+ * the packaged server jar in its own JVM (so its heap and CPU are its own). Reports delivery
+ * latency (from just before the change request is sent to each watcher's receipt, and to the
+ * last watcher), the server's heap per connection, and its CPU. A benchmark, not a test: it
+ * reports figures and asserts nothing about speed.
+ *
+ * <pre>
+ * mvn -q -B package -DskipTests
+ * mvn -q -B -f server/pom.xml exec:java -Dexec.classpathScope=test \
+ *     -Dexec.mainClass=dev.allot.bench.FanoutBenchmark -Dwatchers=1000,5000,10000 -Dchanges=100 -Drate=10
+ * </pre>
+ */
+public final class FanoutBenchmark {
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  public static void main(String[] args) throws Exception {
+    int[] sizes = Arrays.stream(System.getProperty("watchers", "1000,5000,10000").split(",")).mapToInt(Integer::parseInt)
+        .toArray();
+    int changes = Integer.getInteger("changes", 100);
+    int rate = Integer.getInteger("rate", 10);
+    String jar = System.getProperty("jar", "server/target/allot-server.jar");
+    if (!new File(jar).isFile() && new File("target/allot-server.jar").isFile()) {
+      jar = "target/allot-server.jar";
+    }
+    System.out.printf("machine: %d cores, %s %s, Java %s%n", Runtime.getRuntime().availableProcessors(),
+        System.getProperty("os.name"), System.getProperty("os.arch"), System.getProperty("java.version"));
+    for (int n : sizes) {
+      run(jar, n, changes, rate);
+    }
+    System.exit(0);
+  }
+
+  static void run(String jar, int watchers, int changes, int rate) throws Exception {
+    try (RedisProcess redis = RedisProcess.start()) {
+      int port = RedisProcess.freePort();
+      ProcessBuilder pb = new ProcessBuilder(System.getProperty("java.home") + "/bin/java", "-Xmx1g", "-jar", jar)
+          .redirectErrorStream(true);
+      pb.environment().put("ALLOT_REDIS_URL", redis.url());
+      pb.environment().put("ALLOT_HTTP_PORT", Integer.toString(port));
+      pb.environment().put("ALLOT_API_KEYS", "bench-admin=admin,bench-reader=reader");
+      Process server = pb.start();
+      BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream()));
+      String line;
+      while ((line = out.readLine()) != null && !line.contains("Allot ready")) {
+        // wait for the ready line
+      }
+      Thread drain = new Thread(() -> {
+        try {
+          while (out.readLine() != null) {
+            // keep the pipe from filling
+          }
+        } catch (Exception ignored) {
+          // server gone
+        }
+      });
+      drain.setDaemon(true);
+      drain.start();
+      Vertx vertx = Vertx.vertx();
+      try {
+        String sku = "FANOUT-1";
+        call(port, "PUT", "/v1/locations/main", "{\"name\":\"main\"}");
+        call(port, "PUT", "/v1/channels/web", "{\"locations\":[\"main\"]}");
+        call(port, "POST", "/v1/movements", movement(sku, 1));
+
+        long heapBefore = heapAfterGc(server.pid(), port);
+        WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions().setMaxConnections(watchers + 10)
+            .setConnectTimeout(30_000));
+        Map<Long, Long> sentAt = new ConcurrentHashMap<>();
+        Map<Long, AtomicInteger> received = new ConcurrentHashMap<>();
+        Map<Long, AtomicLong> lastAt = new ConcurrentHashMap<>();
+        long[] latencies = new long[watchers * changes];
+        AtomicInteger deliveries = new AtomicInteger();
+        AtomicInteger snapshots = new AtomicInteger();
+        List<WebSocket> sockets = new ArrayList<>(watchers);
+        long connectStart = System.nanoTime();
+        for (int i = 0; i < watchers; i += 200) {
+          List<Future<WebSocket>> batch = new ArrayList<>();
+          for (int j = i; j < Math.min(watchers, i + 200); j++) {
+            batch.add(client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
+                .setURI("/v1/stream").addHeader("Authorization", "Bearer bench-reader")).onSuccess(ws -> {
+                  ws.textMessageHandler(text -> {
+                    long now = System.nanoTime();
+                    int v = text.indexOf("\"version\":");
+                    long version = Long.parseLong(text.substring(v + 10, text.length() - 1));
+                    Long t0 = sentAt.get(version);
+                    if (t0 == null) {
+                      snapshots.incrementAndGet();
+                      return;
+                    }
+                    int k = deliveries.getAndIncrement();
+                    if (k < latencies.length) {
+                      latencies[k] = now - t0;
+                    }
+                    received.computeIfAbsent(version, x -> new AtomicInteger()).incrementAndGet();
+                    lastAt.computeIfAbsent(version, x -> new AtomicLong()).accumulateAndGet(now, Math::max);
+                  });
+                  ws.writeTextMessage("{\"op\":\"subscribe\",\"channel\":\"web\",\"skus\":[\"" + sku + "\"]}");
+                }));
+          }
+          Future.all(batch).await(60, TimeUnit.SECONDS);
+          batch.forEach(f -> sockets.add(f.result()));
+        }
+        waitFor(() -> snapshots.get() >= watchers, 60_000);
+        double connectSeconds = (System.nanoTime() - connectStart) / 1e9;
+        long heapAfter = heapAfterGc(server.pid(), port);
+
+        long cpuBefore = cpuNanos(server.pid());
+        long wallStart = System.nanoTime();
+        List<Long> versions = new ArrayList<>();
+        long interval = TimeUnit.SECONDS.toNanos(1) / rate;
+        for (int c = 0; c < changes; c++) {
+          long due = wallStart + c * interval;
+          while (System.nanoTime() < due) {
+            Thread.onSpinWait();
+          }
+          long t0 = System.nanoTime();
+          JsonNode r = call(port, "POST", "/v1/movements", movement(sku, 1));
+          long version = r.path("results").path(0).path("version").asLong();
+          sentAt.put(version, t0);
+          versions.add(version);
+        }
+        long lastVersion = versions.get(versions.size() - 1);
+        waitFor(() -> received.getOrDefault(lastVersion, new AtomicInteger()).get() >= watchers, 30_000);
+        double wallSeconds = (System.nanoTime() - wallStart) / 1e9;
+        double cpuSeconds = (cpuNanos(server.pid()) - cpuBefore) / 1e9;
+
+        int n = Math.min(deliveries.get(), latencies.length);
+        long[] each = Arrays.copyOf(latencies, n);
+        Arrays.sort(each);
+        long[] toLast = versions.stream().filter(lastAt::containsKey)
+            .mapToLong(v -> lastAt.get(v).get() - sentAt.get(v)).sorted().toArray();
+        long complete = versions.stream().filter(v -> received.getOrDefault(v, new AtomicInteger()).get() >= watchers).count();
+        System.out.printf("watchers=%d changes=%d rate=%d/s: connected in %.1f s; deliveries %d of %d (%d changes reached"
+                + " every watcher)%n", watchers, changes, rate, connectSeconds, n, (long) watchers * changes, complete);
+        System.out.printf("  latency to each watcher: p50 %.1f ms, p99 %.1f ms, max %.1f ms%n", ms(pct(each, 50)),
+            ms(pct(each, 99)), ms(each.length == 0 ? 0 : each[each.length - 1]));
+        System.out.printf("  latency to the last watcher: p50 %.1f ms, p99 %.1f ms, max %.1f ms%n", ms(pct(toLast, 50)),
+            ms(pct(toLast, 99)), ms(toLast.length == 0 ? 0 : toLast[toLast.length - 1]));
+        System.out.printf("  server heap: %.1f MiB before, %.1f MiB with %d sockets: %.1f KiB per connection%n",
+            heapBefore / 1048576.0, heapAfter / 1048576.0, watchers, (heapAfter - heapBefore) / 1024.0 / watchers);
+        System.out.printf("  server CPU while changing: %.2f s over %.1f s wall = %.0f%% of one core%n", cpuSeconds,
+            wallSeconds, 100 * cpuSeconds / wallSeconds);
+        sockets.forEach(WebSocket::close);
+      } finally {
+        vertx.close().await(30, TimeUnit.SECONDS);
+        server.toHandle().destroy();
+        server.waitFor(30, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  static String movement(String sku, int qty) {
+    return "{\"movements\":[{\"id\":\"m-" + System.nanoTime() + "\",\"sku\":\"" + sku
+        + "\",\"location\":\"main\",\"type\":\"receive\",\"qty\":" + qty + "}]}";
+  }
+
+  static JsonNode call(int port, String method, String path, String body) throws Exception {
+    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        .header("Authorization", "Bearer bench-admin").header("content-type", "application/json")
+        .timeout(Duration.ofSeconds(30)).method(method, HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() >= 300) {
+      throw new IllegalStateException(method + " " + path + ": " + r.statusCode() + " " + r.body());
+    }
+    return MAPPER.readTree(r.body());
+  }
+
+  /** Heap in use after a full GC of the server JVM (jcmd), from its own metrics. */
+  static long heapAfterGc(long pid, int port) throws Exception {
+    new ProcessBuilder("jcmd", Long.toString(pid), "GC.run").redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor(60, TimeUnit.SECONDS);
+    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    double sum = 0;
+    for (String l : r.body().split("\n")) {
+      if (l.startsWith("jvm_memory_used_bytes{") && l.contains("area=\"heap\"")) {
+        sum += Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1));
+      }
+    }
+    return (long) sum;
+  }
+
+  static long cpuNanos(long pid) {
+    return ProcessHandle.of(pid).flatMap(h -> h.info().totalCpuDuration()).map(Duration::toNanos).orElse(0L);
+  }
+
+  static void waitFor(java.util.function.BooleanSupplier done, long timeoutMillis) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + timeoutMillis;
+    while (!done.getAsBoolean() && System.currentTimeMillis() < deadline) {
+      TimeUnit.MILLISECONDS.sleep(20);
+    }
+  }
+
+  static long pct(long[] sorted, int p) {
+    return sorted.length == 0 ? 0 : sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)];
+  }
+
+  static double ms(long nanos) {
+    return nanos / 1e6;
+  }
+}
