@@ -84,8 +84,9 @@ class LivePageTest {
         cdp.eval("document.querySelector('[data-sku=\"MUG-LOGO\"] button').click(), 'clicked'");
         long expected = Long.parseLong(before) - 1;
         await("Buy reserved and committed one mug", 5000, () -> String.valueOf(expected).equals(count(cdp, "MUG-LOGO")));
-        JsonNode mug = expect(web.as("demo-reader").get("/v1/skus/MUG-LOGO"), 200).json();
-        assertEquals(1, mug.path("locations").path("main").path("committed").asLong(), "the page committed its hold");
+        Api reader = web.as("demo-reader");
+        await("the page committed its hold", 5000, () -> expect(reader.get("/v1/skus/MUG-LOGO"), 200).json()
+            .path("locations").path("main").path("committed").asLong() == 1);
 
         JsonNode shot = cdp.call("Page.captureScreenshot", MAPPER.createObjectNode().put("format", "png"));
         byte[] png = Base64.getDecoder().decode(shot.path("data").asText());

@@ -9,6 +9,7 @@ import dev.allot.store.Store.StockView;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.redis.client.Command;
@@ -70,16 +71,50 @@ public final class StreamHub extends VerticleBase {
     }
   }
 
-  /** The watchers of one SKU on one channel, and their coalescing state. */
+  /** The watchers of one SKU on one channel, grouped by the event loop they live on, and their coalescing state. */
   private static final class ChannelWatch {
     final String channel;
-    final Set<StreamSocket> subscribers = new LinkedHashSet<>();
+    final Map<Context, Set<StreamSocket>> byContext = new HashMap<>();
+    /** An immutable copy of byContext for the event loops to iterate; rebuilt only when watchers come or go. */
+    Map<Context, StreamSocket[]> frozen;
+    int size;
     long lastSentAt;
     long lastSentVersion = -1;
     long timer = -1;
 
     ChannelWatch(String channel) {
       this.channel = channel;
+    }
+
+    boolean add(StreamSocket s) {
+      boolean added = byContext.computeIfAbsent(s.context, c -> new LinkedHashSet<>()).add(s);
+      if (added) {
+        size++;
+        frozen = null;
+      }
+      return added;
+    }
+
+    boolean remove(StreamSocket s) {
+      Set<StreamSocket> set = byContext.get(s.context);
+      if (set == null || !set.remove(s)) {
+        return false;
+      }
+      if (set.isEmpty()) {
+        byContext.remove(s.context);
+      }
+      size--;
+      frozen = null;
+      return true;
+    }
+
+    Map<Context, StreamSocket[]> frozen() {
+      if (frozen == null) {
+        Map<Context, StreamSocket[]> m = new HashMap<>();
+        byContext.forEach((c, set) -> m.put(c, set.toArray(new StreamSocket[0])));
+        frozen = m;
+      }
+      return frozen;
     }
   }
 
@@ -132,9 +167,11 @@ public final class StreamHub extends VerticleBase {
           watches.put(sku, w);
           fresh.add(w);
         }
-        w.channels.computeIfAbsent(channel, ChannelWatch::new).subscribers.add(socket);
-        if (w.ready) {
-          sendTo(socket, w, channel);
+        ChannelWatch cw = w.channels.computeIfAbsent(channel, ChannelWatch::new);
+        if (cw.add(socket) && w.ready && cw.timer < 0) {
+          // Its first message is the current value. (With a send already due, that send is its first.)
+          deliver(List.of(socket), message(channel, w.sku, available(w, catalog.cachedChannel(channel)), w.version));
+          cw.lastSentVersion = Math.max(cw.lastSentVersion, w.version);
         }
       }
       if (!fresh.isEmpty()) {
@@ -152,7 +189,7 @@ public final class StreamHub extends VerticleBase {
           continue;
         }
         ChannelWatch cw = w.channels.get(channel);
-        if (cw != null && cw.subscribers.remove(socket) && cw.subscribers.isEmpty()) {
+        if (cw != null && cw.remove(socket) && cw.size == 0) {
           if (cw.timer >= 0) {
             vertx.cancelTimer(cw.timer);
           }
@@ -207,19 +244,17 @@ public final class StreamHub extends VerticleBase {
     view.locations().forEach((loc, c) -> avail.put(loc, c.available()));
     boolean first = !w.ready;
     w.ready = true;
+    // A resync (not first) is just a newer value: coalesced like any change.
     apply(w, view.version(), avail, !first);
     if (w.pendingAvailable != null) {
-      apply(w, w.pendingVersion, w.pendingAvailable, true);
+      apply(w, w.pendingVersion, w.pendingAvailable, !first);
       w.pendingAvailable = null;
     }
     if (first) {
       // Everyone who subscribed while we were reading gets the value now, not coalesced.
+      w.version = Math.max(0, w.version);
       for (ChannelWatch cw : w.channels.values()) {
-        for (StreamSocket s : cw.subscribers) {
-          sendTo(s, w, cw.channel);
-        }
-        cw.lastSentVersion = w.version;
-        cw.lastSentAt = System.currentTimeMillis();
+        broadcast(w, cw, System.currentTimeMillis());
       }
     }
   }
@@ -335,26 +370,34 @@ public final class StreamHub extends VerticleBase {
     }
   }
 
+  /**
+   * Sends the latest value to every watcher of (SKU, channel): encoded once, then one task per
+   * event loop writes it to that loop's sockets. Versions only go up: nothing older or equal to
+   * what these watchers were last sent goes out.
+   */
   private void broadcast(SkuWatch w, ChannelWatch cw, long now) {
     if (w.version <= cw.lastSentVersion) {
       return;
     }
-    Channel c = catalog.cachedChannel(cw.channel);
-    String msg = message(cw.channel, w.sku, available(w, c), w.version); // encoded once for every watcher
-    for (StreamSocket s : List.copyOf(cw.subscribers)) {
-      if (s.send(cw.channel, w.sku, w.version, msg)) {
-        messages.increment();
-      }
+    String msg = message(cw.channel, w.sku, available(w, catalog.cachedChannel(cw.channel)), w.version);
+    for (Map.Entry<Context, StreamSocket[]> e : cw.frozen().entrySet()) {
+      StreamSocket[] sockets = e.getValue();
+      e.getKey().runOnContext(v -> {
+        for (StreamSocket s : sockets) {
+          s.deliver(msg);
+        }
+      });
     }
+    messages.increment(cw.size);
     cw.lastSentAt = now;
     cw.lastSentVersion = w.version;
   }
 
-  private void sendTo(StreamSocket s, SkuWatch w, String channel) {
-    String msg = message(channel, w.sku, available(w, catalog.cachedChannel(channel)), Math.max(0, w.version));
-    if (s.send(channel, w.sku, Math.max(0, w.version), msg)) {
-      messages.increment();
+  private void deliver(List<StreamSocket> sockets, String msg) {
+    for (StreamSocket s : sockets) {
+      s.context.runOnContext(v -> s.deliver(msg));
     }
+    messages.increment(sockets.size());
   }
 
   static long available(SkuWatch w, Channel c) {

@@ -6,6 +6,7 @@ import dev.allot.stock.AllotException;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Json;
 import dev.allot.stock.Validate;
+import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.ServerWebSocket;
 
@@ -14,7 +15,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One live-availability WebSocket: reads subscribe/unsubscribe messages, answers bad ones with
@@ -34,15 +34,16 @@ public final class StreamSocket {
   /** channel -> SKUs subscribed, touched on the socket's event loop. */
   private final Map<String, Set<String>> subscriptions = new HashMap<>();
   private int subscriptionCount;
-  /** "channel|sku" -> last version written, touched by the hub: keeps versions going up per socket. */
-  private final Map<String, Long> lastVersion = new ConcurrentHashMap<>();
   private volatile boolean closing;   // set from any thread: stop writing at once
   private boolean closed;             // set on the socket's event loop once it is really closed
   private volatile boolean pongSeen = true;
   private long pingTimer = -1;
+  /** The event loop this socket lives on: the hub hands it messages there, in one task per change. */
+  final Context context;
 
   StreamSocket(Vertx vertx, ServerWebSocket ws, StreamHub hub, Catalog catalog, Settings settings) {
     this.vertx = vertx;
+    this.context = vertx.getOrCreateContext();
     this.ws = ws;
     this.hub = hub;
     this.catalog = catalog;
@@ -116,7 +117,6 @@ public final class StreamSocket {
         for (String sku : skus) {
           if (mine.remove(sku)) {
             leaving.add(sku);
-            lastVersion.remove(channel + "|" + sku);
           }
         }
         subscriptionCount -= leaving.size();
@@ -157,25 +157,18 @@ public final class StreamSocket {
   }
 
   /**
-   * Writes one availability message unless this socket already has that version or newer. Called
-   * by the hub. Answers whether it was written.
+   * Writes one availability message; runs on this socket's event loop (the hub sees to that and
+   * to the order of versions). A socket whose write queue is full is closed instead.
    */
-  boolean send(String channel, String sku, long version, String message) {
+  void deliver(String message) {
     if (closing) {
-      return false;
-    }
-    String key = channel + "|" + sku;
-    Long last = lastVersion.get(key);
-    if (last != null && last >= version) {
-      return false;
+      return;
     }
     if (ws.writeQueueFull()) {
       close((short) 1013, "too slow: messages are not being read; reconnect and resubscribe");
-      return false;
+      return;
     }
-    lastVersion.put(key, version);
     ws.writeTextMessage(message);
-    return true;
   }
 
   private void error(String code, String detail, String field) {
