@@ -1,0 +1,145 @@
+package dev.allot.loadtest;
+
+import io.gatling.javaapi.core.ChainBuilder;
+import io.gatling.javaapi.core.ScenarioBuilder;
+import io.gatling.javaapi.core.Simulation;
+import io.gatling.javaapi.http.HttpProtocolBuilder;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static io.gatling.javaapi.core.CoreDsl.StringBody;
+import static io.gatling.javaapi.core.CoreDsl.asLongAsDuring;
+import static io.gatling.javaapi.core.CoreDsl.atOnceUsers;
+import static io.gatling.javaapi.core.CoreDsl.bodyString;
+import static io.gatling.javaapi.core.CoreDsl.constantUsersPerSec;
+import static io.gatling.javaapi.core.CoreDsl.details;
+import static io.gatling.javaapi.core.CoreDsl.doIf;
+import static io.gatling.javaapi.core.CoreDsl.exec;
+import static io.gatling.javaapi.core.CoreDsl.pause;
+import static io.gatling.javaapi.core.CoreDsl.percent;
+import static io.gatling.javaapi.core.CoreDsl.rampUsersPerSec;
+import static io.gatling.javaapi.core.CoreDsl.randomSwitch;
+import static io.gatling.javaapi.core.CoreDsl.scenario;
+import static io.gatling.javaapi.http.HttpDsl.http;
+import static io.gatling.javaapi.http.HttpDsl.status;
+
+/**
+ * One hot SKU with {@code units} units; buyers arrive at an open-model rate (ramp to
+ * {@code peakRate}, then hold); each reserves 1..{@code maxQty} and commits
+ * ({@code commitPercent}), releases ({@code releasePercent}) or abandons the hold to expire. A 409
+ * sold-out is a normal outcome, counted. When the buyers are done, a verifier waits for the
+ * abandoned holds to expire and checks the server's truth: nothing oversold, committed equals the
+ * commits the buyers saw, nothing still held. A violated invariant fails the run.
+ */
+public class FlashSaleSimulation extends Simulation {
+  final int units = Load.integer("units", 1000);
+  final double peakRate = Load.dbl("peakRate", 200);
+  final int rampSeconds = Load.integer("rampSeconds", 15);
+  final int holdSeconds = Load.integer("holdSeconds", 35);
+  final double commitPercent = Load.dbl("commitPercent", 60);
+  final double releasePercent = Load.dbl("releasePercent", 20);
+  final int maxQty = Load.integer("maxQty", 1);
+  final int ttlSeconds = Load.integer("ttlSeconds", 5);
+  final int p99Millis = Load.integer("p99Millis", 250);
+  final double maxErrorPercent = Load.dbl("maxErrorPercent", 1.0);
+  final String channel = Load.str("channel", "web");
+  final String location = Load.str("location", "main");
+  final String sku = Load.runSku("FLASH");
+
+  final AtomicLong committedUnits = new AtomicLong();
+  final AtomicLong heldUnits = new AtomicLong();
+  final AtomicLong soldOut = new AtomicLong();
+
+  final HttpProtocolBuilder protocol = http.baseUrl(Load.base())
+      .contentTypeHeader("application/json").acceptHeader("application/json")
+      .header("Authorization", "Bearer " + Load.channelKey(channel));
+
+  final ChainBuilder reserve = exec(session -> session
+      .set("rid", "fs-" + UUID.randomUUID())
+      .set("qty", 1 + ThreadLocalRandom.current().nextInt(maxQty)))
+      .exec(http("reserve").post("/v1/reservations")
+          .body(StringBody(s -> "{\"id\":\"" + s.getString("rid") + "\",\"channel\":\"" + channel + "\",\"ttlSeconds\":"
+              + ttlSeconds + ",\"lines\":[{\"sku\":\"" + sku + "\",\"qty\":" + s.getInt("qty") + "}]}"))
+          .check(status().in(201, 409), status().saveAs("reserved")))
+      .exec(session -> {
+        if (session.getInt("reserved") == 201) {
+          heldUnits.addAndGet(session.getInt("qty"));
+        } else {
+          soldOut.incrementAndGet();
+        }
+        return session;
+      });
+
+  final ChainBuilder commit = exec(http("commit").post("/v1/reservations/#{rid}/commit")
+      .body(StringBody("{\"orderId\":\"order-#{rid}\"}"))
+      .check(status().is(200), status().saveAs("committed")))
+      .exec(session -> {
+        if (session.contains("committed") && session.getInt("committed") == 200) {
+          committedUnits.addAndGet(session.getInt("qty"));
+        }
+        return session;
+      });
+
+  final ChainBuilder release = exec(http("release").post("/v1/reservations/#{rid}/release").check(status().is(200)));
+
+  final ChainBuilder decide = doIf(session -> session.getInt("reserved") == 201).then(
+      randomSwitch().on(percent(commitPercent).then(commit), percent(releasePercent).then(release)));
+  // The rest abandon their hold: it expires by itself after ttlSeconds.
+
+  final ScenarioBuilder buyers = scenario("flash sale buyers").exec(reserve, decide);
+
+  final ScenarioBuilder verifier = scenario("verifier")
+      .exec(asLongAsDuring(session -> Load.totals(sku).reserved() > 0, Duration.ofSeconds(ttlSeconds + 20L))
+          .on(pause(Duration.ofMillis(500))))
+      .exec(http("verify invariants").get("/health/live")
+          .check(bodyString().transform(body -> problems()).is("ok")));
+
+  /** "ok", or every invariant the server's truth breaks. */
+  String problems() {
+    Load.Totals t = Load.totals(sku);
+    List<String> p = new ArrayList<>();
+    if (t.onHand() != units) {
+      p.add("onHand " + t.onHand() + " != received " + units);
+    }
+    if (t.reserved() + t.committed() > t.onHand()) {
+      p.add("OVERSOLD: reserved " + t.reserved() + " + committed " + t.committed() + " > onHand " + t.onHand());
+    }
+    if (t.committed() != committedUnits.get()) {
+      p.add("committed " + t.committed() + " != commits the buyers saw " + committedUnits.get());
+    }
+    if (t.reserved() != 0) {
+      p.add("still reserved after the holds' TTL: " + t.reserved());
+    }
+    System.out.printf("flash sale %s: %d units, %d held by buyers, %d committed, %d sold-out answers; server: onHand %d,"
+            + " committed %d, reserved %d; oversells: %d%n", sku, units, heldUnits.get(), committedUnits.get(),
+        soldOut.get(), t.onHand(), t.committed(), t.reserved(), Math.max(0, t.reserved() + t.committed() - t.onHand()));
+    return p.isEmpty() ? "ok" : String.join("; ", p);
+  }
+
+  {
+    setUp(buyers.injectOpen(
+            rampUsersPerSec(1).to(peakRate).during(Duration.ofSeconds(rampSeconds)),
+            constantUsersPerSec(peakRate).during(Duration.ofSeconds(holdSeconds)))
+        .andThen(verifier.injectOpen(atOnceUsers(1))))
+        .protocols(protocol)
+        .assertions(
+            details("reserve").failedRequests().percent().lte(maxErrorPercent),
+            details("reserve").responseTime().percentile(99.0).lte(p99Millis),
+            details("commit").failedRequests().percent().lte(maxErrorPercent),
+            details("commit").responseTime().percentile(99.0).lte(p99Millis),
+            details("verify invariants").failedRequests().count().is(0L));
+  }
+
+  /** Sets up this run's stock before any user starts. */
+  @Override
+  public void before() {
+    Load.ensureLocation(location);
+    Load.ensureChannel(channel, location);
+    Load.receive(List.of(sku), location, units);
+  }
+}
