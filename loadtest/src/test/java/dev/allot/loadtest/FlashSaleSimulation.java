@@ -16,6 +16,7 @@ import static io.gatling.javaapi.core.CoreDsl.StringBody;
 import static io.gatling.javaapi.core.CoreDsl.asLongAsDuring;
 import static io.gatling.javaapi.core.CoreDsl.atOnceUsers;
 import static io.gatling.javaapi.core.CoreDsl.bodyString;
+import static io.gatling.javaapi.core.CoreDsl.constantConcurrentUsers;
 import static io.gatling.javaapi.core.CoreDsl.constantUsersPerSec;
 import static io.gatling.javaapi.core.CoreDsl.details;
 import static io.gatling.javaapi.core.CoreDsl.doIf;
@@ -26,6 +27,7 @@ import static io.gatling.javaapi.core.CoreDsl.rampUsersPerSec;
 import static io.gatling.javaapi.core.CoreDsl.randomSwitch;
 import static io.gatling.javaapi.core.CoreDsl.scenario;
 import static io.gatling.javaapi.http.HttpDsl.http;
+import static io.gatling.javaapi.core.CoreDsl.responseTimeInMillis;
 import static io.gatling.javaapi.http.HttpDsl.status;
 
 /**
@@ -46,6 +48,8 @@ public class FlashSaleSimulation extends Simulation {
   final int maxQty = Load.integer("maxQty", 1);
   final int ttlSeconds = Load.integer("ttlSeconds", 5);
   final int p99Millis = Load.integer("p99Millis", 250);
+  /** Above 0: a closed model instead, this many buyers at once for holdSeconds (finds the throughput ceiling). */
+  final int concurrency = Load.integer("concurrency", 0);
   final double maxErrorPercent = Load.dbl("maxErrorPercent", 1.0);
   final String channel = Load.str("channel", "web");
   final String location = Load.str("location", "main");
@@ -54,6 +58,12 @@ public class FlashSaleSimulation extends Simulation {
   final AtomicLong committedUnits = new AtomicLong();
   final AtomicLong heldUnits = new AtomicLong();
   final AtomicLong soldOut = new AtomicLong();
+  final AtomicLong reservations = new AtomicLong();
+  /** Response times as the buyers saw them, for the benchmark's percentiles (Gatling's report has them too). */
+  final java.util.Queue<Long> reserveMillis = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  final java.util.Queue<Long> commitMillis = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  volatile long firstReserveAt;
+  volatile long lastReserveAt;
 
   final HttpProtocolBuilder protocol = http.baseUrl(Load.base())
       .contentTypeHeader("application/json").acceptHeader("application/json")
@@ -65,9 +75,16 @@ public class FlashSaleSimulation extends Simulation {
       .exec(http("reserve").post("/v1/reservations")
           .body(StringBody(s -> "{\"id\":\"" + s.getString("rid") + "\",\"channel\":\"" + channel + "\",\"ttlSeconds\":"
               + ttlSeconds + ",\"lines\":[{\"sku\":\"" + sku + "\",\"qty\":" + s.getInt("qty") + "}]}"))
-          .check(status().in(201, 409), status().saveAs("reserved")))
+          .check(status().in(201, 409), status().saveAs("reserved"), responseTimeInMillis().saveAs("rt")))
       .exec(session -> {
+        long now = System.nanoTime();
+        if (firstReserveAt == 0) {
+          firstReserveAt = now;
+        }
+        lastReserveAt = now;
+        reserveMillis.add((long) session.getInt("rt"));
         if (session.getInt("reserved") == 201) {
+          reservations.incrementAndGet();
           heldUnits.addAndGet(session.getInt("qty"));
         } else {
           soldOut.incrementAndGet();
@@ -77,8 +94,9 @@ public class FlashSaleSimulation extends Simulation {
 
   final ChainBuilder commit = exec(http("commit").post("/v1/reservations/#{rid}/commit")
       .body(StringBody("{\"orderId\":\"order-#{rid}\"}"))
-      .check(status().is(200), status().saveAs("committed")))
+      .check(status().is(200), status().saveAs("committed"), responseTimeInMillis().saveAs("rt")))
       .exec(session -> {
+        commitMillis.add((long) session.getInt("rt"));
         if (session.contains("committed") && session.getInt("committed") == 200) {
           committedUnits.addAndGet(session.getInt("qty"));
         }
@@ -115,17 +133,48 @@ public class FlashSaleSimulation extends Simulation {
     if (t.reserved() != 0) {
       p.add("still reserved after the holds' TTL: " + t.reserved());
     }
+    writeSummary(t);
     System.out.printf("flash sale %s: %d units, %d held by buyers, %d committed, %d sold-out answers; server: onHand %d,"
             + " committed %d, reserved %d; oversells: %d%n", sku, units, heldUnits.get(), committedUnits.get(),
         soldOut.get(), t.onHand(), t.committed(), t.reserved(), Math.max(0, t.reserved() + t.committed() - t.onHand()));
     return p.isEmpty() ? "ok" : String.join("; ", p);
   }
 
+  static String percentiles(java.util.Collection<Long> millis) {
+    long[] a = millis.stream().mapToLong(Long::longValue).sorted().toArray();
+    java.util.function.IntFunction<Long> p = q -> a.length == 0 ? 0 : a[Math.min(a.length - 1,
+        (int) Math.ceil(q / 100.0 * a.length) - 1)];
+    return String.format(java.util.Locale.ROOT, "{\"n\":%d,\"p50\":%d,\"p95\":%d,\"p99\":%d,\"max\":%d}", a.length,
+        p.apply(50), p.apply(95), p.apply(99), a.length == 0 ? 0 : a[a.length - 1]);
+  }
+
+  /** For the benchmark command: what this run did, as JSON in target/ (or -DsummaryFile). */
+  void writeSummary(Load.Totals t) {
+    String json = String.format(java.util.Locale.ROOT, "{\"sku\":\"%s\",\"units\":%d,\"reservationsHeld\":%d,"
+            + "\"unitsHeld\":%d,\"unitsCommitted\":%d,\"soldOutAnswers\":%d,\"buyersSeconds\":%.3f,"
+            + "\"serverOnHand\":%d,\"serverCommitted\":%d,\"serverReserved\":%d,\"oversells\":%d,"
+            + "\"reserve\":%s,\"commit\":%s}", sku, units,
+        reservations.get(), heldUnits.get(), committedUnits.get(), soldOut.get(),
+        (lastReserveAt - firstReserveAt) / 1e9, t.onHand(), t.committed(), t.reserved(),
+        Math.max(0, t.reserved() + t.committed() - t.onHand()), percentiles(reserveMillis), percentiles(commitMillis));
+    try {
+      java.nio.file.Path f = java.nio.file.Path.of(Load.str("summaryFile", "target/flash-sale-summary.json"));
+      if (f.getParent() != null) {
+        java.nio.file.Files.createDirectories(f.getParent());
+      }
+      java.nio.file.Files.writeString(f, json);
+    } catch (java.io.IOException e) {
+      System.err.println("could not write the run summary: " + e);
+    }
+  }
+
   {
-    setUp(buyers.injectOpen(
+    var load = concurrency > 0
+        ? buyers.injectClosed(constantConcurrentUsers(concurrency).during(Duration.ofSeconds(holdSeconds)))
+        : buyers.injectOpen(
             rampUsersPerSec(1).to(peakRate).during(Duration.ofSeconds(rampSeconds)),
-            constantUsersPerSec(peakRate).during(Duration.ofSeconds(holdSeconds)))
-        .andThen(verifier.injectOpen(atOnceUsers(1))))
+            constantUsersPerSec(peakRate).during(Duration.ofSeconds(holdSeconds)));
+    setUp(load.andThen(verifier.injectOpen(atOnceUsers(1))))
         .protocols(protocol)
         .assertions(
             details("reserve").failedRequests().percent().lte(maxErrorPercent),

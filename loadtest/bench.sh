@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# One command that benchmarks Allot on this machine: builds the server, starts a Redis and the
+# server on loopback, runs a Gatling simulation (default: the flash sale, with enough units that
+# it never sells out, so every buyer is a reservation), and prints one summary: reservations/s
+# accepted, p50/p95/p99 of reserve and commit, oversells (must be 0), and the ceiling measured in
+# the same run: redis-benchmark running Allot's own reserve_line script by EVALSHA against one
+# hot key with as many connections as the server's Redis pool, printed as the ratio Allot/ceiling.
+#
+#   loadtest/bench.sh [--no-build] [-Dname=value ...]    e.g. -DpeakRate=1500 -DholdSeconds=30
+#
+# Needs a JDK 17+, Maven, and a redis-server (on PATH, else the one shipped in the embedded-redis
+# Maven dependency is used). redis-benchmark (Debian: redis-tools) is optional: without it the
+# ceiling is skipped with a note. The Gatling HTML report stays under loadtest/target/gatling/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+BUILD=1
+if [ "${1:-}" = "--no-build" ]; then BUILD=0; shift; fi
+EXTRA=("$@")
+SIMULATION=${SIMULATION:-dev.allot.loadtest.FlashSaleSimulation}
+REDIS_PORT=${REDIS_PORT:-16379}
+HTTP_PORT=${HTTP_PORT:-18080}
+POOL=${ALLOT_REDIS_POOL_SIZE:-16}
+WORK=$(mktemp -d /tmp/allot-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_free "$REDIS_PORT" || { echo "bench: port $REDIS_PORT is taken (set REDIS_PORT)"; exit 1; }
+port_free "$HTTP_PORT" || { echo "bench: port $HTTP_PORT is taken (set HTTP_PORT)"; exit 1; }
+
+if [ "$BUILD" = 1 ]; then
+  echo "bench: building (mvn install -DskipTests, so the loadtest module finds the server's test support)"
+  mvn -q -B install -DskipTests
+fi
+
+REDIS_SERVER=$(command -v redis-server || true)
+if [ -z "$REDIS_SERVER" ]; then
+  JAR=$(find "$HOME/.m2/repository/com/github/codemonstur/embedded-redis" -name 'embedded-redis-*.jar' | sort | tail -n 1)
+  [ -n "$JAR" ] || { echo "bench: no redis-server on PATH and no embedded-redis jar in ~/.m2 (run the build first)"; exit 1; }
+  (cd "$WORK" && unzip -q -o "$JAR" 'redis-server-*-linux-amd64')
+  REDIS_SERVER=$(ls "$WORK"/redis-server-*-linux-amd64 | head -n 1)
+  chmod +x "$REDIS_SERVER"
+fi
+echo "bench: redis-server $("$REDIS_SERVER" --version | sed 's/.*v=\([^ ]*\).*/\1/') on port $REDIS_PORT"
+"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
+  --loglevel warning > "$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+
+KEYS="bench-admin=admin,bench-web=channel:web,bench-reader=reader"
+ALLOT_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" ALLOT_HTTP_PORT="$HTTP_PORT" ALLOT_API_KEYS="$KEYS" \
+  ALLOT_REDIS_POOL_SIZE="$POOL" java ${ALLOT_JAVA_OPTS:-} -jar server/target/allot-server.jar > "$WORK/server.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 300); do grep -q "Allot ready" "$WORK/server.log" && break; sleep 0.1; done
+grep -q "Allot ready" "$WORK/server.log" || { cat "$WORK/server.log"; echo "bench: the server did not start"; exit 1; }
+grep "Allot ready" "$WORK/server.log" | sed 's/^/bench: /'
+
+SUMMARY="$ROOT/loadtest/target/flash-sale-summary.json"
+rm -f "$SUMMARY"
+echo "bench: running $SIMULATION"
+mvn -q -B -pl loadtest gatling:test -Dsimulation="$SIMULATION" -Dbase="http://127.0.0.1:$HTTP_PORT" \
+  -DadminKey=bench-admin -DchannelKey=bench-web -DreaderKey=bench-reader -Dunits=100000000 \
+  -DsummaryFile="$SUMMARY" "${EXTRA[@]}" | grep -E "^(flash sale|> (reserve|commit|release|Global)|.*: (true|false) )" || true
+
+CEILING="-"
+if command -v redis-benchmark > /dev/null 2>&1; then
+  SHA=$(redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$(cat lua/reserve_line.lua)")
+  HOT="CEILING-HOT"
+  redis-cli -p "$REDIS_PORT" HSET "allot:{$HOT}:stock" "main|on" 1000000000 ver 1 > /dev/null
+  NOW=$(($(date +%s) * 1000)); DEADLINE=$((NOW + 3600000))
+  N=${CEILING_REQUESTS:-200000}
+  OUT=$(redis-benchmark -p "$REDIS_PORT" -c "$POOL" -n "$N" -r 1000000000 -q \
+    EVALSHA "$SHA" 3 "allot:{$HOT}:stock" "allot:{$HOT}:holds" "allot:{$HOT}:expiry" \
+    "r-__rand_int__" 1 "$NOW" "$DEADLINE" 0 web main)
+  CEILING=$(echo "$OUT" | tr '\r' '\n' | grep -oE '[0-9.]+ requests per second' | tail -n 1 | awk '{print $1}')
+  echo "bench: redis-benchmark -c $POOL -n $N EVALSHA reserve_line: $CEILING ops/s"
+fi
+
+MACHINE="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sm), $(java -version 2>&1 | head -n 1 | tr -d '"')"
+mvn -q -B -pl loadtest exec:java -Dexec.classpathScope=test -Dexec.mainClass=dev.allot.loadtest.BenchSummary \
+  -Dexec.args="$ROOT/loadtest/target/gatling $SUMMARY $CEILING '$MACHINE'"
