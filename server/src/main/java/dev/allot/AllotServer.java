@@ -98,7 +98,7 @@ public final class AllotServer {
     AllotServer server = new AllotServer(settings, vertx, embedded, redis, reservations, sweeper);
     StreamHub hub = new StreamHub(settings, store, catalog, registry);
     boolean demo = requested.embeddedRedis() && requested.apiKeys().isEmpty();
-    ApiVerticle.Services services = new ApiVerticle.Services(settings, store, catalog, reservations, movements, hub,
+    ApiVerticle.Services services = new ApiVerticle.Services(settings, store, catalog, metrics, clock, hub,
         registry, demo);
     Settings s = settings;
     try {

@@ -15,6 +15,8 @@ import dev.allot.stock.Reservations;
 import dev.allot.stock.Validate;
 import dev.allot.stream.StreamHub;
 import dev.allot.stream.StreamSocket;
+import dev.allot.stock.Metrics;
+import dev.allot.store.RedisStore;
 import dev.allot.store.Store;
 import dev.allot.store.Store.StockView;
 import dev.allot.store.StoreUnavailableException;
@@ -39,6 +41,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * The HTTP API (API.md): parse, validate, authorise, respond. Deployed once per core; every
@@ -56,12 +59,20 @@ public final class ApiVerticle extends VerticleBase {
   private static final Buffer PAGE = loadResource("/web/index.html");
 
   /** What every API instance shares: built once in the server, handed to each verticle. */
-  public record Services(Settings settings, Store store, Catalog catalog, Reservations reservations,
-                         Movements movements, StreamHub hub, PrometheusMeterRegistry registry, boolean demo) {
+  public record Services(Settings settings, Store store, Catalog catalog, Metrics metrics, LongSupplier clock,
+                         StreamHub hub, PrometheusMeterRegistry registry, boolean demo) {
   }
 
   private final Services s;
   private HttpServer server;
+  /**
+   * This verticle's own Redis client, created on its event loop: a request and its Redis round
+   * trips then run on one thread, with no hand-off between threads per reply.
+   */
+  private RedisStore redis;
+  private Store store;
+  private Reservations reservations;
+  private Movements movements;
 
   public ApiVerticle(Services services) {
     this.s = services;
@@ -69,6 +80,12 @@ public final class ApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    Settings settings = s.settings();
+    redis = RedisStore.create(vertx, settings.redisUrl(), settings.redisCluster(), settings.redisPoolSize(),
+        settings.redisTimeoutMillis());
+    store = new Store(redis);
+    reservations = new Reservations(store, s.catalog(), settings, s.metrics(), s.clock());
+    movements = new Movements(store, s.catalog(), settings, s.metrics(), s.clock());
     Router router = Router.router(vertx);
     router.route().failureHandler(this::failure);
     router.errorHandler(404, ctx -> problem(ctx, new AllotException(404, "not_found", "no such resource: "
@@ -121,7 +138,8 @@ public final class ApiVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     // Stop accepting, let requests in flight finish (bounded), then close.
-    return server == null ? Future.succeededFuture() : server.shutdown(10, TimeUnit.SECONDS);
+    Future<Void> closed = server == null ? Future.succeededFuture() : server.shutdown(10, TimeUnit.SECONDS);
+    return closed.eventually(() -> redis.close());
   }
 
   public int actualPort() {
@@ -266,14 +284,14 @@ public final class ApiVerticle extends VerticleBase {
       }
       batch.add(new Movements.Movement(id, sku, loc, type, qty, reason == null || reason.isNull() ? null : reason.asText()));
     }
-    respond(ctx, 200, s.movements().apply(batch));
+    respond(ctx, 200, movements.apply(batch));
   }
 
   // ---- reads -----------------------------------------------------------------------------------
 
   private void getSku(RoutingContext ctx) {
     String sku = Validate.sku(ctx.pathParam("sku"), "sku");
-    respond(ctx, 200, s.store().readStock(sku).map(view -> {
+    respond(ctx, 200, store.readStock(sku).map(view -> {
       if (!view.exists()) {
         throw new AllotException(404, "unknown_sku", "no stock has ever been recorded for SKU '" + sku + "'");
       }
@@ -311,7 +329,7 @@ public final class ApiVerticle extends VerticleBase {
     respond(ctx, 200, s.catalog().channel(channelId).compose(found -> {
       Channel c = found.orElseThrow(() -> new AllotException(404, "unknown_channel",
           "channel '" + channelId + "' does not exist", "channel", null, null));
-      return s.store().readStocks(skus).map(views -> {
+      return store.readStocks(skus).map(views -> {
         ObjectNode o = Json.object();
         o.put("channel", c.id());
         ArrayNode items = o.putArray("items");
@@ -354,7 +372,7 @@ public final class ApiVerticle extends VerticleBase {
       }
       lines.add(new Reservations.Line(sku, qty));
     }
-    s.reservations().reserve(new Reservations.ReserveRequest(id, channel, ttl, List.copyOf(lines)))
+    reservations.reserve(new Reservations.ReserveRequest(id, channel, ttl, List.copyOf(lines)))
         .onSuccess(reply -> ctx.response().setStatusCode(reply.status())
             .putHeader("content-type", reply.status() >= 400 ? PROBLEM : JSON)
             .end(reply.body()))
@@ -363,7 +381,7 @@ public final class ApiVerticle extends VerticleBase {
 
   private void getReservation(RoutingContext ctx) {
     String id = Validate.clientId(ctx.pathParam("id"), "id");
-    respondText(ctx, s.reservations().get(id, caller(ctx).readScope()));
+    respondText(ctx, reservations.get(id, caller(ctx).readScope()));
   }
 
   private void commit(RoutingContext ctx) {
@@ -374,7 +392,7 @@ public final class ApiVerticle extends VerticleBase {
     if (oid != null && !oid.isNull() && (!oid.isTextual() || oid.asText().isEmpty() || oid.asText().length() > 128)) {
       throw AllotException.badField("invalid_order_id", "orderId", "orderId must be a string of 1 to 128 characters");
     }
-    respondText(ctx, s.reservations().commit(id, oid == null || oid.isNull() ? null : oid.asText(), scope));
+    respondText(ctx, reservations.commit(id, oid == null || oid.isNull() ? null : oid.asText(), scope));
   }
 
   private void transition(RoutingContext ctx, String op) {
@@ -382,9 +400,9 @@ public final class ApiVerticle extends VerticleBase {
     String scope = caller(ctx).reservationScope();
     bodyObject(ctx, true);
     respondText(ctx, switch (op) {
-      case "release" -> s.reservations().release(id, scope);
-      case "ship" -> s.reservations().ship(id, scope);
-      default -> s.reservations().cancel(id, scope);
+      case "release" -> reservations.release(id, scope);
+      case "ship" -> reservations.ship(id, scope);
+      default -> reservations.cancel(id, scope);
     });
   }
 
@@ -393,7 +411,7 @@ public final class ApiVerticle extends VerticleBase {
     String scope = caller(ctx).reservationScope();
     JsonNode body = bodyObject(ctx, false);
     long ttl = requiredLong(body, "ttlSeconds", "ttlSeconds", 1, 86400, "invalid_ttl");
-    respondText(ctx, s.reservations().extend(id, (int) ttl, scope));
+    respondText(ctx, reservations.extend(id, (int) ttl, scope));
   }
 
   /** In demo mode only: the demo keys and products for the live page. Elsewhere the page asks for a key. */
@@ -419,7 +437,7 @@ public final class ApiVerticle extends VerticleBase {
 
   /** Reservation counters for the operator panel (summed over every instance: they live in Redis). */
   private void stats(RoutingContext ctx) {
-    respond(ctx, 200, s.store().reservationStats().map(m -> {
+    respond(ctx, 200, store.reservationStats().map(m -> {
       ObjectNode o = Json.object();
       o.put("reservationsCreated", m.get("created"));
       o.put("holdsOutstanding", m.get("held"));
