@@ -1,41 +1,80 @@
 --[[ release_line: give back whatever one reservation holds or has committed on one SKU.
   Used for release, expiry, cancel, a refused cart and the clean-up of an abandoned one; the
   reservation record has already decided, so a held or a committed entry is dropped alike.
-  KEYS[1] allot:{SKU}:stock    hash  <loc>|on, <loc>|res, <loc>|com, <loc>|q, ver
-  KEYS[2] allot:{SKU}:holds    hash  reservation id -> "h|deadline|channel|alloc" or "c|0|channel|alloc"
-  KEYS[3] allot:{SKU}:expiry   zset  reservation id scored by deadline (held entries only)
-  ARGV[1] reservation id   ARGV[2] now_ms
+  KEYS[1] allot:{SKU}:stock      hash  <loc>|on, <loc>|res, <loc>|com, <loc>|q, ver, lseq, limit, backordered
+  KEYS[2] allot:{SKU}:holds      hash  reservation id -> "state|deadline|channel|alloc|customer|backordered"
+  KEYS[3] allot:{SKU}:expiry     zset  reservation id scored by deadline (held entries only)
+  KEYS[4] allot:{SKU}:ledger     list  newest first, JSON entries, at most ARGV[3]
+  KEYS[5] allot:{SKU}:customers  hash  customer -> units held or committed
+  ARGV[1] reservation id   ARGV[2] now_ms   ARGV[3] ledger max entries
+  ARGV[4] why, for the ledger: release | expire | cancel | reject | abort (default release)
   Returns {1, version, units}  returned that many units to availability
           {0, version, 0}      nothing held for this reservation (already released: a replay)
   Events  PUBLISH allot:{SKU}:ev "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
 local rcall = redis.call
-local K_STOCK, K_HOLDS, K_EXPIRY = KEYS[1], KEYS[2], KEYS[3]
+local K_STOCK, K_HOLDS, K_EXPIRY, K_LEDGER, K_CUSTOMERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local rid = ARGV[1]
 local now = tonumber(ARGV[2])
-if not now then return redis.error_reply('ERR release_line: bad arguments') end
+local LEDGER_MAX = tonumber(ARGV[3])
+local why = ARGV[4] or 'release'
+if not now or not LEDGER_MAX then return redis.error_reply('ERR release_line: bad arguments') end
 
+-- common:begin (the same in every SKU script; LuaScriptsTest checks that they agree)
 local changed = false
+
+-- One ledger entry per location a change touched: its cause and that location's numbers after it.
+local function ledger(kind, loc, ref, drift)
+  local v = rcall('HMGET', K_STOCK, loc .. '|on', loc .. '|res', loc .. '|com', loc .. '|q')
+  local entry = {seq = rcall('HINCRBY', K_STOCK, 'lseq', 1), at = now, type = kind, location = loc, ref = ref,
+    onHand = tonumber(v[1]) or 0, reserved = tonumber(v[2]) or 0, committed = tonumber(v[3]) or 0,
+    quarantine = tonumber(v[4]) or 0}
+  if drift then entry.drift = drift end
+  rcall('LPUSH', K_LEDGER, cjson.encode(entry))
+  rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1)
+end
+
+-- A reservation's entry on this SKU: state|deadline|channel|loc=qty,...|customer|backordered
+-- (state h: held, units in <loc>|res; state c: committed, units in <loc>|com).
+local function parse_entry(e)
+  return string.match(e, '^(%a)|(%d+)|([^|]*)|([^|]*)|([^|]*)|(%d+)$')
+end
+
+-- Gives back everything an entry holds or has committed, with its ledger lines; drops the entry.
+local function give_back(id, e, kind)
+  local st, _, _, alloc, customer, bo = parse_entry(e)
+  local field = '|res'
+  if st == 'c' then field = '|com' end
+  local units = 0
+  for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
+    rcall('HINCRBY', K_STOCK, loc .. field, -tonumber(q))
+    units = units + tonumber(q)
+    ledger(kind, loc, id)
+  end
+  bo = tonumber(bo) or 0
+  if bo > 0 then rcall('HINCRBY', K_STOCK, 'backordered', -bo) end
+  if customer ~= '' then
+    if rcall('HINCRBY', K_CUSTOMERS, customer, -(units + bo)) <= 0 then rcall('HDEL', K_CUSTOMERS, customer) end
+  end
+  rcall('HDEL', K_HOLDS, id)
+  rcall('ZREM', K_EXPIRY, id)
+  changed = true
+  return units
+end
 
 -- Expired holds of this SKU give their units back before anything is decided.
 local function drop_expired()
   local ids = rcall('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, 200)
   local dropped = 0
   for _, id in ipairs(ids) do
-    local h = rcall('HGET', K_HOLDS, id)
-    if h and string.sub(h, 1, 2) == 'h|' then
-      local alloc = string.match(h, '^h|%d+|[^|]*|(.*)$') or ''
-      for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
-        rcall('HINCRBY', K_STOCK, loc .. '|res', -tonumber(q))
-      end
-      rcall('HDEL', K_HOLDS, id)
+    local e = rcall('HGET', K_HOLDS, id)
+    if e and string.sub(e, 1, 2) == 'h|' then
+      give_back(id, e, 'expire')
       dropped = dropped + 1
+    else
+      rcall('ZREM', K_EXPIRY, id)
     end
-    rcall('ZREM', K_EXPIRY, id)
   end
-  if dropped > 0 then
-    rcall('HINCRBY', K_STOCK, 'ver', 1)
-    changed = true
-  end
+  if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
 end
 
 -- Every change is told to its watchers in the same atomic step: the SKU's version and each
@@ -64,23 +103,15 @@ local function publish()
   end
   rcall('PUBLISH', EV_CHANNEL, ver .. '|' .. table.concat(parts, ','))
 end
+
 local function finish(result)
   if changed then publish() end
   return result
 end
+-- common:end
 
 drop_expired()
-local h = rcall('HGET', K_HOLDS, rid)
-if not h then return finish({0, tonumber(rcall('HGET', K_STOCK, 'ver')) or 0, 0}) end
-local st, alloc = string.match(h, '^(%a)|%d+|[^|]*|(.*)$')
-local field = '|res'
-if st == 'c' then field = '|com' end
-local units = 0
-for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
-  rcall('HINCRBY', K_STOCK, loc .. field, -tonumber(q))
-  units = units + tonumber(q)
-end
-rcall('HDEL', K_HOLDS, rid)
-rcall('ZREM', K_EXPIRY, rid)
-changed = true
+local e = rcall('HGET', K_HOLDS, rid)
+if not e then return finish({0, tonumber(rcall('HGET', K_STOCK, 'ver')) or 0, 0}) end
+local units = give_back(rid, e, why)
 return finish({1, rcall('HINCRBY', K_STOCK, 'ver', 1), units})

@@ -88,7 +88,7 @@ public final class AllotServer {
 
     RedisStore redis = RedisStore.create(vertx, settings.redisUrl(), settings.redisCluster(), settings.redisPoolSize(),
         settings.redisTimeoutMillis());
-    Store store = new Store(redis);
+    Store store = new Store(redis, settings.ledgerMaxEntries());
     Metrics metrics = new Metrics(registry);
     LongSupplier clock = System::currentTimeMillis;
     Catalog catalog = new Catalog(store);

@@ -37,7 +37,8 @@ public record Settings(
     int storeRetryAfterSeconds,
     int streamPingMillis,        // a stream socket that does not answer a ping within two of these is closed
     int streamMaxSubscriptions,  // SKU subscriptions per stream connection
-    int streamQueueBytes) {      // bytes a stream socket may have waiting to be sent before it is closed
+    int streamQueueBytes,        // bytes a stream socket may have waiting to be sent before it is closed
+    int ledgerMaxEntries) {      // ledger entries kept per SKU (newest first); older ones are trimmed
 
   public static final int DEFAULT_PORT = 8080;
 
@@ -62,21 +63,21 @@ public record Settings(
     return new Settings(httpPort, httpHost, url, redisCluster, apiKeys, authDisabled, defaultTtlSeconds,
         streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
         sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
-        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes);
+        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes, ledgerMaxEntries);
   }
 
   public Settings withApiKeys(Map<String, String> keys) {
     return new Settings(httpPort, httpHost, redisUrl, redisCluster, keys, authDisabled, defaultTtlSeconds,
         streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
         sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
-        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes);
+        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes, ledgerMaxEntries);
   }
 
   public Settings withHttpPort(int port) {
     return new Settings(port, httpHost, redisUrl, redisCluster, apiKeys, authDisabled, defaultTtlSeconds,
         streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
         sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
-        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes);
+        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes, ledgerMaxEntries);
   }
 
   /** Reads the settings: command line {@code --config FILE}, else {@code ALLOT_CONFIG}, then the environment. */
@@ -176,7 +177,8 @@ public record Settings(
         intSetting(v, "ALLOT_STORE_RETRY_AFTER_SECONDS", 1, 1, 3600),
         intSetting(v, "ALLOT_STREAM_PING_MILLIS", 15_000, 10, 3_600_000),
         intSetting(v, "ALLOT_STREAM_MAX_SUBSCRIPTIONS", 1000, 1, 100_000),
-        intSetting(v, "ALLOT_STREAM_QUEUE_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024));
+        intSetting(v, "ALLOT_STREAM_QUEUE_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
+        intSetting(v, "ALLOT_LEDGER_MAX_ENTRIES", 1000, 10, 1_000_000));
   }
 
   /** {@code key1=admin,key2=channel:web,key3=reader}. */

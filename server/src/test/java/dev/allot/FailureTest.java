@@ -28,7 +28,7 @@ class FailureTest {
     final AllotServer server;
     final Vertx vertx = Vertx.vertx();
     final RedisStore redis = RedisStore.create(vertx, TestRedis.url(), List.of(), 2);
-    final Store dead = new Store(redis);
+    final Store dead = new Store(redis, 1000);
     final Api admin;
     final Api web;
 
@@ -78,7 +78,7 @@ class FailureTest {
       assertEquals(1, LuaScriptsTest.await(f.dead.recordBegin(id, now, "fp", "web", now + 600_000, now + 300,
           x + "=2," + y + "=1")).code());
       assertEquals(Store.HoldStatus.HELD, LuaScriptsTest.await(f.dead.reserveLine(x, id, 2, now, now + 600_000, 0, "web",
-          List.of("main"))).status());
+          List.of("main"), null, false)).status());
       assertEquals(0, f.web.channelAvailable("web", x), "the dangling hold blocks X for now");
 
       await("the abandoned line given back", 5000, () -> f.web.channelAvailable("web", x) == 2);

@@ -36,7 +36,7 @@ class LuaScriptsTest {
     vertx = Vertx.vertx();
     redis = RedisStore.create(vertx, TestRedis.url(), List.of(), 4);
     await(redis.loadScripts());
-    store = new Store(redis);
+    store = new Store(redis, 1000);
   }
 
   @AfterAll
@@ -72,7 +72,7 @@ class LuaScriptsTest {
   }
 
   Store.LineHold hold(String rid, long qty, long now, long deadline, long buffer) {
-    return await(store.reserveLine(sku, rid, qty, now, deadline, buffer, "web", LOCS));
+    return await(store.reserveLine(sku, rid, qty, now, deadline, buffer, "web", LOCS, null, false));
   }
 
   record HoldCase(long qty, long buffer, HoldStatus status, long available, String allocations) {
@@ -292,7 +292,25 @@ class LuaScriptsTest {
   @Test
   @DisplayName("scripts refuse bad arguments loudly")
   void badArguments() {
-    assertThrows(RuntimeException.class, () -> await(store.reserveLine(sku, "r", 0, NOW, NOW, 0, "web", LOCS)));
+    assertThrows(RuntimeException.class, () -> await(store.reserveLine(sku, "r", 0, NOW, NOW, 0, "web", LOCS, null, false)));
+  }
+
+  @Test
+  @DisplayName("the helpers every SKU script carries (ledger, expiry, events) are the same text in each")
+  void sharedHelpersAgree() throws Exception {
+    String first = null;
+    for (String f : List.of("reserve_line", "commit_line", "release_line", "extend_line", "ship_line", "movement")) {
+      String src = RedisStore.source(dev.allot.store.Script.valueOf(f.toUpperCase()));
+      int a = src.indexOf("-- common:begin");
+      int b = src.indexOf("-- common:end");
+      assertTrue(a >= 0 && b > a, f + " has the common block");
+      String block = src.substring(a, b);
+      if (first == null) {
+        first = block;
+      } else {
+        assertEquals(first, block, f + ".lua: its common block differs from reserve_line.lua's");
+      }
+    }
   }
 
   private long score(String key, String member) {

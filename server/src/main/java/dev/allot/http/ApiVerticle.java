@@ -57,6 +57,7 @@ public final class ApiVerticle extends VerticleBase {
   private static final String CALLER = "allot.caller";
   private static final Buffer OPENAPI = loadResource("/openapi.yaml");
   private static final Buffer PAGE = loadResource("/web/index.html");
+  private static final java.util.regex.Pattern CUSTOMER = java.util.regex.Pattern.compile("[A-Za-z0-9._:@-]{1,128}");
 
   /** What every API instance shares: built once in the server, handed to each verticle. */
   public record Services(Settings settings, Store store, Catalog catalog, Metrics metrics, LongSupplier clock,
@@ -83,7 +84,7 @@ public final class ApiVerticle extends VerticleBase {
     Settings settings = s.settings();
     redis = RedisStore.create(vertx, settings.redisUrl(), settings.redisCluster(), settings.redisPoolSize(),
         settings.redisTimeoutMillis());
-    store = new Store(redis);
+    store = new Store(redis, settings.ledgerMaxEntries());
     reservations = new Reservations(store, s.catalog(), settings, s.metrics(), s.clock());
     movements = new Movements(store, s.catalog(), settings, s.metrics(), s.clock());
     Router router = Router.router(vertx);
@@ -111,6 +112,9 @@ public final class ApiVerticle extends VerticleBase {
     router.get("/v1/channels/:channel").handler(this::getChannel);
     router.post("/v1/movements").handler(this::movements);
     router.get("/v1/skus/:sku").handler(this::getSku);
+    router.get("/v1/skus/:sku/ledger").handler(this::ledger);
+    router.put("/v1/skus/:sku/policy").handler(this::putPolicy);
+    router.get("/v1/drift").handler(this::drift);
     router.get("/v1/availability").handler(this::availability);
     router.post("/v1/reservations").handler(this::reserve);
     router.get("/v1/reservations/:id").handler(this::getReservation);
@@ -271,11 +275,16 @@ public final class ApiVerticle extends VerticleBase {
         throw AllotException.badField("invalid_type", p + "type", "type must be one of " + Movements.TYPES);
       }
       long qty = requiredLong(m, "qty", p + "qty", -1_000_000_000L, 1_000_000_000L);
-      if ((type.equals("receive") && qty <= 0) || (type.equals("count") && qty < 0) || (type.equals("adjust") && qty == 0)) {
+      boolean ok = switch (type) {
+        case "count" -> qty >= 0;
+        case "adjust" -> qty != 0;
+        default -> qty > 0; // receive, return, inspect_pass, inspect_fail
+      };
+      if (!ok) {
         throw AllotException.badField("invalid_quantity", p + "qty", switch (type) {
-          case "receive" -> "a receive needs qty > 0";
           case "count" -> "a count needs qty >= 0";
-          default -> "an adjust needs a non-zero qty";
+          case "adjust" -> "an adjust needs a non-zero qty";
+          default -> "a " + type + " needs qty > 0";
         });
       }
       JsonNode reason = m.get("reason");
@@ -307,6 +316,12 @@ public final class ApiVerticle extends VerticleBase {
         total += c.available();
       }
       o.put("available", total);
+      if (view.backordered() > 0) {
+        o.put("backordered", view.backordered());
+      }
+      if (view.limitPerCustomer() != null) {
+        o.putObject("policy").put("limitPerCustomer", view.limitPerCustomer());
+      }
       o.set("locations", locs);
       ObjectNode chans = o.putObject("channels");
       for (Channel c : s.catalog().channels()) {
@@ -314,6 +329,72 @@ public final class ApiVerticle extends VerticleBase {
       }
       return o;
     }));
+  }
+
+  /** The SKU's ledger, newest first: every change with its cause and the location's numbers after it. */
+  private void ledger(RoutingContext ctx) {
+    String sku = Validate.sku(ctx.pathParam("sku"), "sku");
+    int limit = queryInt(ctx, "limit", 100, 1, 1000);
+    respond(ctx, 200, store.ledger(sku, limit).map(entries -> {
+      ObjectNode o = Json.object();
+      o.put("sku", sku);
+      ArrayNode arr = o.putArray("entries");
+      for (String e : entries) {
+        ObjectNode entry = (ObjectNode) Json.read(e);
+        entry.put("at", java.time.Instant.ofEpochMilli(entry.path("at").asLong()).toString());
+        arr.add(entry);
+      }
+      return o;
+    }));
+  }
+
+  private void putPolicy(RoutingContext ctx) {
+    caller(ctx).requireAdmin();
+    String sku = Validate.sku(ctx.pathParam("sku"), "sku");
+    JsonNode body = bodyObject(ctx, false);
+    JsonNode limit = body.get("limitPerCustomer");
+    Long value = null;
+    if (limit != null && !limit.isNull()) {
+      value = requiredLong(body, "limitPerCustomer", "limitPerCustomer", 1, 1_000_000, "invalid_limit");
+    }
+    Long v = value;
+    respond(ctx, 200, store.setCustomerLimit(sku, v).map(x -> {
+      ObjectNode o = Json.object();
+      o.put("sku", sku);
+      if (v == null) {
+        o.putNull("limitPerCustomer");
+      } else {
+        o.put("limitPerCustomer", v);
+      }
+      return o;
+    }));
+  }
+
+  /** Counts whose drift was not zero, newest first. */
+  private void drift(RoutingContext ctx) {
+    int limit = queryInt(ctx, "limit", 100, 1, Movements.DRIFT_MAX);
+    respond(ctx, 200, store.drift(limit).map(entries -> {
+      ObjectNode o = Json.object();
+      ArrayNode arr = o.putArray("counts");
+      entries.forEach(e -> arr.add(Json.read(e)));
+      return o;
+    }));
+  }
+
+  private static int queryInt(RoutingContext ctx, String name, int dflt, int min, int max) {
+    String v = ctx.request().getParam(name);
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    try {
+      int n = Integer.parseInt(v.trim());
+      if (n >= min && n <= max) {
+        return n;
+      }
+    } catch (NumberFormatException ignored) {
+      // answered below
+    }
+    throw AllotException.badField("invalid_" + name, name, name + " must be a whole number from " + min + " to " + max);
   }
 
   private void availability(RoutingContext ctx) {
@@ -372,7 +453,15 @@ public final class ApiVerticle extends VerticleBase {
       }
       lines.add(new Reservations.Line(sku, qty));
     }
-    reservations.reserve(new Reservations.ReserveRequest(id, channel, ttl, List.copyOf(lines)))
+    JsonNode cust = body.get("customer");
+    String customer = null;
+    if (cust != null && !cust.isNull()) {
+      if (!cust.isTextual() || !CUSTOMER.matcher(cust.asText()).matches()) {
+        throw AllotException.badField("invalid_customer", "customer", "customer must match [A-Za-z0-9._:@-]{1,128}");
+      }
+      customer = cust.asText();
+    }
+    reservations.reserve(new Reservations.ReserveRequest(id, channel, ttl, List.copyOf(lines), customer))
         .onSuccess(reply -> ctx.response().setStatusCode(reply.status())
             .putHeader("content-type", reply.status() >= 400 ? PROBLEM : JSON)
             .end(reply.body()))

@@ -14,12 +14,22 @@ public final class Metrics {
   private final Map<String, Counter> movements = new ConcurrentHashMap<>();
   private final Counter holdsExpired;
   private final Counter sweeperErrors;
+  private final Counter driftCounts;
+  private final Counter driftUnits;
+  private final Counter shortfallUnits;
 
   public Metrics(MeterRegistry registry) {
     this.registry = registry;
     this.holdsExpired = Counter.builder("allot_holds_expired").description("reservations expired by deadline")
         .register(registry);
     this.sweeperErrors = Counter.builder("allot_sweeper_errors").description("sweeper passes that failed")
+        .register(registry);
+    this.driftCounts = Counter.builder("allot_count_drifts").description("physical counts that disagreed with the books")
+        .register(registry);
+    this.driftUnits = Counter.builder("allot_count_drift_units").description("units counts disagreed by (absolute)")
+        .register(registry);
+    this.shortfallUnits = Counter.builder("allot_count_shortfall_units")
+        .description("units a count found missing that were already promised (reserved or committed)")
         .register(registry);
   }
 
@@ -43,6 +53,13 @@ public final class Metrics {
   public void movement(String status) {
     movements.computeIfAbsent(status, s -> Counter.builder("allot_movements")
         .description("stock movements by result").tag("status", s).register(registry)).increment();
+  }
+
+  /** A count that disagreed with the books by {@code drift} units, leaving {@code shortfall} units promised but missing. */
+  public void drift(long drift, long shortfall) {
+    driftCounts.increment();
+    driftUnits.increment(Math.abs(drift));
+    shortfallUnits.increment(shortfall);
   }
 
   public void holdExpired() {

@@ -19,8 +19,11 @@ import java.util.function.LongSupplier;
  * a batch is not atomic as a whole, and answers in input order.
  */
 public final class Movements {
-  public static final Set<String> TYPES = Set.of("receive", "adjust", "count");
+  public static final Set<String> TYPES = Set.of("receive", "adjust", "count", "return", "inspect_pass",
+      "inspect_fail");
   public static final int MAX_BATCH = 1000;
+  /** Entries the drift report keeps (newest first). */
+  public static final int DRIFT_MAX = 10_000;
 
   public record Movement(String id, String sku, String location, String type, long qty, String reason) {
     String fingerprint() {
@@ -65,8 +68,28 @@ public final class Movements {
         if (!free) {
           return Future.succeededFuture(rejected(m, "idempotency_conflict"));
         }
-        return store.movement(m.id(), fp, m.type(), m.sku(), m.location(), m.qty(), clock.getAsLong(),
-            settings.movementRetentionSeconds() * 1000L).map(r -> result(m, r));
+        long now = clock.getAsLong();
+        return store.movement(m.id(), fp, m.type(), m.sku(), m.location(), m.qty(), now,
+            settings.movementRetentionSeconds() * 1000L).compose(r -> {
+              if (r.status() != MovementStatus.APPLIED || !m.type().equals("count") || r.drift() == 0) {
+                return Future.succeededFuture(result(m, r));
+              }
+              // A count that disagrees with the books: reported, never hidden (drift report, metric, result).
+              metrics.drift(r.drift(), r.shortfall());
+              ObjectNode d = Json.object();
+              d.put("at", java.time.Instant.ofEpochMilli(now).toString());
+              d.put("sku", m.sku());
+              d.put("location", m.location());
+              d.put("movementId", m.id());
+              d.put("counted", m.qty());
+              d.put("previousOnHand", m.qty() - r.drift());
+              d.put("drift", r.drift());
+              d.put("shortfall", r.shortfall());
+              if (m.reason() != null) {
+                d.put("reason", m.reason());
+              }
+              return store.recordDrift(Json.write(d), DRIFT_MAX).map(v -> result(m, r));
+            });
       });
     });
   }
@@ -85,6 +108,7 @@ public final class Movements {
     o.put("onHand", r.onHand());
     o.put("available", r.available());
     o.put("version", r.version());
+    o.put("quarantine", r.quarantine());
     if (m.type().equals("count")) {
       o.put("drift", r.drift());
     }

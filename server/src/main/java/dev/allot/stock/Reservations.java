@@ -30,9 +30,11 @@ public final class Reservations {
   public record Line(String sku, long qty) {
   }
 
-  public record ReserveRequest(String id, String channel, int ttlSeconds, List<Line> lines) {
+  /** customer: null for none (then no per-customer limit applies). */
+  public record ReserveRequest(String id, String channel, int ttlSeconds, List<Line> lines, String customer) {
     String canonical() {
-      StringBuilder sb = new StringBuilder("v1|").append(channel).append('|').append(ttlSeconds);
+      StringBuilder sb = new StringBuilder("v1|").append(channel).append('|').append(ttlSeconds)
+          .append('|').append(customer == null ? "" : customer);
       lines.forEach(l -> sb.append('|').append(l.sku()).append('=').append(l.qty()));
       return sb.toString();
     }
@@ -96,7 +98,7 @@ public final class Reservations {
     List<Future<LineHold>> holds = new ArrayList<>(req.lines().size());
     for (Line l : req.lines()) {
       holds.add(store.reserveLine(l.sku(), req.id(), l.qty(), now, deadline, channel.buffer(), channel.id(),
-          channel.locations()));
+          channel.locations(), req.customer(), channel.backorder()));
     }
     return Future.join(holds).transform(ar -> {
       if (ar.failed()) {
@@ -104,7 +106,8 @@ public final class Reservations {
         metrics.reservation("unavailable");
         return abandon(req).transform(x -> Future.failedFuture(ar.cause()));
       }
-      boolean allHeld = holds.stream().allMatch(f -> f.result().status() != HoldStatus.INSUFFICIENT);
+      boolean allHeld = holds.stream().allMatch(f -> f.result().status() == HoldStatus.HELD
+          || f.result().status() == HoldStatus.REPLAY);
       if (allHeld) {
         String body = Json.write(createdBody(req, channel, deadline, holds));
         return store.recordOp(req.id(), "held", now, body).compose(r -> {
@@ -121,8 +124,9 @@ public final class Reservations {
               settings.storeRetryAfterSeconds())));
         });
       }
-      String body = Json.write(insufficientBody(req, holds));
-      metrics.reservation("insufficient_stock");
+      boolean limited = holds.stream().anyMatch(f -> f.result().status() == HoldStatus.CUSTOMER_LIMIT);
+      String body = Json.write(limited ? customerLimitBody(req, holds) : insufficientBody(req, holds));
+      metrics.reservation(limited ? "customer_limit" : "insufficient_stock");
       return store.recordOp(req.id(), "reject", now, body, Long.toString(settings.cleanupLeaseMillis()))
           .compose(r -> r.code() == 1 ? settle(req.id())
               // Aborted by the sweeper meanwhile (we were slower than the lease): undo our lines ourselves.
@@ -150,6 +154,9 @@ public final class Reservations {
     o.put("channel", channel.id());
     o.put("state", "held");
     o.put("expiresAt", Instant.ofEpochMilli(deadline).toString());
+    if (req.customer() != null) {
+      o.put("customer", req.customer());
+    }
     ArrayNode lines = o.putArray("lines");
     for (int i = 0; i < req.lines().size(); i++) {
       Line l = req.lines().get(i);
@@ -160,8 +167,26 @@ public final class Reservations {
       for (Store.Allocation a : holds.get(i).result().allocations()) {
         allocs.addObject().put("location", a.location()).put("qty", a.qty());
       }
+      if (holds.get(i).result().backordered() > 0) {
+        line.put("backordered", holds.get(i).result().backordered());
+      }
     }
     return o;
+  }
+
+  private static ObjectNode customerLimitBody(ReserveRequest req, List<Future<LineHold>> holds) {
+    ObjectNode p = problem(409, "customer_limit", "customer '" + req.customer()
+        + "' would go past the per-customer limit of a SKU; nothing is held");
+    ArrayNode lines = p.putArray("lines");
+    for (int i = 0; i < req.lines().size(); i++) {
+      LineHold h = holds.get(i).result();
+      if (h.status() == HoldStatus.CUSTOMER_LIMIT) {
+        lines.addObject().put("sku", req.lines().get(i).sku()).put("requested", req.lines().get(i).qty())
+            .put("allowed", h.available());
+      }
+    }
+    p.put("field", "customer");
+    return p;
   }
 
   private static ObjectNode insufficientBody(ReserveRequest req, List<Future<LineHold>> holds) {
@@ -359,9 +384,16 @@ public final class Reservations {
         return Future.succeededFuture();
       }
       boolean ship = r.state().equals("shipped");
+      String why = switch (r.state()) {
+        case "expired" -> "expire";
+        case "cancelled" -> "cancel";
+        case "rejected" -> "reject";
+        case "aborted" -> "abort";
+        default -> "release";
+      };
       List<Future<LineChange>> changes = new ArrayList<>();
       for (Line l : decodeLines(r.lines())) {
-        changes.add(ship ? store.shipLine(l.sku(), id, now) : store.releaseLine(l.sku(), id, now));
+        changes.add(ship ? store.shipLine(l.sku(), id, now) : store.releaseLine(l.sku(), id, now, why));
       }
       return Future.all(changes).compose(cf -> store.recordOp(id, "finish", clock.getAsLong(),
           Long.toString(r.state().equals("rejected") || r.state().equals("aborted")

@@ -24,6 +24,14 @@ public final class Keys {
     return "allot:{" + sku + "}:expiry";
   }
 
+  public static String ledger(String sku) {
+    return "allot:{" + sku + "}:ledger";
+  }
+
+  public static String customers(String sku) {
+    return "allot:{" + sku + "}:customers";
+  }
+
   public static String moves(String sku) {
     return "allot:{" + sku + "}:moves";
   }
@@ -59,6 +67,8 @@ public final class Keys {
     return "allot:movement:" + movementId;
   }
 
+  /** Counts whose drift was not zero, newest first (bounded), for GET /v1/drift. */
+  public static final String DRIFT = "allot:drift";
   public static final String LOCATIONS = "allot:config:locations";
   public static final String CHANNELS = "allot:config:channels";
 }

@@ -2,12 +2,12 @@ package dev.allot.store;
 
 /** The Lua scripts in lua/, each with the number of KEYS it takes (its header lists them). */
 public enum Script {
-  RESERVE_LINE("reserve_line", 3),
-  COMMIT_LINE("commit_line", 3),
-  RELEASE_LINE("release_line", 3),
-  EXTEND_LINE("extend_line", 3),
-  SHIP_LINE("ship_line", 3),
-  MOVEMENT("movement", 5),
+  RESERVE_LINE("reserve_line", 5),
+  COMMIT_LINE("commit_line", 5),
+  RELEASE_LINE("release_line", 5),
+  EXTEND_LINE("extend_line", 5),
+  SHIP_LINE("ship_line", 5),
+  MOVEMENT("movement", 7),
   RESERVATION("reservation", 3),
   SWEEP_CLAIM("sweep_claim", 1);
 

@@ -17,9 +17,11 @@ import java.util.TreeMap;
  */
 public final class Store {
   private final RedisStore redis;
+  private final String ledgerMax;
 
-  public Store(RedisStore redis) {
+  public Store(RedisStore redis, int ledgerMaxEntries) {
     this.redis = redis;
+    this.ledgerMax = Integer.toString(ledgerMaxEntries);
   }
 
   public RedisStore redis() {
@@ -31,33 +33,47 @@ public final class Store {
   public record Allocation(String location, long qty) {
   }
 
-  public enum HoldStatus { HELD, INSUFFICIENT, REPLAY }
+  public enum HoldStatus { HELD, INSUFFICIENT, REPLAY, CUSTOMER_LIMIT }
 
-  public record LineHold(HoldStatus status, long version, long available, List<Allocation> allocations) {
+  /**
+   * What reserve_line answered. {@code available} is the channel's availability after a hold, or
+   * what it has on a refusal; for CUSTOMER_LIMIT it is how many more units the customer may take.
+   */
+  public record LineHold(HoldStatus status, long version, long available, long backordered,
+                         List<Allocation> allocations) {
   }
 
+  /** customer: null for none; backorder: hold what the shelf has and record the rest as backordered. */
   public Future<LineHold> reserveLine(String sku, String reservationId, long qty, long now, long deadline,
-                                      long buffer, String channel, List<String> locations) {
-    List<String> args = new ArrayList<>(6 + locations.size());
+                                      long buffer, String channel, List<String> locations, String customer,
+                                      boolean backorder) {
+    List<String> args = new ArrayList<>(9 + locations.size());
     args.add(reservationId);
     args.add(Long.toString(qty));
     args.add(Long.toString(now));
     args.add(Long.toString(deadline));
     args.add(Long.toString(buffer));
     args.add(channel);
+    args.add(ledgerMax);
+    args.add(customer == null ? "" : customer);
+    args.add(backorder ? "1" : "0");
     args.addAll(locations);
     return redis.eval(Script.RESERVE_LINE, skuKeys(sku), args).map(r -> {
       int code = r.get(0).toInteger();
       HoldStatus status = switch (code) {
         case 1 -> HoldStatus.HELD;
         case 2 -> HoldStatus.REPLAY;
+        case 3 -> HoldStatus.CUSTOMER_LIMIT;
         default -> HoldStatus.INSUFFICIENT;
       };
+      if (code == 0 || code == 3) {
+        return new LineHold(status, r.get(1).toLong(), r.get(2).toLong(), 0, List.of());
+      }
       List<Allocation> allocations = new ArrayList<>();
-      for (int i = 3; i + 1 < r.size(); i += 2) {
+      for (int i = 4; i + 1 < r.size(); i += 2) {
         allocations.add(new Allocation(r.get(i).toString(), r.get(i + 1).toLong()));
       }
-      return new LineHold(status, r.get(1).toLong(), r.get(2).toLong(), List.copyOf(allocations));
+      return new LineHold(status, r.get(1).toLong(), r.get(2).toLong(), r.get(3).toLong(), List.copyOf(allocations));
     });
   }
 
@@ -69,19 +85,25 @@ public final class Store {
   }
 
   public Future<LineChange> commitLine(String sku, String reservationId, long now) {
-    return lineScript(Script.COMMIT_LINE, sku, List.of(reservationId, Long.toString(now)));
+    return lineScript(Script.COMMIT_LINE, sku, List.of(reservationId, Long.toString(now), ledgerMax));
+  }
+
+  /** why: what the ledger records as the cause (release, expire, cancel, reject, abort). */
+  public Future<LineChange> releaseLine(String sku, String reservationId, long now, String why) {
+    return lineScript(Script.RELEASE_LINE, sku, List.of(reservationId, Long.toString(now), ledgerMax, why));
   }
 
   public Future<LineChange> releaseLine(String sku, String reservationId, long now) {
-    return lineScript(Script.RELEASE_LINE, sku, List.of(reservationId, Long.toString(now)));
+    return releaseLine(sku, reservationId, now, "release");
   }
 
   public Future<LineChange> extendLine(String sku, String reservationId, long now, long deadline) {
-    return lineScript(Script.EXTEND_LINE, sku, List.of(reservationId, Long.toString(now), Long.toString(deadline)));
+    return lineScript(Script.EXTEND_LINE, sku, List.of(reservationId, Long.toString(now), Long.toString(deadline),
+        ledgerMax));
   }
 
   public Future<LineChange> shipLine(String sku, String reservationId, long now) {
-    return lineScript(Script.SHIP_LINE, sku, List.of(reservationId, Long.toString(now)));
+    return lineScript(Script.SHIP_LINE, sku, List.of(reservationId, Long.toString(now), ledgerMax));
   }
 
   private Future<LineChange> lineScript(Script script, String sku, List<String> args) {
@@ -90,7 +112,7 @@ public final class Store {
   }
 
   private static List<String> skuKeys(String sku) {
-    return List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku));
+    return List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.ledger(sku), Keys.customers(sku));
   }
 
   // ---- movements ----------------------------------------------------------------------------
@@ -98,7 +120,7 @@ public final class Store {
   public enum MovementStatus { APPLIED, DUPLICATE, CONFLICT, REJECTED }
 
   public record MovementResult(MovementStatus status, String rejectCode, long onHand, long available,
-                               long version, long shortfall, long drift) {
+                               long version, long shortfall, long drift, long quarantine) {
   }
 
   /** Claims a movement id for one fingerprint: true when it is free or already ours. */
@@ -111,16 +133,18 @@ public final class Store {
 
   public Future<MovementResult> movement(String movementId, String fingerprint, String type, String sku,
                                          String location, long qty, long now, long retentionMillis) {
-    List<String> keys = List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.moves(sku), Keys.moveTimes(sku));
+    List<String> keys = List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.ledger(sku),
+        Keys.customers(sku), Keys.moves(sku), Keys.moveTimes(sku));
     List<String> args = List.of(movementId, fingerprint, type, location, Long.toString(qty), Long.toString(now),
-        Long.toString(retentionMillis));
+        Long.toString(retentionMillis), ledgerMax);
     return redis.eval(Script.MOVEMENT, keys, args).map(r -> {
       int code = r.get(0).toInteger();
       return switch (code) {
         case 1, 2 -> new MovementResult(code == 1 ? MovementStatus.APPLIED : MovementStatus.DUPLICATE, null,
-            r.get(1).toLong(), r.get(2).toLong(), r.get(3).toLong(), r.get(4).toLong(), r.get(5).toLong());
-        case 3 -> new MovementResult(MovementStatus.CONFLICT, "idempotency_conflict", 0, 0, 0, 0, 0);
-        default -> new MovementResult(MovementStatus.REJECTED, r.get(1).toString(), 0, 0, 0, 0, 0);
+            r.get(1).toLong(), r.get(2).toLong(), r.get(3).toLong(), r.get(4).toLong(), r.get(5).toLong(),
+            r.get(6).toLong());
+        case 3 -> new MovementResult(MovementStatus.CONFLICT, "idempotency_conflict", 0, 0, 0, 0, 0, 0);
+        default -> new MovementResult(MovementStatus.REJECTED, r.get(1).toString(), 0, 0, 0, 0, 0, 0);
       };
     });
   }
@@ -133,8 +157,12 @@ public final class Store {
     }
   }
 
-  /** A SKU's counts per location; {@code exists} is false for a SKU Redis has never seen. */
-  public record StockView(boolean exists, long version, Map<String, LocationCounts> locations) {
+  /**
+   * A SKU's counts per location; {@code exists} is false for a SKU Redis has never seen.
+   * {@code limitPerCustomer} is null without a policy; {@code backordered} counts units promised past the shelf.
+   */
+  public record StockView(boolean exists, long version, Map<String, LocationCounts> locations, Long limitPerCustomer,
+                          long backordered) {
     public long availableAt(List<String> locs) {
       long sum = 0;
       for (String l : locs) {
@@ -160,14 +188,24 @@ public final class Store {
 
   static StockView parseStock(Response r) {
     if (r == null || r.size() == 0) {
-      return new StockView(false, 0, Map.of());
+      return new StockView(false, 0, Map.of(), null, 0);
     }
     long version = 0;
+    Long limit = null;
+    long backordered = 0;
     Map<String, long[]> raw = new TreeMap<>();
     for (String field : r.getKeys()) {
       long value = r.get(field).toLong();
       if (field.equals("ver")) {
         version = value;
+        continue;
+      }
+      if (field.equals("limit")) {
+        limit = value;
+        continue;
+      }
+      if (field.equals("backordered")) {
+        backordered = value;
         continue;
       }
       int bar = field.lastIndexOf('|');
@@ -185,7 +223,40 @@ public final class Store {
     }
     Map<String, LocationCounts> locs = new LinkedHashMap<>();
     raw.forEach((k, c) -> locs.put(k, new LocationCounts(c[0], c[1], c[2], c[3])));
-    return new StockView(true, version, locs);
+    return new StockView(true, version, locs, limit, backordered);
+  }
+
+  /** The newest {@code limit} ledger entries of a SKU, as the scripts wrote them (JSON). */
+  public Future<List<String>> ledger(String sku, int limit) {
+    return redis.send(Command.LRANGE, Keys.ledger(sku), 0, limit - 1).map(r -> {
+      List<String> out = new ArrayList<>(r == null ? 0 : r.size());
+      if (r != null) {
+        r.forEach(x -> out.add(x.toString()));
+      }
+      return out;
+    });
+  }
+
+  /** Sets (or, with null, removes) the per-customer limit of a SKU; the SKU's stock hash holds it. */
+  public Future<Void> setCustomerLimit(String sku, Long limit) {
+    return (limit == null ? redis.send(Command.HDEL, Keys.stock(sku), "limit")
+        : redis.send(Command.HSET, Keys.stock(sku), "limit", limit)).mapEmpty();
+  }
+
+  /** Records a count that drifted (bounded list, newest first). */
+  public Future<Void> recordDrift(String json, int max) {
+    return redis.pipeline(List.of(Request.cmd(Command.LPUSH).arg(Keys.DRIFT).arg(json),
+        Request.cmd(Command.LTRIM).arg(Keys.DRIFT).arg(0).arg(max - 1))).mapEmpty();
+  }
+
+  public Future<List<String>> drift(int limit) {
+    return redis.send(Command.LRANGE, Keys.DRIFT, 0, limit - 1).map(r -> {
+      List<String> out = new ArrayList<>();
+      if (r != null) {
+        r.forEach(x -> out.add(x.toString()));
+      }
+      return out;
+    });
   }
 
   // ---- reservation records ------------------------------------------------------------------
