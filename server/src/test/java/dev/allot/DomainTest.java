@@ -245,4 +245,133 @@ class DomainTest {
     assertEquals(80, tradeHeld + tradeBackordered, "every trade unit is held or backordered");
     assertEquals(tradeBackordered, expect(reader.get("/v1/skus/" + sku), 200).json().path("backordered").asLong());
   }
+
+  @Test
+  @DisplayName("aliases: a channel's own code works in reserve, reads and the stream, and the answer names the canonical SKU")
+  void aliases() {
+    String sku = Api.sku("can");
+    move(sku, "receive", 6);
+    String code = Api.sku("mkt");
+    JsonNode a = expect(admin.put("/v1/channels/web/aliases/" + code.toLowerCase(), "{\"sku\":\"" + sku.toLowerCase() + "\"}"),
+        200).json();
+    assertEquals(sku, a.path("sku").asText());
+    assertEquals(code, a.path("code").asText());
+    JsonNode line = expect(web.post("/v1/reservations", cart(Api.id("c"), "web", code, 2, null)), 201).json()
+        .path("lines").path(0);
+    assertEquals(sku, line.path("sku").asText());
+    assertEquals(code, line.path("alias").asText());
+    assertEquals(2, admin.sku(sku, "main").path("reserved").asLong());
+    JsonNode item = expect(web.get("/v1/availability?channel=web&sku=" + code), 200).json().path("items").path(0);
+    assertEquals(sku, item.path("sku").asText());
+    assertEquals(4, item.path("available").asLong());
+    assertEquals(sku, expect(web.get("/v1/skus/" + code), 200).json().path("sku").asText(), "a channel key reads by its code");
+    assertEquals("duplicate_line", expect(web.post("/v1/reservations", "{\"id\":\"x\",\"channel\":\"web\",\"lines\":["
+        + "{\"sku\":\"" + code + "\",\"qty\":1},{\"sku\":\"" + sku + "\",\"qty\":1}]}"), 400).code());
+    assertTrue(expect(reader.get("/v1/channels/web/aliases"), 200).json().path("aliases").has(code));
+    try (WsClient ws = WsClient.connect(server.port(), TestServer.READER)) {
+      ws.subscribe("web", code);
+      JsonNode info = ws.until(5000, m -> "alias".equals(m.path("type").asText()));
+      assertEquals(sku, info.path("sku").asText());
+      ws.awaitAvailable("web", sku, 4, 5000);
+    }
+    assertEquals("unknown_sku", expect(admin.put("/v1/channels/web/aliases/ZZ-1", "{\"sku\":\"" + Api.sku("nope") + "\"}"),
+        400).code());
+    assertEquals("unknown_channel", expect(admin.put("/v1/channels/nochan/aliases/ZZ-1", "{\"sku\":\"" + sku + "\"}"),
+        404).code());
+    assertEquals("invalid_alias", expect(admin.put("/v1/channels/web/aliases/" + sku, "{\"sku\":\"" + sku + "\"}"),
+        400).code());
+    assertEquals("forbidden", expect(web.put("/v1/channels/web/aliases/ZZ-2", "{\"sku\":\"" + sku + "\"}"), 403).code());
+  }
+
+  @Test
+  @DisplayName("bundles: availability from components, reserving holds components, a bundle and its component line count together")
+  void bundles() {
+    String a = Api.sku("ca");
+    String b = Api.sku("cb");
+    move(a, "receive", 7);
+    move(b, "receive", 5);
+    String kit = Api.sku("kit");
+    expect(admin.put("/v1/bundles/" + kit, "{\"components\":[{\"sku\":\"" + a + "\",\"qty\":2},{\"sku\":\"" + b
+        + "\",\"qty\":1}]}"), 200);
+    assertEquals(3, web.channelAvailable("web", kit), "min(7/2, 5/1)");
+    JsonNode read = expect(reader.get("/v1/skus/" + kit), 200).json();
+    assertTrue(read.path("bundle").asBoolean());
+    assertEquals(3, read.path("channels").path("web").asLong());
+    try (WsClient ws = WsClient.connect(server.port(), TestServer.READER)) {
+      ws.subscribe("web", kit);
+      ws.awaitAvailable("web", kit, 3, 5000);
+      String id = Api.id("k");
+      JsonNode r = expect(web.post("/v1/reservations", "{\"id\":\"" + id + "\",\"channel\":\"web\",\"lines\":["
+          + "{\"sku\":\"" + kit + "\",\"qty\":2},{\"sku\":\"" + a + "\",\"qty\":1}]}"), 201).json();
+      assertEquals(kit, r.path("lines").path(0).path("sku").asText());
+      assertEquals(2, r.path("lines").path(0).path("components").size());
+      assertEquals(5, admin.sku(a, "main").path("reserved").asLong(), "2 kits x 2 + 1 loose, counted together");
+      assertEquals(2, admin.sku(b, "main").path("reserved").asLong());
+      ws.awaitAvailable("web", kit, 1, 5000); // min(2/2, 3/1): the stream follows the components
+      Api.Res refused = expect(web.post("/v1/reservations", cart(Api.id("k"), "web", kit, 2, null)), 409);
+      assertEquals(kit, refused.json().path("lines").path(0).path("sku").asText());
+      assertEquals(1, refused.json().path("lines").path(0).path("available").asLong());
+      expect(web.post("/v1/reservations/" + id + "/release", null), 200);
+      ws.awaitAvailable("web", kit, 3, 5000);
+    }
+    JsonNode moved = move(kit, "receive", 1);
+    assertEquals("bundle_has_no_stock", moved.path("code").asText());
+  }
+
+  @Test
+  @DisplayName("bundle buyers racing component buyers on the last units: no component is ever oversold")
+  void bundleRace() {
+    String a = Api.sku("ra");
+    String b = Api.sku("rb");
+    move(a, "receive", 20);
+    move(b, "receive", 10);
+    String kit = Api.sku("rkit");
+    expect(admin.put("/v1/bundles/" + kit, "{\"components\":[{\"sku\":\"" + a + "\",\"qty\":2},{\"sku\":\"" + b
+        + "\",\"qty\":1}]}"), 200);
+    List<CompletableFuture<Api.Res>> kits = new ArrayList<>();
+    List<CompletableFuture<Api.Res>> loose = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      kits.add(web.async("POST", "/v1/reservations", cart(Api.id("k"), "web", kit, 1, null)));
+      loose.add(web.async("POST", "/v1/reservations", cart(Api.id("l"), "web", i % 2 == 0 ? a : b, 1, null)));
+    }
+    long kitsHeld = kits.stream().filter(f -> f.join().status() == 201).count();
+    long looseA = 0;
+    long looseB = 0;
+    for (int i = 0; i < loose.size(); i++) {
+      Api.Res r = loose.get(i).join();
+      assertTrue(r.status() == 201 || "insufficient_stock".equals(r.code()), r.toString());
+      if (r.status() == 201) {
+        if (i % 2 == 0) {
+          looseA++;
+        } else {
+          looseB++;
+        }
+      }
+    }
+    long resA = admin.sku(a, "main").path("reserved").asLong();
+    long resB = admin.sku(b, "main").path("reserved").asLong();
+    assertEquals(2 * kitsHeld + looseA, resA);
+    assertEquals(kitsHeld + looseB, resB);
+    assertTrue(resA <= 20 && resB <= 10, "never oversold: " + resA + ", " + resB);
+  }
+
+  @Test
+  @DisplayName("bad bundles are refused with a clear code and change nothing")
+  void badBundles() {
+    String a = Api.sku("ba");
+    move(a, "receive", 1);
+    String kit = Api.sku("bk");
+    String comps = "{\"components\":[{\"sku\":\"%s\",\"qty\":%d}]}";
+    assertEquals("bundle_contains_itself", expect(admin.put("/v1/bundles/" + kit, String.format(comps, kit, 1)), 400).code());
+    assertEquals("invalid_quantity", expect(admin.put("/v1/bundles/" + kit, String.format(comps, a, 0)), 400).code());
+    assertEquals("invalid_quantity", expect(admin.put("/v1/bundles/" + kit, String.format(comps, a, -1)), 400).code());
+    assertEquals("invalid_components", expect(admin.put("/v1/bundles/" + kit, "{\"components\":[]}"), 400).code());
+    assertEquals("sku_has_stock", expect(admin.put("/v1/bundles/" + a, String.format(comps, Api.sku("x"), 1)), 409).code());
+    expect(admin.put("/v1/bundles/" + kit, String.format(comps, a, 1)), 200);
+    String outer = Api.sku("outer");
+    assertEquals("nested_bundle", expect(admin.put("/v1/bundles/" + outer, String.format(comps, kit, 1)), 400).code());
+    assertEquals("nested_bundle", expect(admin.put("/v1/bundles/" + a, String.format(comps, Api.sku("y"), 1)), 400).code());
+    expect(reader.get("/v1/bundles/" + outer), 404);
+    assertEquals("forbidden", expect(web.put("/v1/bundles/" + outer, String.format(comps, a, 1)), 403).code());
+  }
 }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.allot.Settings;
 import dev.allot.stock.AllotException;
+import dev.allot.stock.Bundle;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Channel;
 import dev.allot.stock.Json;
@@ -110,6 +111,10 @@ public final class ApiVerticle extends VerticleBase {
     router.put("/v1/channels/:channel").handler(this::putChannel);
     router.get("/v1/channels").handler(this::listChannels);
     router.get("/v1/channels/:channel").handler(this::getChannel);
+    router.put("/v1/channels/:channel/aliases/:code").handler(this::putAlias);
+    router.get("/v1/channels/:channel/aliases").handler(this::listAliases);
+    router.put("/v1/bundles/:sku").handler(this::putBundle);
+    router.get("/v1/bundles/:sku").handler(this::getBundle);
     router.post("/v1/movements").handler(this::movements);
     router.get("/v1/skus/:sku").handler(this::getSku);
     router.get("/v1/skus/:sku/ledger").handler(this::ledger);
@@ -299,13 +304,22 @@ public final class ApiVerticle extends VerticleBase {
   // ---- reads -----------------------------------------------------------------------------------
 
   private void getSku(RoutingContext ctx) {
-    String sku = Validate.sku(ctx.pathParam("sku"), "sku");
+    String code = Validate.sku(ctx.pathParam("sku"), "sku");
+    String sku = s.catalog().resolve(caller(ctx).channel(), code); // a channel key may use its own codes
+    Bundle bundle = s.catalog().bundle(sku);
+    if (bundle != null) {
+      respond(ctx, 200, bundleView(bundle, code));
+      return;
+    }
     respond(ctx, 200, store.readStock(sku).map(view -> {
       if (!view.exists()) {
         throw new AllotException(404, "unknown_sku", "no stock has ever been recorded for SKU '" + sku + "'");
       }
       ObjectNode o = Json.object();
       o.put("sku", sku);
+      if (!sku.equals(code)) {
+        o.put("alias", code);
+      }
       o.put("version", view.version());
       long total = 0;
       ObjectNode locs = Json.object();
@@ -406,20 +420,177 @@ public final class ApiVerticle extends VerticleBase {
     if (raw.size() > 500) {
       throw AllotException.badField("too_many_skus", "sku", "at most 500 skus a call, got " + raw.size());
     }
-    List<String> skus = new ArrayList<>(new LinkedHashSet<>(raw.stream().map(x -> Validate.sku(x, "sku")).toList()));
+    List<String> codes = new ArrayList<>(new LinkedHashSet<>(raw.stream().map(x -> Validate.sku(x, "sku")).toList()));
     respond(ctx, 200, s.catalog().channel(channelId).compose(found -> {
       Channel c = found.orElseThrow(() -> new AllotException(404, "unknown_channel",
           "channel '" + channelId + "' does not exist", "channel", null, null));
-      return store.readStocks(skus).map(views -> {
+      List<String> skus = codes.stream().map(code -> s.catalog().resolve(c.id(), code)).toList();
+      // One pipelined read of every stock SKU involved (a bundle's components instead of the bundle).
+      List<String> reads = new ArrayList<>(new LinkedHashSet<>(skus.stream().flatMap(sku -> {
+        Bundle b = s.catalog().bundle(sku);
+        return b == null ? java.util.stream.Stream.of(sku) : b.components().stream().map(Bundle.Component::sku);
+      }).toList()));
+      return store.readStocks(reads).map(views -> {
+        Map<String, StockView> bySku = new java.util.HashMap<>();
+        for (int i = 0; i < reads.size(); i++) {
+          bySku.put(reads.get(i), views.get(i));
+        }
         ObjectNode o = Json.object();
         o.put("channel", c.id());
         ArrayNode items = o.putArray("items");
         for (int i = 0; i < skus.size(); i++) {
-          StockView v = views.get(i);
-          items.addObject().put("sku", skus.get(i)).put("available", channelAvailable(v, c)).put("version", v.version());
+          String sku = skus.get(i);
+          ObjectNode item = items.addObject().put("sku", sku);
+          if (!sku.equals(codes.get(i))) {
+            item.put("alias", codes.get(i));
+          }
+          Bundle b = s.catalog().bundle(sku);
+          if (b == null) {
+            StockView v = bySku.get(sku);
+            item.put("available", channelAvailable(v, c)).put("version", v.version());
+          } else {
+            Map<String, Long> avail = new java.util.HashMap<>();
+            long version = 0;
+            for (Bundle.Component comp : b.components()) {
+              StockView v = bySku.get(comp.sku());
+              avail.put(comp.sku(), channelAvailable(v, c));
+              version += v.version();
+            }
+            item.put("available", b.available(avail)).put("version", version);
+          }
         }
         return o;
       });
+    }));
+  }
+
+  /** A bundle read: no stock of its own; what its components make, in total and per channel. */
+  private Future<ObjectNode> bundleView(Bundle b, String code) {
+    List<String> comps = b.components().stream().map(Bundle.Component::sku).toList();
+    return store.readStocks(comps).map(views -> {
+      ObjectNode o = Json.object();
+      o.put("sku", b.sku());
+      if (!b.sku().equals(code)) {
+        o.put("alias", code);
+      }
+      o.put("bundle", true);
+      long version = 0;
+      Map<String, Long> total = new java.util.HashMap<>();
+      ArrayNode arr = o.putArray("components");
+      for (int i = 0; i < comps.size(); i++) {
+        StockView v = views.get(i);
+        version += v.version();
+        long avail = v.locations().values().stream().mapToLong(Store.LocationCounts::available).sum();
+        total.put(comps.get(i), avail);
+        arr.addObject().put("sku", comps.get(i)).put("qty", b.components().get(i).qty()).put("available", avail);
+      }
+      o.put("version", version);
+      o.put("available", b.available(total));
+      ObjectNode chans = o.putObject("channels");
+      for (Channel c : s.catalog().channels()) {
+        Map<String, Long> avail = new java.util.HashMap<>();
+        for (int i = 0; i < comps.size(); i++) {
+          avail.put(comps.get(i), channelAvailable(views.get(i), c));
+        }
+        chans.put(c.id(), b.available(avail));
+      }
+      return o;
+    });
+  }
+
+  // ---- aliases and bundles (admin) ------------------------------------------------------------
+
+  private void putAlias(RoutingContext ctx) {
+    caller(ctx).requireAdmin();
+    String channelId = Validate.channel(ctx.pathParam("channel"), "channel");
+    String code = Validate.sku(ctx.pathParam("code"), "code");
+    JsonNode body = bodyObject(ctx, false);
+    String sku = Validate.sku(text(body, "sku"), "sku");
+    if (sku.equals(code)) {
+      throw AllotException.badField("invalid_alias", "sku", "an alias cannot point at itself");
+    }
+    respond(ctx, 200, s.catalog().channel(channelId).compose(found -> {
+      if (found.isEmpty()) {
+        throw new AllotException(404, "unknown_channel", "channel '" + channelId + "' does not exist");
+      }
+      if (s.catalog().bundle(sku) != null) {
+        return Future.succeededFuture(true);
+      }
+      return store.readStock(sku).map(StockView::exists);
+    }).compose(known -> {
+      if (!known) {
+        throw AllotException.badField("unknown_sku", "sku", "SKU '" + sku + "' is unknown: receive stock for it"
+            + " (or define it as a bundle) before aliasing it");
+      }
+      return s.catalog().putAlias(channelId, code, sku);
+    }).map(v -> {
+      ObjectNode o = Json.object();
+      o.put("channel", channelId).put("code", code).put("sku", sku);
+      return o;
+    }));
+  }
+
+  private void listAliases(RoutingContext ctx) {
+    String channelId = Validate.channel(ctx.pathParam("channel"), "channel");
+    respond(ctx, 200, s.catalog().refresh().map(v -> {
+      ObjectNode o = Json.object();
+      o.put("channel", channelId);
+      ObjectNode a = o.putObject("aliases");
+      s.catalog().aliasesOf(channelId).forEach(a::put);
+      return o;
+    }));
+  }
+
+  private void putBundle(RoutingContext ctx) {
+    caller(ctx).requireAdmin();
+    String sku = Validate.sku(ctx.pathParam("sku"), "sku");
+    JsonNode body = bodyObject(ctx, false);
+    JsonNode comps = body.get("components");
+    if (comps == null || !comps.isArray() || comps.isEmpty() || comps.size() > 50) {
+      throw AllotException.badField("invalid_components", "components", "components must be a list of 1 to 50");
+    }
+    if (!s.catalog().bundlesUsing(sku).isEmpty()) {
+      throw AllotException.badField("nested_bundle", "sku", "'" + sku + "' is a component of another bundle;"
+          + " bundles cannot nest");
+    }
+    List<Bundle.Component> list = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
+    for (int i = 0; i < comps.size(); i++) {
+      String p = "components[" + i + "].";
+      JsonNode c = comps.get(i);
+      if (!c.isObject()) {
+        throw AllotException.badField("invalid_components", "components[" + i + "]", "each component is an object");
+      }
+      String comp = Validate.sku(text(c, "sku"), p + "sku");
+      if (comp.equals(sku)) {
+        throw AllotException.badField("bundle_contains_itself", p + "sku", "a bundle cannot contain itself");
+      }
+      if (s.catalog().bundle(comp) != null) {
+        throw AllotException.badField("nested_bundle", p + "sku", "'" + comp + "' is a bundle; bundles cannot nest");
+      }
+      if (!seen.add(comp)) {
+        throw AllotException.badField("duplicate_component", p + "sku", "'" + comp + "' is listed twice");
+      }
+      list.add(new Bundle.Component(comp, requiredLong(c, "qty", p + "qty", 1, 1000)));
+    }
+    Bundle bundle = new Bundle(sku, List.copyOf(list));
+    respond(ctx, 200, store.readStock(sku).compose(view -> {
+      if (view.exists()) {
+        throw new AllotException(409, "sku_has_stock", "'" + sku + "' has stock of its own; a bundle has none",
+            "sku", null, null);
+      }
+      return s.catalog().putBundle(bundle);
+    }).map(Bundle::toJson));
+  }
+
+  private void getBundle(RoutingContext ctx) {
+    String sku = Validate.sku(ctx.pathParam("sku"), "sku");
+    respond(ctx, 200, s.catalog().refresh().map(v -> {
+      Bundle b = s.catalog().bundle(sku);
+      if (b == null) {
+        throw new AllotException(404, "unknown_bundle", "no bundle '" + sku + "'");
+      }
+      return b.toJson();
     }));
   }
 
@@ -446,12 +617,13 @@ public final class ApiVerticle extends VerticleBase {
       if (!l.isObject()) {
         throw AllotException.badField("invalid_lines", "lines[" + i + "]", "each line must be an object");
       }
-      String sku = Validate.sku(text(l, "sku"), "lines[" + i + "].sku");
+      String code = Validate.sku(text(l, "sku"), "lines[" + i + "].sku");
       long qty = requiredLong(l, "qty", "lines[" + i + "].qty", 1, 1_000_000);
+      String sku = s.catalog().resolve(channel, code);
       if (!seen.add(sku)) {
         throw AllotException.badField("duplicate_line", "lines[" + i + "].sku", "SKU '" + sku + "' appears twice");
       }
-      lines.add(new Reservations.Line(sku, qty));
+      lines.add(new Reservations.Line(sku, qty, sku.equals(code) ? null : code));
     }
     JsonNode cust = body.get("customer");
     String customer = null;

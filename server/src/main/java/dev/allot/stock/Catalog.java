@@ -25,15 +25,23 @@ public final class Catalog {
   private volatile Map<String, Location> locations = Map.of();
   private volatile List<Channel> channelList = List.of();
   private volatile List<Location> locationList = List.of();
+  /** "channel|CODE" -> canonical SKU. */
+  private volatile Map<String, String> aliases = Map.of();
+  private volatile Map<String, Bundle> bundles = Map.of();
 
   public Catalog(Store store) {
     this.store = store;
   }
 
   public Future<Void> refresh() {
-    return Future.all(store.readConfig(Keys.CHANNELS), store.readConfig(Keys.LOCATIONS)).map(cf -> {
+    return Future.all(store.readConfig(Keys.CHANNELS), store.readConfig(Keys.LOCATIONS), store.readConfig(Keys.ALIASES),
+        store.readConfig(Keys.BUNDLES)).map(cf -> {
       Map<String, String> ch = cf.resultAt(0);
       Map<String, String> lo = cf.resultAt(1);
+      aliases = Map.copyOf(cf.<Map<String, String>>resultAt(2));
+      Map<String, Bundle> nb = new TreeMap<>();
+      cf.<Map<String, String>>resultAt(3).forEach((sku, json) -> nb.put(sku, Bundle.fromJson(sku, json)));
+      bundles = Map.copyOf(nb);
       Map<String, Channel> nc = new TreeMap<>();
       ch.forEach((id, json) -> nc.put(id, parseChannel(id, json)));
       Map<String, Location> nl = new TreeMap<>();
@@ -68,6 +76,63 @@ public final class Catalog {
   private void setLocations(Map<String, Location> m) {
     locations = Map.copyOf(m);
     locationList = List.copyOf(new TreeMap<>(m).values());
+  }
+
+  /**
+   * The canonical SKU a channel's code stands for (the code itself when it is no alias). Aliases
+   * made through another instance arrive within the refresh interval.
+   */
+  public String resolve(String channel, String code) {
+    if (channel == null) {
+      return code;
+    }
+    String sku = aliases.get(channel + "|" + code);
+    return sku == null ? code : sku;
+  }
+
+  public Map<String, String> aliasesOf(String channel) {
+    Map<String, String> out = new TreeMap<>();
+    String prefix = channel + "|";
+    aliases.forEach((k, v) -> {
+      if (k.startsWith(prefix)) {
+        out.put(k.substring(prefix.length()), v);
+      }
+    });
+    return out;
+  }
+
+  public Future<Void> putAlias(String channel, String code, String sku) {
+    return store.putConfig(Keys.ALIASES, channel + "|" + code, sku).map(v -> {
+      Map<String, String> m = new TreeMap<>(aliases);
+      m.put(channel + "|" + code, sku);
+      aliases = Map.copyOf(m);
+      return null;
+    });
+  }
+
+  /** The bundle of that SKU as this instance knows it, or null for an ordinary SKU. */
+  public Bundle bundle(String sku) {
+    return bundles.get(sku);
+  }
+
+  /** Every bundle that has this SKU as a component. */
+  public List<Bundle> bundlesUsing(String component) {
+    List<Bundle> out = new ArrayList<>();
+    for (Bundle b : bundles.values()) {
+      if (b.quantityOf(component) > 0) {
+        out.add(b);
+      }
+    }
+    return out;
+  }
+
+  public Future<Bundle> putBundle(Bundle bundle) {
+    return store.putConfig(Keys.BUNDLES, bundle.sku(), Json.write(bundle.toJson())).map(v -> {
+      Map<String, Bundle> m = new TreeMap<>(bundles);
+      m.put(bundle.sku(), bundle);
+      bundles = Map.copyOf(m);
+      return bundle;
+    });
   }
 
   /** The channel as this instance knows it now (null when unknown here); never waits. */

@@ -64,6 +64,9 @@ public final class Movements {
       if (loc.isEmpty()) {
         return Future.succeededFuture(rejected(m, "unknown_location"));
       }
+      if (catalog.bundle(m.sku()) != null) {
+        return Future.succeededFuture(rejected(m, "bundle_has_no_stock"));
+      }
       return store.claimMovement(m.id(), fp, settings.movementRetentionSeconds()).compose(free -> {
         if (!free) {
           return Future.succeededFuture(rejected(m, "idempotency_conflict"));

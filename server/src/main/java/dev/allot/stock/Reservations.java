@@ -27,7 +27,32 @@ public final class Reservations {
   private static final System.Logger LOG = System.getLogger(Reservations.class.getName());
   private static final Set<String> TERMINAL = Set.of("released", "expired", "cancelled", "shipped", "rejected", "aborted");
 
-  public record Line(String sku, long qty) {
+  /** A requested line; {@code alias} is the channel's own code when the client used one (else null). */
+  public record Line(String sku, long qty, String alias) {
+    public Line(String sku, long qty) {
+      this(sku, qty, null);
+    }
+  }
+
+  /**
+   * The stock lines a request holds: bundles expanded into their components, and a SKU asked for
+   * by several lines (a bundle and its component, say) counted together. Each is one per-SKU script.
+   */
+  List<Line> stockLines(List<Line> requested) {
+    Map<String, Long> merged = new java.util.LinkedHashMap<>();
+    for (Line l : requested) {
+      Bundle b = catalog.bundle(l.sku());
+      if (b == null) {
+        merged.merge(l.sku(), l.qty(), Long::sum);
+      } else {
+        for (Bundle.Component c : b.components()) {
+          merged.merge(c.sku(), c.qty() * l.qty(), Long::sum);
+        }
+      }
+    }
+    List<Line> out = new ArrayList<>(merged.size());
+    merged.forEach((sku, qty) -> out.add(new Line(sku, qty)));
+    return out;
   }
 
   /** customer: null for none (then no per-customer limit applies). */
@@ -67,10 +92,11 @@ public final class Reservations {
       long now = clock.getAsLong();
       long deadline = now + req.ttlSeconds() * 1000L;
       String fp = Json.fingerprint(req.canonical());
+      List<Line> stock = stockLines(req.lines());
       return store.recordBegin(req.id(), now, fp, channel.id(), deadline, now + settings.pendingLeaseMillis(),
-              encodeLines(req.lines()))
+              encodeLines(stock))
           .compose(begin -> switch (begin.code()) {
-            case 1 -> holdAll(req, channel, now, deadline);
+            case 1 -> holdAll(req, stock, channel, now, deadline);
             case 3 -> {
               metrics.reservation("idempotency_conflict");
               throw idempotencyConflict(req.id());
@@ -94,9 +120,9 @@ public final class Reservations {
     }
   }
 
-  private Future<Reply> holdAll(ReserveRequest req, Channel channel, long now, long deadline) {
-    List<Future<LineHold>> holds = new ArrayList<>(req.lines().size());
-    for (Line l : req.lines()) {
+  private Future<Reply> holdAll(ReserveRequest req, List<Line> stock, Channel channel, long now, long deadline) {
+    List<Future<LineHold>> holds = new ArrayList<>(stock.size());
+    for (Line l : stock) {
       holds.add(store.reserveLine(l.sku(), req.id(), l.qty(), now, deadline, channel.buffer(), channel.id(),
           channel.locations(), req.customer(), channel.backorder()));
     }
@@ -104,12 +130,12 @@ public final class Reservations {
       if (ar.failed()) {
         // Some line may be held. Undo now if Redis lets us; otherwise the sweeper does it when the lease ends.
         metrics.reservation("unavailable");
-        return abandon(req).transform(x -> Future.failedFuture(ar.cause()));
+        return abandon(req.id(), stock).transform(x -> Future.failedFuture(ar.cause()));
       }
       boolean allHeld = holds.stream().allMatch(f -> f.result().status() == HoldStatus.HELD
           || f.result().status() == HoldStatus.REPLAY);
       if (allHeld) {
-        String body = Json.write(createdBody(req, channel, deadline, holds));
+        String body = Json.write(createdBody(req, stock, channel, deadline, holds));
         return store.recordOp(req.id(), "held", now, body).compose(r -> {
           if (r.code() == 1) {
             metrics.reservation("held");
@@ -118,28 +144,27 @@ public final class Reservations {
           // The sweeper gave up on us (we took longer than the pending lease) and may have cleaned up
           // before our last line landed: give back every line ourselves (all our calls are done).
           metrics.reservation("aborted");
-          return releaseLines(req.id(), req.lines()).compose(x -> settle(req.id())).transform(x -> Future.failedFuture(
+          return releaseLines(req.id(), stock).compose(x -> settle(req.id())).transform(x -> Future.failedFuture(
               new AllotException(503, "store_unavailable",
               "the reservation took too long to create and was undone; retry with a new id", null, null,
               settings.storeRetryAfterSeconds())));
         });
       }
       boolean limited = holds.stream().anyMatch(f -> f.result().status() == HoldStatus.CUSTOMER_LIMIT);
-      String body = Json.write(limited ? customerLimitBody(req, holds) : insufficientBody(req, holds));
+      String body = Json.write(limited ? customerLimitBody(req, stock, holds) : insufficientBody(req, stock, holds));
       metrics.reservation(limited ? "customer_limit" : "insufficient_stock");
       return store.recordOp(req.id(), "reject", now, body, Long.toString(settings.cleanupLeaseMillis()))
           .compose(r -> r.code() == 1 ? settle(req.id())
               // Aborted by the sweeper meanwhile (we were slower than the lease): undo our lines ourselves.
-              : releaseLines(req.id(), req.lines()).compose(x -> settle(req.id())))
+              : releaseLines(req.id(), stock).compose(x -> settle(req.id())))
           .map(v -> new Reply(409, body));
     });
   }
 
   /** Undoes a creation that failed half-way (Redis trouble); what cannot be undone now, the sweeper undoes. */
-  private Future<Void> abandon(ReserveRequest req) {
-    String id = req.id();
+  private Future<Void> abandon(String id, List<Line> stock) {
     return store.recordOp(id, "expire", clock.getAsLong(), "1", Long.toString(settings.cleanupLeaseMillis()))
-        .compose(r -> releaseLines(id, req.lines()))
+        .compose(r -> releaseLines(id, stock))
         .compose(r -> settle(id))
         .recover(err -> {
           LOG.log(System.Logger.Level.WARNING, "could not undo reservation {0} now ({1}); the sweeper will", id,
@@ -148,7 +173,8 @@ public final class Reservations {
         });
   }
 
-  private ObjectNode createdBody(ReserveRequest req, Channel channel, long deadline, List<Future<LineHold>> holds) {
+  private ObjectNode createdBody(ReserveRequest req, List<Line> stock, Channel channel, long deadline,
+                                 List<Future<LineHold>> holds) {
     ObjectNode o = Json.object();
     o.put("id", req.id());
     o.put("channel", channel.id());
@@ -158,46 +184,103 @@ public final class Reservations {
       o.put("customer", req.customer());
     }
     ArrayNode lines = o.putArray("lines");
-    for (int i = 0; i < req.lines().size(); i++) {
-      Line l = req.lines().get(i);
+    for (Line l : req.lines()) {
       ObjectNode line = lines.addObject();
       line.put("sku", l.sku());
+      if (l.alias() != null) {
+        line.put("alias", l.alias());
+      }
       line.put("qty", l.qty());
+      Bundle b = catalog.bundle(l.sku());
+      if (b != null) {
+        ArrayNode comps = line.putArray("components");
+        b.components().forEach(c -> comps.addObject().put("sku", c.sku()).put("qty", c.qty() * l.qty()));
+        continue;
+      }
+      // A SKU also held for a bundle of the same cart is one hold: its allocations cover both.
+      LineHold h = holds.get(indexOf(stock, l.sku())).result();
       ArrayNode allocs = line.putArray("allocations");
-      for (Store.Allocation a : holds.get(i).result().allocations()) {
+      for (Store.Allocation a : h.allocations()) {
         allocs.addObject().put("location", a.location()).put("qty", a.qty());
       }
-      if (holds.get(i).result().backordered() > 0) {
-        line.put("backordered", holds.get(i).result().backordered());
+      if (h.backordered() > 0) {
+        line.put("backordered", h.backordered());
+      }
+    }
+    if (stock.size() != req.lines().size() || req.lines().stream().anyMatch(l -> catalog.bundle(l.sku()) != null)) {
+      ArrayNode held = o.putArray("holds");
+      for (int i = 0; i < stock.size(); i++) {
+        LineHold h = holds.get(i).result();
+        ObjectNode x = held.addObject().put("sku", stock.get(i).sku()).put("qty", stock.get(i).qty());
+        ArrayNode allocs = x.putArray("allocations");
+        h.allocations().forEach(a -> allocs.addObject().put("location", a.location()).put("qty", a.qty()));
+        if (h.backordered() > 0) {
+          x.put("backordered", h.backordered());
+        }
       }
     }
     return o;
   }
 
-  private static ObjectNode customerLimitBody(ReserveRequest req, List<Future<LineHold>> holds) {
+  private static int indexOf(List<Line> stock, String sku) {
+    for (int i = 0; i < stock.size(); i++) {
+      if (stock.get(i).sku().equals(sku)) {
+        return i;
+      }
+    }
+    throw new IllegalStateException("no stock line for " + sku);
+  }
+
+  /**
+   * What each requested line could have had, from the per-SKU answers: a plain line its SKU's
+   * availability, a bundle the fewest bundles its components make.
+   */
+  private List<long[]> requestedView(ReserveRequest req, List<Line> stock, List<Future<LineHold>> holds,
+                                     HoldStatus refusal) {
+    Map<String, Long> before = new java.util.HashMap<>();
+    Map<String, Boolean> refused = new java.util.HashMap<>();
+    for (int i = 0; i < stock.size(); i++) {
+      LineHold h = holds.get(i).result();
+      long held = h.allocations().stream().mapToLong(Store.Allocation::qty).sum();
+      boolean wasHeld = h.status() == HoldStatus.HELD || h.status() == HoldStatus.REPLAY;
+      before.put(stock.get(i).sku(), wasHeld && refusal == HoldStatus.INSUFFICIENT ? h.available() + held
+          : h.available());
+      refused.put(stock.get(i).sku(), h.status() == refusal);
+    }
+    List<long[]> out = new ArrayList<>();
+    for (int i = 0; i < req.lines().size(); i++) {
+      Line l = req.lines().get(i);
+      Bundle b = catalog.bundle(l.sku());
+      if (b == null) {
+        if (refused.getOrDefault(l.sku(), false)) {
+          out.add(new long[] {i, before.get(l.sku())});
+        }
+      } else if (b.components().stream().anyMatch(c -> refused.getOrDefault(c.sku(), false))) {
+        Map<String, Long> avail = new java.util.HashMap<>(before);
+        out.add(new long[] {i, b.available(avail)});
+      }
+    }
+    return out;
+  }
+
+  private ObjectNode customerLimitBody(ReserveRequest req, List<Line> stock, List<Future<LineHold>> holds) {
     ObjectNode p = problem(409, "customer_limit", "customer '" + req.customer()
         + "' would go past the per-customer limit of a SKU; nothing is held");
     ArrayNode lines = p.putArray("lines");
-    for (int i = 0; i < req.lines().size(); i++) {
-      LineHold h = holds.get(i).result();
-      if (h.status() == HoldStatus.CUSTOMER_LIMIT) {
-        lines.addObject().put("sku", req.lines().get(i).sku()).put("requested", req.lines().get(i).qty())
-            .put("allowed", h.available());
-      }
+    for (long[] v : requestedView(req, stock, holds, HoldStatus.CUSTOMER_LIMIT)) {
+      Line l = req.lines().get((int) v[0]);
+      lines.addObject().put("sku", l.sku()).put("requested", l.qty()).put("allowed", v[1]);
     }
     p.put("field", "customer");
     return p;
   }
 
-  private static ObjectNode insufficientBody(ReserveRequest req, List<Future<LineHold>> holds) {
+  private ObjectNode insufficientBody(ReserveRequest req, List<Line> stock, List<Future<LineHold>> holds) {
     ObjectNode p = problem(409, "insufficient_stock", "not enough stock for every line; nothing is held");
     ArrayNode lines = p.putArray("lines");
-    for (int i = 0; i < req.lines().size(); i++) {
-      LineHold h = holds.get(i).result();
-      if (h.status() == HoldStatus.INSUFFICIENT) {
-        lines.addObject().put("sku", req.lines().get(i).sku()).put("requested", req.lines().get(i).qty())
-            .put("available", h.available());
-      }
+    for (long[] v : requestedView(req, stock, holds, HoldStatus.INSUFFICIENT)) {
+      Line l = req.lines().get((int) v[0]);
+      lines.addObject().put("sku", l.sku()).put("requested", l.qty()).put("available", v[1]);
     }
     return p;
   }

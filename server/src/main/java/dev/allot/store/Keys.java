@@ -71,4 +71,8 @@ public final class Keys {
   public static final String DRIFT = "allot:drift";
   public static final String LOCATIONS = "allot:config:locations";
   public static final String CHANNELS = "allot:config:channels";
+  /** "channel|CODE" -> canonical SKU. */
+  public static final String ALIASES = "allot:config:aliases";
+  /** bundle SKU -> JSON list of its components. */
+  public static final String BUNDLES = "allot:config:bundles";
 }

@@ -1,6 +1,7 @@
 package dev.allot.stream;
 
 import dev.allot.Settings;
+import dev.allot.stock.Bundle;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Channel;
 import dev.allot.store.Keys;
@@ -65,9 +66,18 @@ public final class StreamHub extends VerticleBase {
     long pendingVersion = -1;             // an event that arrived while the snapshot was being read
     Map<String, Long> pendingAvailable;
     final Map<String, ChannelWatch> channels = new HashMap<>();
+    /** For a bundle: its definition and its components' watches (a bundle has no stock and no events of its own). */
+    Bundle bundle;
+    final List<SkuWatch> components = new ArrayList<>();
+    /** For a stock SKU: the bundles being watched that it is a component of. */
+    final Set<SkuWatch> dependents = new LinkedHashSet<>();
 
     SkuWatch(String sku) {
       this.sku = sku;
+    }
+
+    boolean idle() {
+      return channels.isEmpty() && dependents.isEmpty();
     }
   }
 
@@ -165,7 +175,24 @@ public final class StreamHub extends VerticleBase {
         if (w == null) {
           w = new SkuWatch(sku);
           watches.put(sku, w);
-          fresh.add(w);
+          Bundle b = catalog.bundle(sku);
+          if (b == null) {
+            fresh.add(w);
+          } else {
+            // A bundle is watched through its components: each change of one recomputes it.
+            w.bundle = b;
+            for (Bundle.Component c : b.components()) {
+              SkuWatch cwatch = watches.get(c.sku());
+              if (cwatch == null) {
+                cwatch = new SkuWatch(c.sku());
+                watches.put(c.sku(), cwatch);
+                fresh.add(cwatch);
+              }
+              cwatch.dependents.add(w);
+              w.components.add(cwatch);
+            }
+            refreshBundle(w);
+          }
         }
         ChannelWatch cw = w.channels.computeIfAbsent(channel, ChannelWatch::new);
         if (cw.add(socket) && w.ready && cw.timer < 0) {
@@ -195,9 +222,19 @@ public final class StreamHub extends VerticleBase {
           }
           w.channels.remove(channel);
         }
-        if (w.channels.isEmpty()) {
+        if (w.idle()) {
           watches.remove(sku);
-          gone.add(channelOf(sku));
+          if (w.bundle == null) {
+            gone.add(channelOf(sku));
+          } else {
+            for (SkuWatch c : w.components) {
+              c.dependents.remove(w);
+              if (c.idle() && watches.get(c.sku) == c) {
+                watches.remove(c.sku);
+                gone.add(channelOf(c.sku));
+              }
+            }
+          }
         }
       }
       if (!gone.isEmpty() && conn != null) {
@@ -256,6 +293,36 @@ public final class StreamHub extends VerticleBase {
       for (ChannelWatch cw : w.channels.values()) {
         broadcast(w, cw, System.currentTimeMillis());
       }
+      for (SkuWatch b : List.copyOf(w.dependents)) {
+        refreshBundle(b);
+      }
+    }
+  }
+
+  /**
+   * Recomputes a watched bundle from its components: ready once every component is; its version
+   * is the sum of theirs, so it grows with every change of any of them.
+   */
+  private void refreshBundle(SkuWatch b) {
+    long version = 0;
+    for (SkuWatch c : b.components) {
+      if (!c.ready) {
+        return;
+      }
+      version += Math.max(0, c.version);
+    }
+    if (!b.ready) {
+      b.ready = true;
+      b.version = version;
+      long now = System.currentTimeMillis();
+      for (ChannelWatch cw : b.channels.values()) {
+        broadcast(b, cw, now);
+      }
+    } else if (version > b.version) {
+      b.version = version;
+      for (ChannelWatch cw : b.channels.values()) {
+        schedule(b, cw);
+      }
     }
   }
 
@@ -272,7 +339,7 @@ public final class StreamHub extends VerticleBase {
       if (!watches.isEmpty()) {
         LOG.log(System.Logger.Level.INFO, "stream: subscriber connection to Redis (re)established; resyncing {0} SKU(s)",
             watches.size());
-        List<SkuWatch> all = new ArrayList<>(watches.values());
+        List<SkuWatch> all = watches.values().stream().filter(w -> w.bundle == null).toList();
         watch(all);
       }
     }).onFailure(err -> {
@@ -349,6 +416,9 @@ public final class StreamHub extends VerticleBase {
       for (ChannelWatch cw : w.channels.values()) {
         schedule(w, cw);
       }
+      for (SkuWatch b : w.dependents) {
+        refreshBundle(b);
+      }
     }
   }
 
@@ -403,6 +473,13 @@ public final class StreamHub extends VerticleBase {
   static long available(SkuWatch w, Channel c) {
     if (c == null) {
       return 0;
+    }
+    if (w.bundle != null) {
+      long min = Long.MAX_VALUE;
+      for (int i = 0; i < w.components.size(); i++) {
+        min = Math.min(min, available(w.components.get(i), c) / w.bundle.components().get(i).qty());
+      }
+      return min == Long.MAX_VALUE ? 0 : min;
     }
     long sum = 0;
     for (String loc : c.locations()) {

@@ -114,7 +114,8 @@ public final class StreamSocket {
       Set<String> mine = subscriptions.get(channel);
       List<String> leaving = new ArrayList<>();
       if (mine != null) {
-        for (String sku : skus) {
+        for (String code : skus) {
+          String sku = catalog.resolve(channel, code);
           if (mine.remove(sku)) {
             leaving.add(sku);
           }
@@ -137,8 +138,13 @@ public final class StreamSocket {
       }
       Set<String> mine = subscriptions.computeIfAbsent(channel, c -> new java.util.LinkedHashSet<>());
       List<String> joining = new ArrayList<>();
-      for (String sku : skus) {
-        if (!mine.contains(sku)) {
+      for (String code : skus) {
+        String sku = catalog.resolve(channel, code);
+        if (!sku.equals(code)) {
+          // The channel's own code: say which SKU it stands for; messages name the canonical SKU.
+          info("{\"type\":\"alias\",\"channel\":\"" + channel + "\",\"alias\":\"" + code + "\",\"sku\":\"" + sku + "\"}");
+        }
+        if (!mine.contains(sku) && !joining.contains(sku)) {
           joining.add(sku);
         }
       }
@@ -169,6 +175,12 @@ public final class StreamSocket {
       return;
     }
     ws.writeTextMessage(message);
+  }
+
+  private void info(String json) {
+    if (!closing && !ws.writeQueueFull()) {
+      ws.writeTextMessage(json);
+    }
   }
 
   private void error(String code, String detail, String field) {
