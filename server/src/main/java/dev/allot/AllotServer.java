@@ -104,7 +104,7 @@ public final class AllotServer {
     try {
       Future<Void> started = server.loadScriptsOrRetry()
           .compose(v -> catalog.refreshQuietly())
-          .compose(v -> s.embeddedRedis() || requested.embeddedRedis() ? Demo.load(catalog, movements) : Future.succeededFuture())
+          .compose(v -> s.embeddedRedis() || requested.embeddedRedis() ? Demo.load(catalog, movements, store) : Future.succeededFuture())
           .compose(v -> vertx.deployVerticle(sweeper).map(id -> server.deployments.add(id)))
           .compose(v -> vertx.deployVerticle(hub).map(id -> server.deployments.add(id)))
           .compose(v -> {
@@ -129,7 +129,7 @@ public final class AllotServer {
     server.catalogTimer = vertx.setPeriodic(settings.catalogRefreshMillis(), t -> catalog.refreshQuietly());
     if (requested.embeddedRedis() && requested.apiKeys().isEmpty()) {
       LOG.log(System.Logger.Level.INFO, "Demo API keys: demo-admin (admin), demo-web (channel:web),"
-          + " demo-marketplace (channel:marketplace), demo-reader (reader)");
+          + " demo-marketplace (channel:marketplace), demo-b2b (channel:b2b, backorders), demo-reader (reader)");
     }
     LOG.log(System.Logger.Level.INFO, "Allot ready on port {0,number,#} ({1} HTTP instances, native transport {2}),"
             + " Redis {3}{4}", server.port, settings.httpInstances(), vertx.isNativeTransportEnabled(),

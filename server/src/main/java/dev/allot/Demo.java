@@ -16,6 +16,7 @@ public final class Demo {
       "demo-admin", "admin",
       "demo-web", "channel:web",
       "demo-marketplace", "channel:marketplace",
+      "demo-b2b", "channel:b2b",
       "demo-reader", "reader");
 
   /** SKU, units at main, units at shop, then what the demo page shows: name, price, colour. */
@@ -40,23 +41,32 @@ public final class Demo {
     var channels = o.putArray("channels");
     channels.addObject().put("id", "web").put("key", "demo-web");
     channels.addObject().put("id", "marketplace").put("key", "demo-marketplace");
+    channels.addObject().put("id", "b2b").put("key", "demo-b2b");
     o.put("readerKey", "demo-reader");
     var products = o.putArray("products");
     for (Object[] row : SKUS) {
       products.addObject().put("sku", (String) row[0]).put("name", (String) row[3]).put("price", (Double) row[4])
           .put("color", (String) row[5]);
     }
+    products.addObject().put("sku", BUNDLE).put("name", "Starter kit: tee, cap and mug").put("price", 49.0)
+        .put("color", "#0f766e");
     return o;
   }
 
   private Demo() {
   }
 
-  public static Future<Void> load(Catalog catalog, Movements movements) {
+  /** A kit of three demo SKUs, a marketplace's own code for a tee, and a flash-sale SKU limited per customer. */
+  public static final String BUNDLE = "STARTER-KIT";
+  public static final String ALIAS = "MKT-TEE-BLK-M";
+  public static final String LIMITED = "FLASH-DROP-1";
+
+  public static Future<Void> load(Catalog catalog, Movements movements, dev.allot.store.Store store) {
     return catalog.putLocation(new Location("main", "Main warehouse"))
         .compose(v -> catalog.putLocation(new Location("shop", "City shop")))
         .compose(v -> catalog.putChannel(new Channel("web", List.of("main", "shop"), 0, false)))
         .compose(v -> catalog.putChannel(new Channel("marketplace", List.of("main"), 2, false)))
+        .compose(v -> catalog.putChannel(new Channel("b2b", List.of("main"), 0, true)))
         .compose(v -> {
           List<Movements.Movement> batch = new ArrayList<>();
           for (Object[] row : SKUS) {
@@ -68,6 +78,11 @@ public final class Demo {
           }
           return movements.apply(batch);
         })
+        .compose(v -> catalog.putBundle(new dev.allot.stock.Bundle(BUNDLE, List.of(
+            new dev.allot.stock.Bundle.Component("TSHIRT-BLK-M", 1), new dev.allot.stock.Bundle.Component("CAP-RED", 1),
+            new dev.allot.stock.Bundle.Component("MUG-LOGO", 1)))))
+        .compose(v -> catalog.putAlias("marketplace", ALIAS, "TSHIRT-BLK-M"))
+        .compose(v -> store.setCustomerLimit(LIMITED, 2L))
         .mapEmpty();
   }
 }

@@ -128,7 +128,23 @@ class JarIT {
       JsonNode read = expect(web.as("demo-reader").get("/v1/skus/TSHIRT-BLK-M"), 200).json();
       assertEquals(80, read.path("locations").path("main").path("onHand").asLong());
       assertEquals(88, read.path("channels").path("web").asLong());
-      assertEquals(76, web.channelAvailable("marketplace", "TSHIRT-BLK-M"), "marketplace: main only (78), buffer 2");
+
+      // The README's domain examples, as written there.
+      Api.Res kit = expect(web.post("/v1/reservations", "{\"id\": \"cart-2\", \"channel\": \"web\", \"lines\":"
+          + " [{\"sku\": \"STARTER-KIT\", \"qty\": 1}]}"), 201);
+      assertEquals(3, kit.json().path("lines").path(0).path("components").size());
+      JsonNode alias = expect(web.as("demo-marketplace").get("/v1/availability?channel=marketplace&sku=MKT-TEE-BLK-M"),
+          200).json().path("items").path(0);
+      assertEquals("TSHIRT-BLK-M", alias.path("sku").asText());
+      Api.Res limited = expect(web.post("/v1/reservations", "{\"id\": \"cart-3\", \"channel\": \"web\","
+          + " \"customer\": \"c-123\", \"lines\": [{\"sku\": \"FLASH-DROP-1\", \"qty\": 3}]}"), 409);
+      assertEquals("customer_limit", limited.code());
+      Api.Res po = expect(web.as("demo-b2b").post("/v1/reservations", "{\"id\": \"po-1\", \"channel\": \"b2b\","
+          + " \"lines\": [{\"sku\": \"SNEAKER-43\", \"qty\": 20}]}"), 201);
+      assertEquals(6, po.json().path("lines").path(0).path("backordered").asLong());
+      JsonNode ledger = expect(web.as("demo-reader").get("/v1/skus/TSHIRT-BLK-M/ledger?limit=5"), 200).json();
+      assertEquals("hold", ledger.path("entries").path(0).path("type").asText());
+      assertEquals(75, web.channelAvailable("marketplace", "TSHIRT-BLK-M"), "marketplace: main only (78 less the kit's tee), buffer 2");
     } finally {
       terminate(run);
     }
