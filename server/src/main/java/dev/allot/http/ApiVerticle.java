@@ -75,6 +75,7 @@ public final class ApiVerticle extends VerticleBase {
   private Store store;
   private Reservations reservations;
   private Movements movements;
+  private long lastStoreWarning;
 
   public ApiVerticle(Services services) {
     this.s = services;
@@ -788,6 +789,12 @@ public final class ApiVerticle extends VerticleBase {
     if (err instanceof AllotException a) {
       p = a;
     } else if (err instanceof StoreUnavailableException) {
+      long now = System.currentTimeMillis();
+      if (now - lastStoreWarning > 5000) {
+        lastStoreWarning = now;
+        LOG.log(System.Logger.Level.WARNING, "answering 503 store_unavailable (" + ctx.request().method() + " "
+            + ctx.request().path() + "): " + err.getMessage());
+      }
       p = new AllotException(503, "store_unavailable", "the stock store (Redis) cannot be reached; retry shortly",
           null, null, s.settings().storeRetryAfterSeconds());
     } else if (ctx.statusCode() == 413 || (err instanceof HttpException h && h.getStatusCode() == 413)) {

@@ -5,6 +5,7 @@ import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisClientType;
+import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
@@ -35,6 +36,13 @@ public final class RedisStore {
   private final boolean cluster;
   private final long timeoutMillis;
   private volatile boolean scriptsLoaded;
+  /**
+   * Cluster mode: one multiplexed cluster connection (it keeps one socket per master and routes
+   * each command by its key's slot, following MOVED/ASK), shared by every call and pipelined.
+   * Borrowing a pooled cluster connection per call instead would take a socket to every master
+   * for each request and, under load, wait on itself.
+   */
+  private Future<RedisConnection> clusterConnection;
 
   private RedisStore(Redis redis, boolean cluster, long timeoutMillis) {
     this.redis = redis;
@@ -70,6 +78,10 @@ public final class RedisStore {
   }
 
   public Future<Void> close() {
+    Future<RedisConnection> c = clusterConnection;
+    if (c != null && c.succeeded()) {
+      c.result().close();
+    }
     return redis.close();
   }
 
@@ -99,7 +111,7 @@ public final class RedisStore {
    */
   public Future<Response> eval(Script script, List<String> keys, List<String> args) {
     Request req = evalRequest(Command.EVALSHA, SHAS.get(script), keys, args);
-    return redis.send(req).timeout(timeoutMillis, TimeUnit.MILLISECONDS).recover(err -> {
+    return raw(req).timeout(timeoutMillis, TimeUnit.MILLISECONDS).recover(err -> {
       if (err instanceof ErrorType e && e.is("NOSCRIPT")) {
         LOG.log(System.Logger.Level.INFO, "Redis did not know script {0} (restarted or flushed?): sent it again",
             script.file);
@@ -122,8 +134,35 @@ public final class RedisStore {
 
   /** Sends one command; failures to reach Redis become {@link StoreUnavailableException}. */
   public Future<Response> send(Request request) {
-    return redis.send(request).timeout(timeoutMillis, TimeUnit.MILLISECONDS)
+    return raw(request).timeout(timeoutMillis, TimeUnit.MILLISECONDS)
         .recover(err -> Future.failedFuture(translate(err)));
+  }
+
+  private Future<Response> raw(Request request) {
+    if (!cluster) {
+      return redis.send(request);
+    }
+    return connection().compose(c -> c.send(request));
+  }
+
+  private synchronized Future<RedisConnection> connection() {
+    Future<RedisConnection> current = clusterConnection;
+    if (current == null || current.failed()) {
+      Future<RedisConnection> fresh = redis.connect();
+      clusterConnection = fresh;
+      fresh.onSuccess(c -> {
+        c.exceptionHandler(err -> forget(fresh));
+        c.endHandler(v -> forget(fresh));
+      });
+      return fresh;
+    }
+    return current;
+  }
+
+  private synchronized void forget(Future<RedisConnection> which) {
+    if (clusterConnection == which) {
+      clusterConnection = null;
+    }
   }
 
   /**

@@ -1,0 +1,122 @@
+package dev.allot;
+
+import dev.allot.store.RedisProcess;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisConnection;
+import io.vertx.redis.client.Request;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * A local Redis Cluster for tests: three masters from the same redis-server binary the other
+ * tests use, on free loopback ports (each with its bus port, +10000, free too), slots split in
+ * three and the nodes introduced with CLUSTER MEET (no redis-cli needed).
+ */
+public final class TestCluster implements AutoCloseable {
+  private final List<RedisProcess> nodes;
+
+  private TestCluster(List<RedisProcess> nodes) {
+    this.nodes = nodes;
+  }
+
+  public static TestCluster start(int masters) throws Exception {
+    Path dir = Files.createTempDirectory("allot-cluster-");
+    List<RedisProcess> nodes = new ArrayList<>();
+    try {
+      for (int i = 0; i < masters; i++) {
+        int port = clusterPort();
+        nodes.add(RedisProcess.start(port, List.of("--cluster-enabled", "yes",
+            "--cluster-config-file", dir.resolve("nodes-" + port + ".conf").toAbsolutePath().toString(),
+            "--cluster-node-timeout", "5000", "--dir", dir.toAbsolutePath().toString())));
+      }
+      Vertx vertx = Vertx.vertx();
+      try {
+        int per = 16384 / masters;
+        for (int i = 0; i < masters; i++) {
+          int from = i * per;
+          int to = i == masters - 1 ? 16383 : (i + 1) * per - 1;
+          Request add = Request.cmd(Command.CLUSTER).arg("ADDSLOTS");
+          for (int s = from; s <= to; s++) {
+            add.arg(s);
+          }
+          send(vertx, nodes.get(i).port(), add);
+        }
+        for (int i = 1; i < masters; i++) {
+          send(vertx, nodes.get(0).port(), Request.cmd(Command.CLUSTER).arg("MEET").arg("127.0.0.1").arg(nodes.get(i).port()));
+        }
+        long deadline = System.currentTimeMillis() + 30_000;
+        for (RedisProcess n : nodes) {
+          while (!send(vertx, n.port(), Request.cmd(Command.CLUSTER).arg("INFO")).contains("cluster_state:ok")) {
+            if (System.currentTimeMillis() > deadline) {
+              throw new IllegalStateException("the test cluster did not reach cluster_state:ok in 30 s");
+            }
+            TimeUnit.MILLISECONDS.sleep(50); // polling the cluster's own state, with a deadline
+          }
+        }
+      } finally {
+        vertx.close().await(10, TimeUnit.SECONDS);
+      }
+      return new TestCluster(nodes);
+    } catch (Exception e) {
+      nodes.forEach(RedisProcess::close);
+      throw e;
+    }
+  }
+
+  /** ALLOT_REDIS_CLUSTER for these nodes. */
+  public String urls() {
+    return nodes.stream().map(RedisProcess::url).collect(Collectors.joining(","));
+  }
+
+  public List<RedisProcess> nodes() {
+    return nodes;
+  }
+
+  static String send(Vertx vertx, int port, Request req) throws Exception {
+    Redis client = Redis.createClient(vertx, "redis://127.0.0.1:" + port);
+    try {
+      RedisConnection c = client.connect().await(10, TimeUnit.SECONDS);
+      try {
+        var r = c.send(req).await(10, TimeUnit.SECONDS);
+        return r == null ? "" : r.toString();
+      } finally {
+        c.close();
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  private static int clusterPort() throws IOException {
+    for (int i = 0; i < 100; i++) {
+      int port = 20000 + ThreadLocalRandom.current().nextInt(9000);
+      if (free(port) && free(port + 10000)) {
+        return port;
+      }
+    }
+    throw new IOException("no free port pair for a cluster node");
+  }
+
+  private static boolean free(int port) {
+    try (ServerSocket s = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @Override
+  public void close() {
+    nodes.forEach(RedisProcess::close);
+  }
+}
