@@ -44,7 +44,10 @@ public final class RedisStore {
    */
   private Future<RedisConnection> clusterConnection;
 
-  private RedisStore(Redis redis, boolean cluster, long timeoutMillis) {
+  private final Vertx vertx;
+
+  private RedisStore(Vertx vertx, Redis redis, boolean cluster, long timeoutMillis) {
+    this.vertx = vertx;
     this.redis = redis;
     this.cluster = cluster;
     this.timeoutMillis = timeoutMillis;
@@ -73,7 +76,7 @@ public final class RedisStore {
       options.setConnectionString(redisUrl);
     }
     options.getNetClientOptions().setConnectTimeout(2000).setTcpNoDelay(true);
-    return new RedisStore(Redis.createClient(vertx, options), clusterNodes != null && !clusterNodes.isEmpty(),
+    return new RedisStore(vertx, Redis.createClient(vertx, options), clusterNodes != null && !clusterNodes.isEmpty(),
         timeoutMillis);
   }
 
@@ -142,7 +145,20 @@ public final class RedisStore {
     if (!cluster) {
       return redis.send(request);
     }
-    return connection().compose(c -> c.send(request));
+    return clusterSend(request, 0);
+  }
+
+  /**
+   * A command that met a slot on the move (MOVED, ASK, TRYAGAIN) did not run: send it again after
+   * a moment, by which time the client has relearned the slot map. A few tries, then 503.
+   */
+  private Future<Response> clusterSend(Request request, int attempt) {
+    return connection().compose(c -> c.send(request)).recover(err -> {
+      if (attempt < 8 && err instanceof ErrorType e && (e.is("MOVED") || e.is("ASK") || e.is("TRYAGAIN"))) {
+        return vertx.timer(25L * (attempt + 1)).compose(t -> clusterSend(request, attempt + 1));
+      }
+      return Future.failedFuture(err);
+    });
   }
 
   private synchronized Future<RedisConnection> connection() {
@@ -196,7 +212,7 @@ public final class RedisStore {
     }
     if (err instanceof ErrorType e) {
       if (e.is("CONNECTION_CLOSED") || e.is("LOADING") || e.is("MASTERDOWN") || e.is("CLUSTERDOWN")
-          || e.is("TRYAGAIN") || e.is("BUSY") || e.is("READONLY")) {
+          || e.is("TRYAGAIN") || e.is("BUSY") || e.is("READONLY") || e.is("MOVED") || e.is("ASK")) {
         return new StoreUnavailableException("Redis is not ready: " + e.getMessage(), e);
       }
       return new IllegalStateException("Redis refused a command: " + e.getMessage(), e);
