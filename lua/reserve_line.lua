@@ -167,7 +167,8 @@ end
 local avail, total = channel_view()
 local take, bo = qty, 0
 if qty > total then
-  if not backorder then
+  -- A SKU this Redis has never seen cannot be backordered: most likely a mistyped code.
+  if not backorder or rcall('HEXISTS', K_STOCK, 'ver') == 0 then
     return finish({0, ver(), total})
   end
   take, bo = total, qty - total

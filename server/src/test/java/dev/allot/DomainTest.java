@@ -211,6 +211,9 @@ class DomainTest {
     assertEquals(5, web.channelAvailable("web", sku), "backordered units never come off others' availability");
     expect(b2b.post("/v1/reservations/" + id + "/release", null), 200);
     assertFalse(expect(reader.get("/v1/skus/" + sku), 200).json().has("backordered"), "released: nothing backordered");
+    String typo = Api.sku("never-stocked");
+    assertEquals("insufficient_stock", expect(b2b.post("/v1/reservations", cart(Api.id("po"), "trade", typo, 5, null)),
+        409).code(), "a SKU nobody ever stocked is not backordered");
   }
 
   @Test
@@ -316,6 +319,8 @@ class DomainTest {
     }
     JsonNode moved = move(kit, "receive", 1);
     assertEquals("bundle_has_no_stock", moved.path("code").asText());
+    assertEquals("bundle_has_no_stock", expect(admin.put("/v1/skus/" + kit + "/policy", "{\"limitPerCustomer\":1}"),
+        400).code());
   }
 
   @Test

@@ -277,12 +277,16 @@ class StreamTest {
     return s; // and never read from it again
   }
 
+  /** Runs a command on every Redis node (the standalone one, or each cluster master). */
   static void redisCommand(String... args) throws Exception {
     io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
     try {
-      dev.allot.store.RedisStore r = dev.allot.store.RedisStore.create(vertx, TestRedis.url(), List.of(), 1);
-      LuaScriptsTest.await(r.send(io.vertx.redis.client.Command.create(args[0]), (Object[]) java.util.Arrays.copyOfRange(args, 1, args.length)));
-      LuaScriptsTest.await(r.close());
+      for (String node : TestRedis.nodeUrls()) {
+        dev.allot.store.RedisStore r = dev.allot.store.RedisStore.create(vertx, node, List.of(), 1);
+        LuaScriptsTest.await(r.send(io.vertx.redis.client.Command.create(args[0]),
+            (Object[]) java.util.Arrays.copyOfRange(args, 1, args.length)));
+        LuaScriptsTest.await(r.close());
+      }
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
     }

@@ -2,6 +2,8 @@ package dev.allot;
 
 import dev.allot.store.RedisProcess;
 import org.testcontainers.DockerClientFactory;
+
+import java.util.List;
 import org.testcontainers.containers.GenericContainer;
 
 /**
@@ -14,6 +16,32 @@ public final class TestRedis {
   private static String url;
 
   private TestRedis() {
+  }
+
+  private static TestCluster cluster;
+
+  /** True in the suite's cluster run (-Dallot.test.mode=cluster): servers then use a local Redis Cluster. */
+  public static boolean clusterMode() {
+    return "cluster".equals(System.getProperty("allot.test.mode"));
+  }
+
+  /** ALLOT_REDIS_CLUSTER for the shared test cluster (three masters, started once per test JVM). */
+  public static synchronized String clusterUrls() {
+    if (cluster == null) {
+      try {
+        cluster = TestCluster.start(3);
+      } catch (Exception e) {
+        throw new IllegalStateException("could not start the test Redis Cluster: " + e.getMessage(), e);
+      }
+      TestCluster c = cluster;
+      Runtime.getRuntime().addShutdownHook(new Thread(c::close));
+    }
+    return cluster.urls();
+  }
+
+  /** Every node's URL: the standalone Redis, or each master of the test cluster. */
+  public static List<String> nodeUrls() {
+    return clusterMode() ? List.of(clusterUrls().split(",")) : List.of(url());
   }
 
   public static synchronized String url() {

@@ -15,6 +15,11 @@ public final class TestServer {
   public static AllotServer start(String redisUrl, Map<String, String> overrides) throws Exception {
     Map<String, String> v = new HashMap<>();
     v.put("ALLOT_REDIS_URL", redisUrl);
+    if (TestRedis.clusterMode() && TestRedis.url().equals(redisUrl)) {
+      // The suite's cluster run: the same tests against a local three-master Redis Cluster.
+      v.put("ALLOT_REDIS_URL", "");
+      v.put("ALLOT_REDIS_CLUSTER", TestRedis.clusterUrls());
+    }
     v.put("ALLOT_HTTP_PORT", Integer.toString(dev.allot.store.RedisProcess.freePort()));
     v.put("ALLOT_HTTP_HOST", "127.0.0.1");
     v.put("ALLOT_API_KEYS", ADMIN + "=admin," + READER + "=reader");

@@ -366,6 +366,10 @@ public final class ApiVerticle extends VerticleBase {
   private void putPolicy(RoutingContext ctx) {
     caller(ctx).requireAdmin();
     String sku = Validate.sku(ctx.pathParam("sku"), "sku");
+    if (s.catalog().bundle(sku) != null) {
+      throw AllotException.badField("bundle_has_no_stock", "sku", "'" + sku + "' is a bundle: set limits on its"
+          + " components, which are what a bundle reservation holds");
+    }
     JsonNode body = bodyObject(ctx, false);
     JsonNode limit = body.get("limitPerCustomer");
     Long value = null;

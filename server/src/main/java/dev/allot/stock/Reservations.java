@@ -144,7 +144,7 @@ public final class Reservations {
           // The sweeper gave up on us (we took longer than the pending lease) and may have cleaned up
           // before our last line landed: give back every line ourselves (all our calls are done).
           metrics.reservation("aborted");
-          return releaseLines(req.id(), stock).compose(x -> settle(req.id())).transform(x -> Future.failedFuture(
+          return releaseLines(req.id(), stock, "abort").compose(x -> settle(req.id())).transform(x -> Future.failedFuture(
               new AllotException(503, "store_unavailable",
               "the reservation took too long to create and was undone; retry with a new id", null, null,
               settings.storeRetryAfterSeconds())));
@@ -156,7 +156,7 @@ public final class Reservations {
       return store.recordOp(req.id(), "reject", now, body, Long.toString(settings.cleanupLeaseMillis()))
           .compose(r -> r.code() == 1 ? settle(req.id())
               // Aborted by the sweeper meanwhile (we were slower than the lease): undo our lines ourselves.
-              : releaseLines(req.id(), stock).compose(x -> settle(req.id())))
+              : releaseLines(req.id(), stock, "abort").compose(x -> settle(req.id())))
           .map(v -> new Reply(409, body));
     });
   }
@@ -164,7 +164,7 @@ public final class Reservations {
   /** Undoes a creation that failed half-way (Redis trouble); what cannot be undone now, the sweeper undoes. */
   private Future<Void> abandon(String id, List<Line> stock) {
     return store.recordOp(id, "expire", clock.getAsLong(), "1", Long.toString(settings.cleanupLeaseMillis()))
-        .compose(r -> releaseLines(id, stock))
+        .compose(r -> releaseLines(id, stock, "abort"))
         .compose(r -> settle(id))
         .recover(err -> {
           LOG.log(System.Logger.Level.WARNING, "could not undo reservation {0} now ({1}); the sweeper will", id,
@@ -435,10 +435,10 @@ public final class Reservations {
   }
 
   /** Gives back every line of a reservation the record has already ruled out (idempotent per SKU). */
-  private Future<Void> releaseLines(String id, List<Line> lines) {
+  private Future<Void> releaseLines(String id, List<Line> lines, String why) {
     long now = clock.getAsLong();
     List<Future<LineChange>> changes = new ArrayList<>(lines.size());
-    lines.forEach(l -> changes.add(store.releaseLine(l.sku(), id, now)));
+    lines.forEach(l -> changes.add(store.releaseLine(l.sku(), id, now, why)));
     return Future.all(changes).mapEmpty();
   }
 
