@@ -5,7 +5,9 @@
 #
 # Each check runs when its tool is on PATH and is reported SKIPPED otherwise. On Debian the tools
 # come from: python3-yaml, kubectl (any recent client: it embeds kustomize), prometheus (promtool),
-# haproxy, redis-server (+ redis-tools), and the docker compose plugin.
+# haproxy, redis-tools (its redis-check-rdb is the server binary: pass it as REDIS_SERVER through a
+# symlink named redis-server, rather than putting a redis-server on PATH, which loadtest/bench.sh
+# and the test suite would then use instead of their embedded one), and the docker compose plugin.
 # It builds nothing and applies nothing; deploy/README.md says what it does not prove.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -69,7 +71,7 @@ fi
 #    mode) and reports the settings that matter. Started on free loopback ports, then shut down.
 redis_conf_check() { # redis_conf_check CONF PORT PASSWORD
   local conf=$1 port=$2 pass=$3 pid out
-  redis-server "$conf" --port "$port" --bind 127.0.0.1 --dir "$work" --daemonize no \
+  "$redis_server" "$conf" --port "$port" --bind 127.0.0.1 --dir "$work" --daemonize no \
     --logfile "$work/redis-$port.log" ${pass:+--requirepass "$pass"} &
   pid=$!
   for _ in $(seq 50); do REDISCLI_AUTH=$pass redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
@@ -77,12 +79,14 @@ redis_conf_check() { # redis_conf_check CONF PORT PASSWORD
   REDISCLI_AUTH=$pass redis-cli -p "$port" shutdown nosave >/dev/null 2>&1
   wait "$pid" 2>/dev/null
   echo "$out"; cat "$work/redis-$port.log" 2>/dev/null | grep -i 'error\|fatal' || true
-  [[ $out == *"appendonly yes"* && $out == *"appendfsync everysec"* && $out == *"maxmemory-policy noeviction"* ]]
+  [[ $out == *"appendonly yes"* && $out == *"appendfsync always"* && $out == *"maxmemory-policy noeviction"* ]]
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-if have redis-server && have redis-cli && have python3; then
+# REDIS_SERVER may name the binary (keep it off PATH: see deploy/README.md, last section).
+redis_server=${REDIS_SERVER:-$(command -v redis-server || true)}
+if [[ -n $redis_server ]] && have redis-cli && have python3; then
   sed "s#^dir /data\$#dir $work#" deploy/compose/redis.conf >"$work/compose-redis.conf"
-  check "redis: deploy/compose/redis.conf loads (AOF everysec, noeviction)" \
+  check "redis: deploy/compose/redis.conf loads (AOF always, noeviction)" \
     redis_conf_check "$work/compose-redis.conf" "$(free_port)" check-pass
   python3 -c '
 import sys, yaml
@@ -105,17 +109,20 @@ for p in range(23000, 26000, 7):
   check "redis: redis-cluster/values.yaml redis.configmap loads in cluster mode" \
     redis_conf_check "$work/helm-redis.conf" "$port" ""
 else
-  skip "redis config" "redis-server/redis-cli not found"
+  skip "redis config" "no REDIS_SERVER, no redis-server on PATH, or no redis-cli"
 fi
 
-# 6. docker compose config (needs the compose plugin, not a running engine).
+# 6. docker compose config (needs the compose plugin, not a running engine). The env files it
+#    reads are git-ignored; missing ones are made from the examples for the check and removed.
 if have docker && docker compose version >/dev/null 2>&1; then
-  cp -r deploy/compose "$work/compose"
-  cp "$work/compose/allot.env.example" "$work/compose/allot.env"
-  cp "$work/compose/redis.env.example" "$work/compose/redis.env"
-  # The build context ../.. must resolve to the repository root from the copy, too.
-  mkdir -p "$work/deploy" && mv "$work/compose" "$work/deploy/compose"
-  check "docker compose config" docker compose -f "$work/deploy/compose/compose.yaml" config -q
+  made=()
+  for f in allot redis; do
+    if [[ ! -e deploy/compose/$f.env ]]; then
+      cp "deploy/compose/$f.env.example" "deploy/compose/$f.env" && made+=("deploy/compose/$f.env")
+    fi
+  done
+  check "docker compose config" docker compose -f deploy/compose/compose.yaml config -q
+  rm -f "${made[@]}"
 else
   skip "docker compose config" "the docker compose plugin is not installed"
 fi
