@@ -7,6 +7,8 @@
 # hot key with as many connections as the server's Redis pool, printed as the ratio Allot/ceiling.
 #
 #   loadtest/bench.sh [--no-build] [-Dname=value ...]    e.g. -DpeakRate=1500 -DholdSeconds=30
+#   CLUSTER=1 loadtest/bench.sh ...                      a local 3-master Redis Cluster, two server instances
+#   REDIS_ARGS="--appendonly yes --appendfsync always" loadtest/bench.sh ...   persistence on
 #
 # Needs a JDK 17+, Maven, and a redis-server (on PATH, else the one shipped in the embedded-redis
 # Maven dependency is used). redis-benchmark (Debian: redis-tools) is optional: without it the
@@ -44,37 +46,77 @@ if [ -z "$REDIS_SERVER" ]; then
   REDIS_SERVER=$(ls "$WORK"/redis-server-*-linux-amd64 | head -n 1)
   chmod +x "$REDIS_SERVER"
 fi
-echo "bench: redis-server $("$REDIS_SERVER" --version | sed 's/.*v=\([^ ]*\).*/\1/') on port $REDIS_PORT"
+CLUSTER=${CLUSTER:-0}
+KEYS="bench-admin=admin,bench-web=channel:web,bench-reader=reader"
+start_server() { # $1 = HTTP port, then env assignments for the Redis
+  local port=$1; shift
+  env "$@" ALLOT_HTTP_PORT="$port" ALLOT_API_KEYS="$KEYS" ALLOT_REDIS_POOL_SIZE="$POOL" \
+    java ${ALLOT_JAVA_OPTS:-} -jar server/target/allot-server.jar > "$WORK/server-$port.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 300); do grep -q "Allot ready" "$WORK/server-$port.log" && break; sleep 0.1; done
+  grep -q "Allot ready" "$WORK/server-$port.log" || { cat "$WORK/server-$port.log"; echo "bench: the server did not start"; exit 1; }
+  grep "Allot ready" "$WORK/server-$port.log" | sed 's/^/bench: /'
+}
+echo "bench: redis-server $("$REDIS_SERVER" --version | sed 's/.*v=\([^ ]*\).*/\1/')"
 # REDIS_ARGS adds redis-server options, e.g. REDIS_ARGS="--appendonly yes --appendfsync always" to measure
 # what persistence costs (the default runs without any, like the ceiling it is compared with).
-# shellcheck disable=SC2086
-"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
-  --loglevel warning ${REDIS_ARGS:-} > "$WORK/redis.log" 2>&1 &
-PIDS+=($!)
-
-KEYS="bench-admin=admin,bench-web=channel:web,bench-reader=reader"
-ALLOT_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" ALLOT_HTTP_PORT="$HTTP_PORT" ALLOT_API_KEYS="$KEYS" \
-  ALLOT_REDIS_POOL_SIZE="$POOL" java ${ALLOT_JAVA_OPTS:-} -jar server/target/allot-server.jar > "$WORK/server.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 300); do grep -q "Allot ready" "$WORK/server.log" && break; sleep 0.1; done
-grep -q "Allot ready" "$WORK/server.log" || { cat "$WORK/server.log"; echo "bench: the server did not start"; exit 1; }
-grep "Allot ready" "$WORK/server.log" | sed 's/^/bench: /'
+if [ "$CLUSTER" = 1 ]; then
+  # CLUSTER=1: three masters on REDIS_PORT..+2 and two server instances on HTTP_PORT and +1;
+  # Gatling spreads its users over both. Needs redis-cli (Debian: redis-tools) to form the cluster.
+  command -v redis-cli > /dev/null || { echo "bench: CLUSTER=1 needs redis-cli (Debian: redis-tools)"; exit 1; }
+  NODES=()
+  for i in 0 1 2; do
+    P=$((REDIS_PORT + i))
+    port_free "$P" && port_free $((P + 10000)) || { echo "bench: port $P or $((P + 10000)) is taken"; exit 1; }
+    # shellcheck disable=SC2086
+    "$REDIS_SERVER" --port "$P" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" --cluster-enabled yes \
+      --cluster-config-file "$WORK/nodes-$P.conf" --cluster-node-timeout 5000 --loglevel warning ${REDIS_ARGS:-} \
+      > "$WORK/redis-$P.log" 2>&1 &
+    PIDS+=($!)
+    NODES+=("127.0.0.1:$P")
+  done
+  for P in $REDIS_PORT $((REDIS_PORT + 1)) $((REDIS_PORT + 2)); do
+    for _ in $(seq 1 100); do redis-cli -p "$P" ping > /dev/null 2>&1 && break; sleep 0.05; done
+  done
+  redis-cli --cluster create "${NODES[@]}" --cluster-yes > "$WORK/cluster-create.log" 2>&1
+  for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" cluster info | grep -q cluster_state:ok && break; sleep 0.1; done
+  URLS="redis://${NODES[0]},redis://${NODES[1]},redis://${NODES[2]}"
+  echo "bench: Redis Cluster of 3 masters on ports $REDIS_PORT-$((REDIS_PORT + 2))"
+  start_server "$HTTP_PORT" ALLOT_REDIS_CLUSTER="$URLS"
+  start_server $((HTTP_PORT + 1)) ALLOT_REDIS_CLUSTER="$URLS"
+  BASE="http://127.0.0.1:$HTTP_PORT,http://127.0.0.1:$((HTTP_PORT + 1))"
+else
+  # shellcheck disable=SC2086
+  "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
+    --loglevel warning ${REDIS_ARGS:-} > "$WORK/redis.log" 2>&1 &
+  PIDS+=($!)
+  start_server "$HTTP_PORT" ALLOT_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  BASE="http://127.0.0.1:$HTTP_PORT"
+fi
 
 SUMMARY="$ROOT/loadtest/target/flash-sale-summary.json"
 rm -f "$SUMMARY"
 echo "bench: running $SIMULATION"
-mvn -q -B -pl loadtest gatling:test -Dsimulation="$SIMULATION" -Dbase="http://127.0.0.1:$HTTP_PORT" \
+mvn -q -B -pl loadtest gatling:test -Dsimulation="$SIMULATION" -Dbase="$BASE" \
   -DadminKey=bench-admin -DchannelKey=bench-web -DreaderKey=bench-reader -Dunits=100000000 \
   -DsummaryFile="$SUMMARY" "${EXTRA[@]}" | grep -E "^(flash sale|> (reserve|commit|release|Global)|.*: (true|false) )" || true
 
 CEILING="-"
 if command -v redis-benchmark > /dev/null 2>&1; then
-  SHA=$(redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$(cat lua/reserve_line.lua)")
   HOT="CEILING-HOT"
-  redis-cli -p "$REDIS_PORT" HSET "allot:{$HOT}:stock" "main|on" 1000000000 ver 1 > /dev/null
+  # The hot key's own node (in a cluster, the master owning its slot): one hot key is one Redis core.
+  CPORT=$REDIS_PORT
+  if [ "$CLUSTER" = 1 ]; then
+    redis-cli -c -p "$REDIS_PORT" HSET "allot:{$HOT}:stock" "main|on" 1000000000 ver 1 > /dev/null
+    for P in $REDIS_PORT $((REDIS_PORT + 1)) $((REDIS_PORT + 2)); do
+      [ "$(redis-cli -p "$P" exists "allot:{$HOT}:stock" 2>/dev/null)" = "1" ] && CPORT=$P
+    done
+  fi
+  SHA=$(redis-cli -p "$CPORT" SCRIPT LOAD "$(cat lua/reserve_line.lua)")
+  redis-cli -p "$CPORT" HSET "allot:{$HOT}:stock" "main|on" 1000000000 ver 1 > /dev/null
   NOW=$(($(date +%s) * 1000)); DEADLINE=$((NOW + 3600000))
   N=${CEILING_REQUESTS:-200000}
-  OUT=$(redis-benchmark -p "$REDIS_PORT" -c "$POOL" -n "$N" -r 1000000000 -q \
+  OUT=$(redis-benchmark -p "$CPORT" -c "$POOL" -n "$N" -r 1000000000 -q \
     EVALSHA "$SHA" 5 "allot:{$HOT}:stock" "allot:{$HOT}:holds" "allot:{$HOT}:expiry" "allot:{$HOT}:ledger" \
     "allot:{$HOT}:customers" "r-__rand_int__" 1 "$NOW" "$DEADLINE" 0 web 1000 "" 0 main)
   CEILING=$(echo "$OUT" | tr '\r' '\n' | grep -oE '[0-9.]+ requests per second' | tail -n 1 | awk '{print $1}')

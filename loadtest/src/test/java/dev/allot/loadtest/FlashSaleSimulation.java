@@ -53,7 +53,10 @@ public class FlashSaleSimulation extends Simulation {
   final double maxErrorPercent = Load.dbl("maxErrorPercent", 1.0);
   final String channel = Load.str("channel", "web");
   final String location = Load.str("location", "main");
-  final String sku = Load.runSku("FLASH");
+  /** 1 (default): the classic hot SKU. More: buyers spread uniformly over that many SKUs of `units` each. */
+  final int skuCount = Load.integer("skus", 1);
+  final List<String> skus = Load.skus("FLASH", skuCount);
+  final String sku = skus.get(0);
 
   final AtomicLong committedUnits = new AtomicLong();
   final AtomicLong heldUnits = new AtomicLong();
@@ -65,16 +68,17 @@ public class FlashSaleSimulation extends Simulation {
   volatile long firstReserveAt;
   volatile long lastReserveAt;
 
-  final HttpProtocolBuilder protocol = http.baseUrl(Load.base())
+  final HttpProtocolBuilder protocol = http.baseUrls(Load.bases())
       .contentTypeHeader("application/json").acceptHeader("application/json")
       .header("Authorization", "Bearer " + Load.channelKey(channel));
 
   final ChainBuilder reserve = exec(session -> session
       .set("rid", "fs-" + UUID.randomUUID())
+      .set("sku", skus.get(ThreadLocalRandom.current().nextInt(skuCount)))
       .set("qty", 1 + ThreadLocalRandom.current().nextInt(maxQty)))
       .exec(http("reserve").post("/v1/reservations")
           .body(StringBody(s -> "{\"id\":\"" + s.getString("rid") + "\",\"channel\":\"" + channel + "\",\"ttlSeconds\":"
-              + ttlSeconds + ",\"lines\":[{\"sku\":\"" + sku + "\",\"qty\":" + s.getInt("qty") + "}]}"))
+              + ttlSeconds + ",\"lines\":[{\"sku\":\"" + s.getString("sku") + "\",\"qty\":" + s.getInt("qty") + "}]}"))
           .check(status().in(201, 409), status().saveAs("reserved"), responseTimeInMillis().saveAs("rt")))
       .exec(session -> {
         long now = System.nanoTime();
@@ -112,17 +116,40 @@ public class FlashSaleSimulation extends Simulation {
   final ScenarioBuilder buyers = scenario("flash sale buyers").exec(reserve, decide);
 
   final ScenarioBuilder verifier = scenario("verifier")
-      .exec(asLongAsDuring(session -> Load.totals(sku).reserved() > 0, Duration.ofSeconds(ttlSeconds + 20L))
+      .exec(asLongAsDuring(session -> totals().reserved() > 0, Duration.ofSeconds(ttlSeconds + 20L))
           .on(pause(Duration.ofMillis(500))))
       .exec(http("verify invariants").get("/health/live")
           .check(bodyString().transform(body -> problems()).is("ok")));
 
+  /** Every SKU of the run summed; a SKU oversold on its own would show in oversoldSkus. */
+  Load.Totals totals() {
+    long on = 0;
+    long res = 0;
+    long com = 0;
+    oversoldSkus = 0;
+    for (String s : skus) {
+      Load.Totals t = Load.totals(s);
+      on += t.onHand();
+      res += t.reserved();
+      com += t.committed();
+      if (t.reserved() + t.committed() > t.onHand()) {
+        oversoldSkus++;
+      }
+    }
+    return new Load.Totals(on, res, com);
+  }
+
+  volatile int oversoldSkus;
+
   /** "ok", or every invariant the server's truth breaks. */
   String problems() {
-    Load.Totals t = Load.totals(sku);
+    Load.Totals t = totals();
     List<String> p = new ArrayList<>();
-    if (t.onHand() != units) {
-      p.add("onHand " + t.onHand() + " != received " + units);
+    if (t.onHand() != (long) units * skuCount) {
+      p.add("onHand " + t.onHand() + " != received " + (long) units * skuCount);
+    }
+    if (oversoldSkus > 0) {
+      p.add("OVERSOLD: " + oversoldSkus + " SKU(s)");
     }
     if (t.reserved() + t.committed() > t.onHand()) {
       p.add("OVERSOLD: reserved " + t.reserved() + " + committed " + t.committed() + " > onHand " + t.onHand());
@@ -189,6 +216,6 @@ public class FlashSaleSimulation extends Simulation {
   public void before() {
     Load.ensureLocation(location);
     Load.ensureChannel(channel, location);
-    Load.receive(List.of(sku), location, units);
+    Load.receive(skus, location, units);
   }
 }

@@ -39,8 +39,14 @@ public final class Load {
     return Double.parseDouble(str(name, Double.toString(dflt)));
   }
 
+  /** The first of -Dbase (comma-separated when several instances share the load). */
   public static String base() {
-    return str("base", "http://127.0.0.1:8080");
+    return bases().get(0);
+  }
+
+  /** Every base URL: the simulations spread their users over them (Gatling's baseUrls). */
+  public static List<String> bases() {
+    return List.of(str("base", "http://127.0.0.1:8080").split(","));
   }
 
   public static String wsBase() {

@@ -70,7 +70,7 @@ public abstract class MixedLoad extends Simulation {
     int seconds = Load.integer("durationSeconds", defaultSeconds);
     skus = Load.skus("CAT", skuCount);
 
-    HttpProtocolBuilder protocol = http.baseUrl(Load.base())
+    HttpProtocolBuilder protocol = http.baseUrls(Load.bases())
         .contentTypeHeader("application/json").acceptHeader("application/json");
 
     Iterator<Map<String, Object>> feeder = new Iterator<>() {

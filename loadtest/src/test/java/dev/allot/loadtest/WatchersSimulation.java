@@ -49,7 +49,7 @@ public class WatchersSimulation extends Simulation {
   final AtomicLong wentBack = new AtomicLong();
   final AtomicLong bought = new AtomicLong();
 
-  final HttpProtocolBuilder protocol = http.baseUrl(Load.base()).wsBaseUrl(Load.wsBase())
+  final HttpProtocolBuilder protocol = http.baseUrls(Load.bases()).wsBaseUrl(Load.wsBase())
       .contentTypeHeader("application/json").acceptHeader("application/json");
 
   /** Checks for the next `batch` availability messages of the watcher's SKU, saving their versions v0..vN. */

@@ -144,8 +144,7 @@ public final class StreamHub extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    String url = settings.clusterMode() ? settings.redisCluster().get(0) : settings.redisUrl();
-    subscriberClient = Redis.createClient(vertx, new RedisOptions().setConnectionString(url));
+    subscriberClient = subscriberFor(0);
     connect();
     return Future.succeededFuture();
   }
@@ -326,6 +325,19 @@ public final class StreamHub extends VerticleBase {
     }
   }
 
+  /**
+   * The subscriber's Redis: the one Redis, or in cluster mode one of the nodes (classic pub/sub
+   * reaches every node of a cluster). Each failed attempt moves on to the next node, so a dead
+   * node does not silence the stream.
+   */
+  private Redis subscriberFor(int attempt) {
+    String url = settings.clusterMode()
+        ? settings.redisCluster().get(attempt % settings.redisCluster().size()) : settings.redisUrl();
+    return Redis.createClient(vertx, new RedisOptions().setConnectionString(url));
+  }
+
+  private int attempts;
+
   private void connect() {
     if (stopped) {
       return;
@@ -361,6 +373,11 @@ public final class StreamHub extends VerticleBase {
 
   private void retry() {
     if (!stopped) {
+      if (settings.clusterMode()) {
+        Redis previous = subscriberClient;
+        subscriberClient = subscriberFor(++attempts);
+        previous.close();
+      }
       vertx.setTimer(backoff, t -> connect());
       backoff = Math.min(backoff * 2, 2000);
     }
