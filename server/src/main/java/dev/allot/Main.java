@@ -4,6 +4,15 @@ import java.util.concurrent.CountDownLatch;
 
 /** {@code java -jar allot-server.jar [--config FILE]}: starts one server and stops it cleanly on SIGTERM. */
 public final class Main {
+  /**
+   * Vert.x registers one "active connections" gauge per network client; Micrometer warns, once,
+   * that the second (the stream's Redis subscriber) was not registered again. Harmless, and a
+   * WARNING at every start teaches operators to ignore warnings: keep only its errors. (Held in a
+   * field: java.util.logging forgets the level of a logger nobody references.)
+   */
+  private static final java.util.logging.Logger MICROMETER_REGISTRY =
+      java.util.logging.Logger.getLogger("io.micrometer.core.instrument.MeterRegistry");
+
   private Main() {
   }
 
@@ -11,6 +20,7 @@ public final class Main {
     if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
       System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$-7s %3$s - %5$s%6$s%n");
     }
+    MICROMETER_REGISTRY.setLevel(java.util.logging.Level.SEVERE);
     Settings settings;
     try {
       settings = Settings.load(args, System.getenv());
