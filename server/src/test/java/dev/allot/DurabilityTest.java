@@ -49,7 +49,7 @@ class DurabilityTest {
           List<CompletableFuture<Void>> buyers = new ArrayList<>();
           for (int i = 0; i < 10; i++) {
             String id = Api.id("d");
-            buyers.add(web.async("POST", "/v1/reservations", "{\"id\":\"" + id + "\",\"channel\":\"web\","
+            buyers.add(web.async("POST", "/v1/reservations", "{\"id\":\"" + id + "\",\"channel\":\"web\",\"ttlSeconds\":2,"
                     + "\"lines\":[{\"sku\":\"" + sku + "\",\"qty\":1}]}")
                 .thenCompose(r -> r.status() != 201 ? CompletableFuture.completedFuture(null)
                     : web.async("POST", "/v1/reservations/" + id + "/commit", null).thenApply(c -> {

@@ -66,7 +66,7 @@ class FailureTest {
   @Test
   @DisplayName("a multi-line reservation abandoned half-way by a dead instance is undone by itself, with no oversell")
   void deadInstanceMidCreate() throws Exception {
-    try (Fixture f = new Fixture(Map.of("ALLOT_PENDING_LEASE_MILLIS", "300"))) {
+    try (Fixture f = new Fixture(Map.of("ALLOT_PENDING_LEASE_MILLIS", "3000"))) {
       String x = Api.sku("dx");
       String y = Api.sku("dy");
       f.admin.receive(x, "main", 2);
@@ -75,13 +75,13 @@ class FailureTest {
       // The "dead instance": it began the reservation and held the first line, then vanished.
       String id = Api.id("dead");
       long now = System.currentTimeMillis();
-      assertEquals(1, LuaScriptsTest.await(f.dead.recordBegin(id, now, "fp", "web", now + 600_000, now + 300,
+      assertEquals(1, LuaScriptsTest.await(f.dead.recordBegin(id, now, "fp", "web", now + 600_000, now + 3000,
           x + "=2," + y + "=1")).code());
       assertEquals(Store.HoldStatus.HELD, LuaScriptsTest.await(f.dead.reserveLine(x, id, 2, now, now + 600_000, 0, "web",
           List.of("main"), null, false)).status());
       assertEquals(0, f.web.channelAvailable("web", x), "the dangling hold blocks X for now");
 
-      await("the abandoned line given back", 5000, () -> f.web.channelAvailable("web", x) == 2);
+      await("the abandoned line given back", 15_000, () -> f.web.channelAvailable("web", x) == 2);
       assertEquals(2, f.web.channelAvailable("web", y));
       assertEquals("unknown_reservation", expect(f.web.get("/v1/reservations/" + id), 404).code());
       // Nobody can later complete the abandoned reservation: its record says aborted.
@@ -95,7 +95,7 @@ class FailureTest {
   @DisplayName("an instance that dies in the middle of a commit leaves nothing committed once the hold's deadline passes")
   void deadInstanceMidCommit() throws Exception {
     try (Fixture f = new Fixture(Map.of())) {
-      String[] r = f.twoLineReservation(3, 1);
+      String[] r = f.twoLineReservation(3, 3);
       String id = r[0];
       String x = r[1];
       String y = r[2];
@@ -103,7 +103,7 @@ class FailureTest {
       assertEquals(1, LuaScriptsTest.await(f.dead.commitLine(x, id, System.currentTimeMillis())).code());
       assertEquals(1, f.web.sku(x, "main").path("committed").asLong());
 
-      await("the reservation expired and every line returned", 5000,
+      await("the reservation expired and every line returned", 15_000,
           () -> f.web.sku(x, "main").path("committed").asLong() == 0 && f.web.sku(y, "main").path("reserved").asLong() == 0);
       assertEquals("expired", expect(f.web.get("/v1/reservations/" + id), 200).json().path("state").asText());
       assertEquals(3, f.web.channelAvailable("web", x));

@@ -73,19 +73,19 @@ class LivePageTest {
       String pageWs = MAPPER.readTree(created.body()).path("webSocketDebuggerUrl").asText();
       try (Cdp cdp = new Cdp(pageWs)) {
         await("the page's stream is live", 20_000, () -> "live".equals(cdp.eval("document.body.dataset.stream")));
-        await("FLASH-DROP-1 shows 100", 10_000, () -> "100".equals(count(cdp, "FLASH-DROP-1")));
+        await("FLASH-DROP-1 shows 100", 20_000, () -> "100".equals(count(cdp, "FLASH-DROP-1")));
 
         Api web = new Api(port, "demo-web");
         expect(web.post("/v1/reservations", "{\"id\":\"browser-1\",\"channel\":\"web\",\"ttlSeconds\":300,"
             + "\"lines\":[{\"sku\":\"FLASH-DROP-1\",\"qty\":3}]}"), 201);
-        await("the page shows 97 without a reload", 5000, () -> "97".equals(count(cdp, "FLASH-DROP-1")));
+        await("the page shows 97 without a reload", 20_000, () -> "97".equals(count(cdp, "FLASH-DROP-1")));
 
         String before = count(cdp, "MUG-LOGO");
         cdp.eval("document.querySelector('[data-sku=\"MUG-LOGO\"] button').click(), 'clicked'");
         long expected = Long.parseLong(before) - 1;
-        await("Buy reserved and committed one mug", 5000, () -> String.valueOf(expected).equals(count(cdp, "MUG-LOGO")));
+        await("Buy reserved and committed one mug", 20_000, () -> String.valueOf(expected).equals(count(cdp, "MUG-LOGO")));
         Api reader = web.as("demo-reader");
-        await("the page committed its hold", 5000, () -> expect(reader.get("/v1/skus/MUG-LOGO"), 200).json()
+        await("the page committed its hold", 20_000, () -> expect(reader.get("/v1/skus/MUG-LOGO"), 200).json()
             .path("locations").path("main").path("committed").asLong() == 1);
 
         JsonNode shot = cdp.call("Page.captureScreenshot", MAPPER.createObjectNode().put("format", "png"));

@@ -34,7 +34,7 @@ class StreamTest {
   @BeforeAll
   static void start() throws Exception {
     Map<String, String> cfg = Map.of("ALLOT_API_KEYS", TestServer.keys("web"), "ALLOT_STREAM_COALESCE_MILLIS", "20",
-        "ALLOT_STREAM_PING_MILLIS", "200", "ALLOT_STREAM_QUEUE_BYTES", "4096", "ALLOT_STREAM_MAX_SUBSCRIPTIONS", "50");
+        "ALLOT_STREAM_PING_MILLIS", "2000", "ALLOT_STREAM_QUEUE_BYTES", "4096", "ALLOT_STREAM_MAX_SUBSCRIPTIONS", "50");
     a = TestServer.start(TestRedis.url(), cfg);
     b = TestServer.start(TestRedis.url(), cfg);
     admin = new Api(a.port(), TestServer.ADMIN);
@@ -98,10 +98,10 @@ class StreamTest {
     try (WsClient ws = WsClient.connect(b.port(), TestServer.READER)) {
       ws.subscribe("web", sku);
       ws.until(5000, m -> isFor(m, "web", sku) && m.path("available").asLong() == 2);
-      expect(web.post("/v1/reservations", "{\"id\":\"" + Api.id("e") + "\",\"channel\":\"web\",\"ttlSeconds\":1,"
+      expect(web.post("/v1/reservations", "{\"id\":\"" + Api.id("e") + "\",\"channel\":\"web\",\"ttlSeconds\":3,"
           + "\"lines\":[{\"sku\":\"" + sku + "\",\"qty\":2}]}"), 201);
-      ws.until(5000, m -> isFor(m, "web", sku) && m.path("available").asLong() == 0);
-      ws.until(5000, m -> isFor(m, "web", sku) && m.path("available").asLong() == 2);
+      ws.until(10_000, m -> isFor(m, "web", sku) && m.path("available").asLong() == 0);
+      ws.until(10_000, m -> isFor(m, "web", sku) && m.path("available").asLong() == 2);
     }
   }
 
@@ -120,6 +120,9 @@ class StreamTest {
       ws.until(5000, m -> isFor(m, "web", sku) && m.path("available").asLong() == 3);
 
       ws.unsubscribe("web", sku);
+      // Messages on one socket are handled in order: once this is answered, the unsubscribe is in.
+      ws.send("{\"op\":\"dance\"}");
+      ws.until(5000, m -> "unknown_op".equals(m.path("code").asText()));
       reserve(sku, 1);
       reserve(sentinel, 1);
       List<JsonNode> before = new ArrayList<>();

@@ -54,11 +54,16 @@ public final class TestRedis {
       return url;
     }
     if (dockerAvailable()) {
-      GenericContainer<?> c = new GenericContainer<>("redis:7-alpine").withExposedPorts(6379);
-      c.start();
-      Runtime.getRuntime().addShutdownHook(new Thread(c::stop));
-      url = "redis://" + c.getHost() + ":" + c.getMappedPort(6379);
-      return url;
+      try {
+        GenericContainer<?> c = new GenericContainer<>("redis:7-alpine").withExposedPorts(6379);
+        c.start();
+        Runtime.getRuntime().addShutdownHook(new Thread(c::stop));
+        url = "redis://" + c.getHost() + ":" + c.getMappedPort(6379);
+        return url;
+      } catch (RuntimeException e) {
+        System.err.println("TestRedis: Docker is there but the Redis container did not start (" + e.getMessage()
+            + "); using a redis-server child process instead");
+      }
     }
     try {
       RedisProcess p = RedisProcess.start();

@@ -37,7 +37,7 @@ class SmokeTest {
   static void run(Class<?> simulation, Map<String, String> params) {
     Map<String, String> all = new HashMap<>(params);
     all.put("base", "http://127.0.0.1:" + server.port());
-    all.put("ttlSeconds", "1");
+    all.put("ttlSeconds", "5");
     Map<String, String> previous = new HashMap<>();
     all.forEach((k, v) -> previous.put(k, System.setProperty(k, v)));
     try {
@@ -62,21 +62,21 @@ class SmokeTest {
   @DisplayName("flash sale: a few seconds, 100 units, zero oversells, commits counted exactly")
   void flashSale() {
     run(FlashSaleSimulation.class, Map.of("units", "100", "peakRate", "60", "rampSeconds", "1", "holdSeconds", "3",
-        "p99Millis", "2000"));
+        "p99Millis", "10000"));
   }
 
   @Test
   @DisplayName("checkout: carts over 50 SKUs on two channels, every SKU's truth checked")
   void checkout() {
     run(CheckoutSimulation.class, Map.of("skus", "50", "unitsPerSku", "10", "rate", "30", "rampSeconds", "1",
-        "durationSeconds", "3", "p99Millis", "2000"));
+        "durationSeconds", "3", "p99Millis", "10000"));
   }
 
   @Test
   @DisplayName("soak: the same journeys at a steady rate")
   void soak() {
     run(SoakSimulation.class, Map.of("skus", "20", "unitsPerSku", "100", "rate", "20", "durationSeconds", "3",
-        "p99Millis", "2000"));
+        "p99Millis", "10000"));
   }
 
   @Test
