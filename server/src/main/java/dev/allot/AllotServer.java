@@ -36,20 +36,15 @@ public final class AllotServer {
   private final RedisProcess embedded;
   private final RedisStore redis;
   private final List<String> deployments = new ArrayList<>();
-  private final Reservations reservations;
-  private final Sweeper sweeper;
   private int port;
   private long catalogTimer = -1;
   private long scriptRetryTimer = -1;
 
-  private AllotServer(Settings settings, Vertx vertx, RedisProcess embedded, RedisStore redis,
-                      Reservations reservations, Sweeper sweeper) {
+  private AllotServer(Settings settings, Vertx vertx, RedisProcess embedded, RedisStore redis) {
     this.settings = settings;
     this.vertx = vertx;
     this.embedded = embedded;
     this.redis = redis;
-    this.reservations = reservations;
-    this.sweeper = sweeper;
   }
 
   /**
@@ -95,7 +90,7 @@ public final class AllotServer {
     Reservations reservations = new Reservations(store, catalog, settings, metrics, clock);
     Movements movements = new Movements(store, catalog, settings, metrics, clock);
     Sweeper sweeper = new Sweeper(store, reservations, settings, metrics, clock);
-    AllotServer server = new AllotServer(settings, vertx, embedded, redis, reservations, sweeper);
+    AllotServer server = new AllotServer(settings, vertx, embedded, redis);
     StreamHub hub = new StreamHub(settings, store, catalog, registry);
     boolean demo = requested.embeddedRedis() && requested.apiKeys().isEmpty();
     ApiVerticle.Services services = new ApiVerticle.Services(settings, store, catalog, metrics, clock, hub,
@@ -157,23 +152,11 @@ public final class AllotServer {
     return port;
   }
 
-  public Settings settings() {
-    return settings;
-  }
-
-  public Vertx vertx() {
-    return vertx;
-  }
-
-  public Reservations reservations() {
-    return reservations;
-  }
-
-  public Sweeper sweeper() {
-    return sweeper;
-  }
-
-  /** Stops accepting, lets requests in flight finish, closes sockets and Redis; stops the embedded Redis last. */
+  /**
+   * Stops accepting, lets requests in flight finish, closes sockets and Redis; stops the embedded
+   * Redis last. Blocking (it waits for Vert.x to close): call it from a plain thread, such as the
+   * shutdown hook, never from an event loop.
+   */
   public void stop() {
     try {
       if (catalogTimer >= 0) {
@@ -197,9 +180,5 @@ public final class AllotServer {
     }
   }
 
-  /** For tests that need to act on the embedded Redis. */
-  RedisProcess embeddedRedis() {
-    return embedded;
-  }
 
 }

@@ -73,13 +73,6 @@ public record Settings(
         storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes, ledgerMaxEntries);
   }
 
-  public Settings withHttpPort(int port) {
-    return new Settings(port, httpHost, redisUrl, redisCluster, apiKeys, authDisabled, defaultTtlSeconds,
-        streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
-        sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
-        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes, ledgerMaxEntries);
-  }
-
   /** Reads the settings: command line {@code --config FILE}, else {@code ALLOT_CONFIG}, then the environment. */
   public static Settings load(String[] args, Map<String, String> env) {
     String file = null;

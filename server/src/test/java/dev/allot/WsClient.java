@@ -128,10 +128,6 @@ public final class WsClient implements AutoCloseable {
         });
   }
 
-  public int pending() {
-    return messages.size();
-  }
-
   public CompletableFuture<Integer> closed() {
     return closed;
   }
