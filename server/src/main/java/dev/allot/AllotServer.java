@@ -82,7 +82,7 @@ public final class AllotServer {
         .build();
 
     RedisStore redis = RedisStore.create(vertx, settings.redisUrl(), settings.redisCluster(), settings.redisPoolSize(),
-        settings.redisTimeoutMillis());
+        settings.redisTimeoutMillis(), settings.redisWaitReplicas(), settings.redisWaitMillis());
     Store store = new Store(redis, settings.ledgerMaxEntries());
     Metrics metrics = new Metrics(registry);
     LongSupplier clock = System::currentTimeMillis;

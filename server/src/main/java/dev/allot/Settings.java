@@ -38,7 +38,9 @@ public record Settings(
     int streamPingMillis,        // a stream socket that does not answer a ping within two of these is closed
     int streamMaxSubscriptions,  // SKU subscriptions per stream connection
     int streamQueueBytes,        // bytes a stream socket may have waiting to be sent before it is closed
-    int ledgerMaxEntries) {      // ledger entries kept per SKU (newest first); older ones are trimmed
+    int ledgerMaxEntries,        // ledger entries kept per SKU (newest first); older ones are trimmed
+    int redisWaitReplicas,       // > 0: a script's change is answered only once this many replicas have it (WAIT)
+    int redisWaitMillis) {       // how long that WAIT may take before the call answers 503
 
   public static final int DEFAULT_PORT = 8080;
 
@@ -63,14 +65,16 @@ public record Settings(
     return new Settings(httpPort, httpHost, url, redisCluster, apiKeys, authDisabled, defaultTtlSeconds,
         streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
         sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
-        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes, ledgerMaxEntries);
+        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes, ledgerMaxEntries,
+        redisWaitReplicas, redisWaitMillis);
   }
 
   public Settings withApiKeys(Map<String, String> keys) {
     return new Settings(httpPort, httpHost, redisUrl, redisCluster, keys, authDisabled, defaultTtlSeconds,
         streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
         sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
-        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes, ledgerMaxEntries);
+        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes, ledgerMaxEntries,
+        redisWaitReplicas, redisWaitMillis);
   }
 
   /** Reads the settings: command line {@code --config FILE}, else {@code ALLOT_CONFIG}, then the environment. */
@@ -171,7 +175,9 @@ public record Settings(
         intSetting(v, "ALLOT_STREAM_PING_MILLIS", 15_000, 10, 3_600_000),
         intSetting(v, "ALLOT_STREAM_MAX_SUBSCRIPTIONS", 1000, 1, 100_000),
         intSetting(v, "ALLOT_STREAM_QUEUE_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
-        intSetting(v, "ALLOT_LEDGER_MAX_ENTRIES", 1000, 10, 1_000_000));
+        intSetting(v, "ALLOT_LEDGER_MAX_ENTRIES", 1000, 10, 1_000_000),
+        intSetting(v, "ALLOT_REDIS_WAIT_REPLICAS", 0, 0, 16),
+        intSetting(v, "ALLOT_REDIS_WAIT_MILLIS", 1000, 1, 600_000));
   }
 
   /** {@code key1=admin,key2=channel:web,key3=reader}. */

@@ -18,27 +18,39 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
- * A local Redis Cluster for tests: three masters from the same redis-server binary the other
- * tests use, on free loopback ports (each with its bus port, +10000, free too), slots split in
- * three and the nodes introduced with CLUSTER MEET (no redis-cli needed).
+ * A local Redis Cluster for tests: masters (and replicas where a test needs failover) from the
+ * same redis-server binary the other tests use, on free loopback ports (each with its bus port,
+ * +10000, free too), slots split evenly and the nodes introduced with CLUSTER MEET and CLUSTER
+ * REPLICATE (no redis-cli needed).
  */
 public final class TestCluster implements AutoCloseable {
   private final List<RedisProcess> nodes;
+  private final Path dir;
+  private final int nodeTimeoutMillis;
 
-  private TestCluster(List<RedisProcess> nodes) {
-    this.nodes = nodes;
+  private TestCluster(List<RedisProcess> nodes, Path dir, int nodeTimeoutMillis) {
+    this.nodes = new ArrayList<>(nodes);
+    this.dir = dir;
+    this.nodeTimeoutMillis = nodeTimeoutMillis;
   }
 
   public static TestCluster start(int masters) throws Exception {
+    // No failover in these tests: a long node timeout never marks a slow node failed on a loaded box.
+    return start(masters, 0, 60_000);
+  }
+
+  /**
+   * Masters first in {@link #nodes()}, then the replicas: replica i follows master i % masters.
+   * With replicas, nodeTimeoutMillis is how long a master may go unanswered before its replica
+   * takes over.
+   */
+  public static TestCluster start(int masters, int replicasPerMaster, int nodeTimeoutMillis) throws Exception {
     Path dir = Files.createTempDirectory("allot-cluster-");
     List<RedisProcess> nodes = new ArrayList<>();
+    int total = masters * (1 + replicasPerMaster);
     try {
-      for (int i = 0; i < masters; i++) {
-        int port = clusterPort();
-        // No failover in these tests: a long node timeout never marks a slow node failed on a loaded box.
-        nodes.add(RedisProcess.start(port, List.of("--cluster-enabled", "yes",
-            "--cluster-config-file", dir.resolve("nodes-" + port + ".conf").toAbsolutePath().toString(),
-            "--cluster-node-timeout", "60000", "--dir", dir.toAbsolutePath().toString())));
+      for (int i = 0; i < total; i++) {
+        nodes.add(startNode(clusterPort(), dir, nodeTimeoutMillis));
       }
       Vertx vertx = Vertx.vertx();
       try {
@@ -52,26 +64,67 @@ public final class TestCluster implements AutoCloseable {
           }
           send(vertx, nodes.get(i).port(), add);
         }
-        for (int i = 1; i < masters; i++) {
+        for (int i = 1; i < total; i++) {
           send(vertx, nodes.get(0).port(), Request.cmd(Command.CLUSTER).arg("MEET").arg("127.0.0.1").arg(nodes.get(i).port()));
         }
         long deadline = System.currentTimeMillis() + 30_000;
+        for (int i = masters; i < total; i++) {
+          String masterId = send(vertx, nodes.get(i % masters).port(), Request.cmd(Command.CLUSTER).arg("MYID"));
+          // The replica must have heard of its master through the gossip first.
+          while (true) {
+            try {
+              send(vertx, nodes.get(i).port(), Request.cmd(Command.CLUSTER).arg("REPLICATE").arg(masterId));
+              break;
+            } catch (Throwable e) { // the client's error replies (ErrorType) are Throwables, not Exceptions
+              waitOrFail(deadline, "replica " + i + " could not follow its master: " + e.getMessage());
+            }
+          }
+        }
         for (RedisProcess n : nodes) {
           while (!send(vertx, n.port(), Request.cmd(Command.CLUSTER).arg("INFO")).contains("cluster_state:ok")) {
-            if (System.currentTimeMillis() > deadline) {
-              throw new IllegalStateException("the test cluster did not reach cluster_state:ok in 30 s");
-            }
-            TimeUnit.MILLISECONDS.sleep(50); // polling the cluster's own state, with a deadline
+            waitOrFail(deadline, "the test cluster did not reach cluster_state:ok in 30 s");
+          }
+        }
+        for (int i = masters; i < total; i++) {
+          while (!send(vertx, nodes.get(i).port(), Request.cmd(Command.INFO).arg("replication"))
+              .contains("master_link_status:up")) {
+            waitOrFail(deadline, "replica " + i + " did not reach its master in 30 s");
           }
         }
       } finally {
         vertx.close().await(10, TimeUnit.SECONDS);
       }
-      return new TestCluster(nodes);
+      return new TestCluster(nodes, dir, nodeTimeoutMillis);
     } catch (Exception e) {
       nodes.forEach(RedisProcess::close);
       throw e;
     }
+  }
+
+  private static RedisProcess startNode(int port, Path dir, int nodeTimeoutMillis) throws IOException {
+    return RedisProcess.start(port, List.of("--cluster-enabled", "yes",
+        "--cluster-config-file", dir.resolve("nodes-" + port + ".conf").toAbsolutePath().toString(),
+        "--cluster-node-timeout", Integer.toString(nodeTimeoutMillis),
+        // a replica may always take over, however long it was out of touch
+        "--cluster-replica-validity-factor", "0",
+        "--dir", dir.toAbsolutePath().toString()));
+  }
+
+  /**
+   * Starts node i again (after it was killed) on its port with its cluster config file, so it
+   * rejoins as the node it was: a master whose slots were taken over comes back as a replica.
+   */
+  public RedisProcess restart(int i) throws IOException {
+    RedisProcess node = startNode(nodes.get(i).port(), dir, nodeTimeoutMillis);
+    nodes.set(i, node);
+    return node;
+  }
+
+  private static void waitOrFail(long deadline, String message) throws InterruptedException {
+    if (System.currentTimeMillis() > deadline) {
+      throw new IllegalStateException(message);
+    }
+    TimeUnit.MILLISECONDS.sleep(50); // polling the cluster's own state, with a deadline
   }
 
   /** ALLOT_REDIS_CLUSTER for these nodes. */

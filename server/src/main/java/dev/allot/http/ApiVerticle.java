@@ -85,7 +85,7 @@ public final class ApiVerticle extends VerticleBase {
   public Future<?> start() {
     Settings settings = s.settings();
     redis = RedisStore.create(vertx, settings.redisUrl(), settings.redisCluster(), settings.redisPoolSize(),
-        settings.redisTimeoutMillis());
+        settings.redisTimeoutMillis(), settings.redisWaitReplicas(), settings.redisWaitMillis());
     store = new Store(redis, settings.ledgerMaxEntries());
     reservations = new Reservations(store, s.catalog(), settings, s.metrics(), s.clock());
     movements = new Movements(store, s.catalog(), settings, s.metrics(), s.clock());

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
@@ -167,11 +168,21 @@ public final class Reservations {
         .compose(r -> releaseLines(id, stock, "abort"))
         .compose(r -> settle(id))
         .recover(err -> {
-          LOG.log(System.Logger.Level.WARNING, "could not undo reservation {0} now ({1}); the sweeper will", id,
-              err.toString());
+          // One line per 10 s: during an outage every failed creation comes here.
+          long now = System.currentTimeMillis();
+          long last = lastAbandonWarning.get();
+          long skipped = abandonWarningsSkipped.incrementAndGet() - 1;
+          if (now - last > 10_000 && lastAbandonWarning.compareAndSet(last, now)) {
+            abandonWarningsSkipped.set(0);
+            LOG.log(System.Logger.Level.WARNING, "could not undo reservation {0} now ({1}); the sweeper will"
+                + (skipped > 0 ? " (and {2} more since the last such line)" : ""), id, err.toString(), skipped);
+          }
           return Future.succeededFuture();
         });
   }
+
+  private final AtomicLong lastAbandonWarning = new AtomicLong();
+  private final AtomicLong abandonWarningsSkipped = new AtomicLong();
 
   private ObjectNode createdBody(ReserveRequest req, List<Line> stock, Channel channel, long deadline,
                                  List<Future<LineHold>> holds) {

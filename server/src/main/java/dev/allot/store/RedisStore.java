@@ -31,6 +31,9 @@ public final class RedisStore {
   private static final System.Logger LOG = System.getLogger(RedisStore.class.getName());
   private static final Map<Script, String> SOURCES = loadSources();
   private static final Map<Script, String> SHAS = shas(SOURCES);
+  /** Error replies meaning "not now" (a command that did not run, or a node not serving): 503. */
+  private static final List<String> UNAVAILABLE_CODES = List.of("CONNECTION_CLOSED", "LOADING", "MASTERDOWN",
+      "CLUSTERDOWN", "TRYAGAIN", "BUSY", "READONLY", "MOVED", "ASK");
 
   private final Redis redis;
   private final boolean cluster;
@@ -43,14 +46,23 @@ public final class RedisStore {
    * for each request and, under load, wait on itself.
    */
   private Future<RedisConnection> clusterConnection;
+  /** A replacement cluster connection being made while the current one goes on serving (see {@link #refresh}). */
+  private boolean refreshing;
+  private long lastRefreshWarning;
+  private long lastRefresh;
 
   private final Vertx vertx;
+  private final int waitReplicas;
+  private final Request waitRequest;
 
-  private RedisStore(Vertx vertx, Redis redis, boolean cluster, long timeoutMillis) {
+  private RedisStore(Vertx vertx, Redis redis, boolean cluster, long timeoutMillis, int waitReplicas,
+                     long waitMillis) {
     this.vertx = vertx;
     this.redis = redis;
     this.cluster = cluster;
     this.timeoutMillis = timeoutMillis;
+    this.waitReplicas = waitReplicas;
+    this.waitRequest = waitReplicas > 0 ? Request.cmd(Command.WAIT).arg(waitReplicas).arg(waitMillis) : null;
   }
 
   public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize) {
@@ -64,6 +76,18 @@ public final class RedisStore {
    */
   public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize,
                                   long timeoutMillis) {
+    return create(vertx, redisUrl, clusterNodes, poolSize, timeoutMillis, 0, 0);
+  }
+
+  /**
+   * @param waitReplicas when above 0, every script is followed on the same connection by
+   *     {@code WAIT waitReplicas waitMillis}, and its answer is given only once that many replicas
+   *     have the change: a failover to a replica then cannot lose an acknowledged commit. Fewer
+   *     replicas in time is a 503 (the change stands on the master; scripts are idempotent, so the
+   *     client's retry answers from it).
+   */
+  public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize,
+                                  long timeoutMillis, int waitReplicas, long waitMillis) {
     RedisOptions options = new RedisOptions()
         .setMaxPoolSize(poolSize)
         .setMaxPoolWaiting(100_000)
@@ -77,7 +101,7 @@ public final class RedisStore {
     }
     options.getNetClientOptions().setConnectTimeout(2000).setTcpNoDelay(true);
     return new RedisStore(vertx, Redis.createClient(vertx, options), clusterNodes != null && !clusterNodes.isEmpty(),
-        timeoutMillis);
+        timeoutMillis, waitReplicas, waitMillis);
   }
 
   public Future<Void> close() {
@@ -113,6 +137,9 @@ public final class RedisStore {
    * the keys and leaves the script cached there for the next EVALSHA.
    */
   public Future<Response> eval(Script script, List<String> keys, List<String> args) {
+    if (waitReplicas > 0) {
+      return evalAndWait(script, keys, args, false, 0);
+    }
     Request req = evalRequest(Command.EVALSHA, SHAS.get(script), keys, args);
     return raw(req).timeout(timeoutMillis, TimeUnit.MILLISECONDS).recover(err -> {
       if (err instanceof ErrorType e && e.is("NOSCRIPT")) {
@@ -133,6 +160,73 @@ public final class RedisStore {
       req.arg(a);
     }
     return req;
+  }
+
+  /**
+   * The script and a WAIT in one batch: one write on the connection to the node owning the keys,
+   * so the WAIT counts replicas for exactly this connection's writes, the script's included. A
+   * batch reports an error reply as "ERR [index] ...", so redirections and NOSCRIPT are told
+   * apart by their text; a redirected batch did not run and is sent again after a moment (the
+   * client relearns the slot map within its cache TTL, 1 s).
+   */
+  private Future<Response> evalAndWait(Script script, List<String> keys, List<String> args, boolean source,
+                                       int redirects) {
+    Request req = source ? evalRequest(Command.EVAL, SOURCES.get(script), keys, args)
+        : evalRequest(Command.EVALSHA, SHAS.get(script), keys, args);
+    return batch(List.of(req, waitRequest)).timeout(timeoutMillis, TimeUnit.MILLISECONDS).transform(ar -> {
+      if (ar.succeeded()) {
+        Response acked = ar.result().get(1);
+        long count = acked == null ? 0 : acked.toLong();
+        if (count < waitReplicas) {
+          return Future.failedFuture(new StoreUnavailableException("Redis applied the change but only " + count
+              + " of " + waitReplicas + " replica(s) confirmed it in time (ALLOT_REDIS_WAIT_REPLICAS)", null));
+        }
+        return Future.succeededFuture(ar.result().get(0));
+      }
+      Throwable err = ar.cause();
+      String msg = err instanceof ErrorType ? String.valueOf(err.getMessage()) : "";
+      if (msg.contains("NOSCRIPT") && !source) {
+        LOG.log(System.Logger.Level.INFO, "Redis did not know script {0} (restarted or flushed?): sent it again",
+            script.file);
+        return evalAndWait(script, keys, args, true, redirects);
+      }
+      if (redirects < 40 && (msg.contains("MOVED ") || msg.contains("ASK ") || msg.contains("TRYAGAIN")
+          || msg.contains("CLUSTERDOWN"))) {
+        return vertx.timer(50L).compose(t -> evalAndWait(script, keys, args, source, redirects + 1));
+      }
+      return Future.failedFuture(translateBatch(err, msg));
+    });
+  }
+
+  /**
+   * A batch's failure: the client folds each failed entry into one "ERR [i] ..." error, also
+   * when the entry failed because the socket went away, so the text decides what it was.
+   */
+  private Throwable translateBatch(Throwable err, String msg) {
+    if (!(err instanceof ErrorType)) {
+      return translate(err);
+    }
+    for (String code : UNAVAILABLE_CODES) {
+      if (msg.contains("] " + code)) {
+        return new StoreUnavailableException("Redis is not ready: " + msg, err);
+      }
+    }
+    if (msg.contains("Exception") || msg.contains("Connection is closed") || msg.contains("CONNECTION_CLOSED")) {
+      refresh();
+      return new StoreUnavailableException("Redis cannot be reached: " + msg, err);
+    }
+    return new IllegalStateException("Redis refused a command: " + msg, err);
+  }
+
+  private Future<List<Response>> batch(List<Request> requests) {
+    if (!cluster) {
+      return redis.batch(requests);
+    }
+    return connection().compose(c -> c.batch(requests)).andThen(ar -> {
+      if (ar.failed() && !(ar.cause() instanceof ErrorType)) {
+        refresh();
+      }
+    });
   }
 
   /** Sends one command; failures to reach Redis become {@link StoreUnavailableException}. */
@@ -157,6 +251,9 @@ public final class RedisStore {
       if (attempt < 8 && err instanceof ErrorType e && (e.is("MOVED") || e.is("ASK") || e.is("TRYAGAIN"))) {
         return vertx.timer(25L * (attempt + 1)).compose(t -> clusterSend(request, attempt + 1));
       }
+      if (!(err instanceof ErrorType)) {
+        refresh(); // a node's socket closed or could not be made: see refresh()
+      }
       return Future.failedFuture(err);
     });
   }
@@ -166,19 +263,72 @@ public final class RedisStore {
     if (current == null || current.failed()) {
       Future<RedisConnection> fresh = redis.connect();
       clusterConnection = fresh;
-      fresh.onSuccess(c -> {
-        c.exceptionHandler(err -> forget(fresh));
-        c.endHandler(v -> forget(fresh));
-      });
+      fresh.onSuccess(this::watch);
       return fresh;
     }
     return current;
   }
 
-  private synchronized void forget(Future<RedisConnection> which) {
-    if (clusterConnection == which) {
-      clusterConnection = null;
+  private void watch(RedisConnection c) {
+    c.exceptionHandler(err -> refresh());
+    c.endHandler(v -> refresh());
+  }
+
+  /**
+   * A node's socket ended or failed (a master died, a node restarted, a failover is under way).
+   * The Vert.x cluster client makes a connection to every node in the slot map or fails as a
+   * whole, and a dead node stays in that map until the cluster marks it failed: dropping the
+   * current connection at once would fail every call, also those for the healthy masters, for the
+   * whole failover. So the current connection keeps serving (calls for the dead node's slots fail
+   * with 503; new masters are connected on demand) while a replacement is made in the background,
+   * retried every second until the whole cluster answers, then swapped in.
+   */
+  private synchronized void refresh() {
+    if (refreshing || clusterConnection == null || !clusterConnection.succeeded()) {
+      return;
     }
+    long wait = lastRefresh + 1000 - System.currentTimeMillis();
+    if (wait > 0) {
+      // At most one renewal a second: calls still finishing on a retired connection fail too.
+      refreshing = true;
+      vertx.setTimer(wait, t -> {
+        synchronized (this) {
+          refreshing = false;
+        }
+        refresh();
+      });
+      return;
+    }
+    refreshing = true;
+    lastRefresh = System.currentTimeMillis();
+    redis.connect().onComplete(ar -> {
+      RedisConnection old = null;
+      synchronized (this) {
+        refreshing = false;
+        if (ar.succeeded()) {
+          old = clusterConnection != null && clusterConnection.succeeded() ? clusterConnection.result() : null;
+          clusterConnection = Future.succeededFuture(ar.result());
+        }
+      }
+      if (ar.succeeded()) {
+        watch(ar.result());
+        if (old != null) {
+          RedisConnection retired = old;
+          retired.exceptionHandler(null).endHandler(null);
+          // Calls already written on it get their answers; new ones take the fresh connection.
+          vertx.setTimer(timeoutMillis, t -> retired.close());
+        }
+        LOG.log(System.Logger.Level.INFO, "Redis Cluster connection renewed");
+      } else {
+        long now = System.currentTimeMillis();
+        if (now - lastRefreshWarning > 10_000) {
+          lastRefreshWarning = now;
+          LOG.log(System.Logger.Level.WARNING, "Redis Cluster: cannot reach every node yet, still serving on the "
+              + "current connection and retrying every second: {0}", ar.cause().getMessage());
+        }
+        refresh(); // again in a second
+      }
+    });
   }
 
   /**
@@ -211,9 +361,10 @@ public final class RedisStore {
       return err;
     }
     if (err instanceof ErrorType e) {
-      if (e.is("CONNECTION_CLOSED") || e.is("LOADING") || e.is("MASTERDOWN") || e.is("CLUSTERDOWN")
-          || e.is("TRYAGAIN") || e.is("BUSY") || e.is("READONLY") || e.is("MOVED") || e.is("ASK")) {
-        return new StoreUnavailableException("Redis is not ready: " + e.getMessage(), e);
+      for (String code : UNAVAILABLE_CODES) {
+        if (e.is(code)) {
+          return new StoreUnavailableException("Redis is not ready: " + e.getMessage(), e);
+        }
       }
       return new IllegalStateException("Redis refused a command: " + e.getMessage(), e);
     }
