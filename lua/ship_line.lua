@@ -9,7 +9,7 @@
   Returns {1, version}  shipped now
           {0, version}  nothing committed for this reservation here (already shipped: a replay)
           {3, version}  the entry is still a hold, not a commitment: refused, nothing changed
-  Events  PUBLISH allot:{SKU}:ev "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
+  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
 local rcall = redis.call
 local K_STOCK, K_HOLDS, K_EXPIRY, K_LEDGER, K_CUSTOMERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local rid = ARGV[1]
@@ -78,6 +78,9 @@ end
 -- Every change is told to its watchers in the same atomic step: the SKU's version and each
 -- location's available units, on the SKU's own pub/sub channel (same hash tag as its keys).
 local EV_CHANNEL = (string.gsub(K_STOCK, ':stock$', ':ev'))
+-- Redis 7+ (and Valkey) have sharded pub/sub: the event stays on the SKU's own shard, where the
+-- server listens with SSUBSCRIBE. Older Redis: classic PUBLISH (the server uses SUBSCRIBE there).
+local PUBLISH_CMD = (tonumber(redis.REDIS_VERSION_NUM) or 0) >= 0x070000 and 'SPUBLISH' or 'PUBLISH'
 local function publish()
   local f = rcall('HGETALL', K_STOCK)
   local ver, avail, order = 0, {}, {}
@@ -99,7 +102,7 @@ local function publish()
     if a < 0 then a = 0 end
     parts[#parts + 1] = loc .. '=' .. a
   end
-  rcall('PUBLISH', EV_CHANNEL, ver .. '|' .. table.concat(parts, ','))
+  rcall(PUBLISH_CMD, EV_CHANNEL, ver .. '|' .. table.concat(parts, ','))
 end
 
 local function finish(result)

@@ -45,10 +45,6 @@ class SlotMoveTest {
             Request.cmd(Command.CLUSTER).arg("KEYSLOT").arg("allot:{" + sku + "}:stock")));
         int from = ownerIndex(vertx, cluster, slot);
         int to = (from + 1) % 3;
-        int fromPort = cluster.nodes().get(from).port();
-        int toPort = cluster.nodes().get(to).port();
-        String fromId = TestCluster.send(vertx, fromPort, Request.cmd(Command.CLUSTER).arg("MYID"));
-        String toId = TestCluster.send(vertx, toPort, Request.cmd(Command.CLUSTER).arg("MYID"));
 
         AtomicInteger created = new AtomicInteger();
         AtomicInteger unavailable = new AtomicInteger();
@@ -74,21 +70,7 @@ class SlotMoveTest {
         await("traffic under way", 10_000, () -> created.get() >= 50);
 
         // Move the slot: importing on the target, migrating on the source, keys over, then the new owner.
-        TestCluster.send(vertx, toPort, Request.cmd(Command.CLUSTER).arg("SETSLOT").arg(slot).arg("IMPORTING").arg(fromId));
-        TestCluster.send(vertx, fromPort, Request.cmd(Command.CLUSTER).arg("SETSLOT").arg(slot).arg("MIGRATING").arg(toId));
-        while (true) {
-          String list = TestCluster.send(vertx, fromPort, Request.cmd(Command.CLUSTER).arg("GETKEYSINSLOT").arg(slot).arg(100));
-          List<String> names = parseList(list);
-          if (names.isEmpty()) {
-            break;
-          }
-          Request migrate = Request.cmd(Command.MIGRATE).arg("127.0.0.1").arg(toPort).arg("").arg(0).arg(5000).arg("KEYS");
-          names.forEach(migrate::arg);
-          TestCluster.send(vertx, fromPort, migrate);
-        }
-        for (var n : cluster.nodes()) {
-          TestCluster.send(vertx, n.port(), Request.cmd(Command.CLUSTER).arg("SETSLOT").arg(slot).arg("NODE").arg(toId));
-        }
+        cluster.moveSlot(vertx, slot, from, to);
         assertEquals(to, ownerIndex(vertx, cluster, slot), "the slot has moved");
         traffic.join();
 

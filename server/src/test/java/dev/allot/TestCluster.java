@@ -28,7 +28,10 @@ public final class TestCluster implements AutoCloseable {
   private final Path dir;
   private final int nodeTimeoutMillis;
 
-  private TestCluster(List<RedisProcess> nodes, Path dir, int nodeTimeoutMillis) {
+  private final String binary;
+
+  private TestCluster(List<RedisProcess> nodes, Path dir, int nodeTimeoutMillis, String binary) {
+    this.binary = binary;
     this.nodes = new ArrayList<>(nodes);
     this.dir = dir;
     this.nodeTimeoutMillis = nodeTimeoutMillis;
@@ -45,12 +48,18 @@ public final class TestCluster implements AutoCloseable {
    * takes over.
    */
   public static TestCluster start(int masters, int replicasPerMaster, int nodeTimeoutMillis) throws Exception {
+    return start(masters, replicasPerMaster, nodeTimeoutMillis, RedisProcess.findBinary());
+  }
+
+  /** As {@link #start(int, int, int)}, from a given redis-server binary. */
+  public static TestCluster start(int masters, int replicasPerMaster, int nodeTimeoutMillis, String binary)
+      throws Exception {
     Path dir = Files.createTempDirectory("allot-cluster-");
     List<RedisProcess> nodes = new ArrayList<>();
     int total = masters * (1 + replicasPerMaster);
     try {
       for (int i = 0; i < total; i++) {
-        nodes.add(startNode(clusterPort(), dir, nodeTimeoutMillis));
+        nodes.add(startNode(binary, clusterPort(), dir, nodeTimeoutMillis));
       }
       Vertx vertx = Vertx.vertx();
       try {
@@ -94,15 +103,15 @@ public final class TestCluster implements AutoCloseable {
       } finally {
         vertx.close().await(10, TimeUnit.SECONDS);
       }
-      return new TestCluster(nodes, dir, nodeTimeoutMillis);
-    } catch (Exception e) {
+      return new TestCluster(nodes, dir, nodeTimeoutMillis, binary);
+    } catch (Throwable e) { // also the client's error replies (ErrorType), which are not Exceptions
       nodes.forEach(RedisProcess::close);
       throw e;
     }
   }
 
-  private static RedisProcess startNode(int port, Path dir, int nodeTimeoutMillis) throws IOException {
-    return RedisProcess.start(port, List.of("--cluster-enabled", "yes",
+  private static RedisProcess startNode(String binary, int port, Path dir, int nodeTimeoutMillis) throws IOException {
+    return RedisProcess.start(binary, port, List.of("--cluster-enabled", "yes",
         "--cluster-config-file", dir.resolve("nodes-" + port + ".conf").toAbsolutePath().toString(),
         "--cluster-node-timeout", Integer.toString(nodeTimeoutMillis),
         // a replica may always take over, however long it was out of touch
@@ -115,7 +124,7 @@ public final class TestCluster implements AutoCloseable {
    * rejoins as the node it was: a master whose slots were taken over comes back as a replica.
    */
   public RedisProcess restart(int i) throws IOException {
-    RedisProcess node = startNode(nodes.get(i).port(), dir, nodeTimeoutMillis);
+    RedisProcess node = startNode(binary, nodes.get(i).port(), dir, nodeTimeoutMillis);
     nodes.set(i, node);
     return node;
   }
@@ -130,6 +139,33 @@ public final class TestCluster implements AutoCloseable {
   /** ALLOT_REDIS_CLUSTER for these nodes. */
   public String urls() {
     return nodes.stream().map(RedisProcess::url).collect(Collectors.joining(","));
+  }
+
+  /**
+   * Moves a slot from master {@code from} to master {@code to} the way redis-cli --cluster reshard
+   * does: IMPORTING on the target, MIGRATING on the source, MIGRATE of its keys, then SETSLOT NODE
+   * on every master.
+   */
+  public void moveSlot(Vertx vertx, int slot, int from, int to) throws Exception {
+    int fromPort = nodes.get(from).port();
+    int toPort = nodes.get(to).port();
+    String fromId = send(vertx, fromPort, Request.cmd(Command.CLUSTER).arg("MYID"));
+    String toId = send(vertx, toPort, Request.cmd(Command.CLUSTER).arg("MYID"));
+    send(vertx, toPort, Request.cmd(Command.CLUSTER).arg("SETSLOT").arg(slot).arg("IMPORTING").arg(fromId));
+    send(vertx, fromPort, Request.cmd(Command.CLUSTER).arg("SETSLOT").arg(slot).arg("MIGRATING").arg(toId));
+    while (true) {
+      String list = send(vertx, fromPort, Request.cmd(Command.CLUSTER).arg("GETKEYSINSLOT").arg(slot).arg(100));
+      List<String> names = SlotMoveTest.parseList(list);
+      if (names.isEmpty()) {
+        break;
+      }
+      Request migrate = Request.cmd(Command.MIGRATE).arg("127.0.0.1").arg(toPort).arg("").arg(0).arg(5000).arg("KEYS");
+      names.forEach(migrate::arg);
+      send(vertx, fromPort, migrate);
+    }
+    for (RedisProcess n : nodes) {
+      send(vertx, n.port(), Request.cmd(Command.CLUSTER).arg("SETSLOT").arg(slot).arg("NODE").arg(toId));
+    }
   }
 
   public List<RedisProcess> nodes() {

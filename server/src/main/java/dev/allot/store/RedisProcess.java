@@ -42,7 +42,11 @@ public final class RedisProcess implements AutoCloseable {
 
   /** Starts on the given port (a restart after {@link #close()} may reuse it), with extra redis-server arguments. */
   public static RedisProcess start(int port, List<String> extraArgs) throws IOException {
-    String binary = findBinary();
+    return start(findBinary(), port, extraArgs);
+  }
+
+  /** Starts this redis-server binary on the given port, with extra redis-server arguments. */
+  public static RedisProcess start(String binary, int port, List<String> extraArgs) throws IOException {
     Path dir = Files.createTempDirectory("allot-redis-");
     List<String> cmd = new ArrayList<>(List.of(binary, "--port", Integer.toString(port), "--bind", "127.0.0.1",
         "--save", "", "--appendonly", "no", "--dir", dir.toAbsolutePath().toString(), "--loglevel", "warning",
@@ -125,6 +129,22 @@ public final class RedisProcess implements AutoCloseable {
     }
   }
 
+  /** The major version of a redis-server binary (from --version), 0 if it cannot be told. */
+  public static int majorVersion(String binary) {
+    try {
+      Process p = new ProcessBuilder(binary, "--version").redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+      p.waitFor(10, TimeUnit.SECONDS);
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("v=(\\d+)\\.").matcher(out);
+      return m.find() ? Integer.parseInt(m.group(1)) : 0;
+    } catch (IOException e) {
+      return 0;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return 0;
+    }
+  }
+
   /** redis-server on PATH, else the embedded binary (extracted once per JVM). */
   public static synchronized String findBinary() throws IOException {
     String path = System.getenv("PATH");
@@ -136,6 +156,11 @@ public final class RedisProcess implements AutoCloseable {
         }
       }
     }
+    return embeddedBinary();
+  }
+
+  /** The redis-server binary shipped in the embedded-redis Maven dependency (Redis 6.2), extracted once per JVM. */
+  public static synchronized String embeddedBinary() throws IOException {
     if (embedded == null) {
       File f = ExecutableProvider.newJarResourceProvider().get();
       if (!f.canExecute() && !f.setExecutable(true)) {

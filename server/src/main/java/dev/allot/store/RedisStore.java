@@ -50,6 +50,7 @@ public final class RedisStore {
   private boolean refreshing;
   private long lastRefreshWarning;
   private long lastRefresh;
+  private boolean closed;
 
   private final Vertx vertx;
   private final int waitReplicas;
@@ -105,6 +106,9 @@ public final class RedisStore {
   }
 
   public Future<Void> close() {
+    synchronized (this) {
+      closed = true;
+    }
     Future<RedisConnection> c = clusterConnection;
     if (c != null && c.succeeded()) {
       c.result().close();
@@ -284,7 +288,7 @@ public final class RedisStore {
    * retried every second until the whole cluster answers, then swapped in.
    */
   private synchronized void refresh() {
-    if (refreshing || clusterConnection == null || !clusterConnection.succeeded()) {
+    if (closed || refreshing || clusterConnection == null || !clusterConnection.succeeded()) {
       return;
     }
     long wait = lastRefresh + 1000 - System.currentTimeMillis();

@@ -12,6 +12,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
@@ -19,6 +20,7 @@ import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import io.vertx.redis.client.ResponseType;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -27,6 +29,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -51,11 +54,37 @@ public final class StreamHub extends VerticleBase {
   private final AtomicInteger sockets = new AtomicInteger();
   private final Counter messages;
   private final Counter events;
-  private Redis subscriberClient;
-  private RedisConnection conn;
-  private boolean stopped;
+  /** Subscriber connections by node URL: the one Redis, or in cluster mode the masters owning watched SKUs. */
+  private final Map<String, Node> nodes = new HashMap<>();
+  /** Cluster mode: the master URL owning each slot, from CLUSTER SLOTS; null until (re)loaded. */
+  private String[] slotOwners;
+  private Future<Void> slotsLoading;
+  private int slotsAttempts;
+  /** SKUs to subscribe again once their node is back or their slot has moved (one timer for all). */
+  private final Set<SkuWatch> orphans = new LinkedHashSet<>();
+  private long orphanTimer = -1;
   private long backoff = 100;
+  private boolean stopped;
   private long lastErrorLog;
+
+  /**
+   * One subscriber connection to one Redis node. A Redis 7+ node (or Valkey) gets SSUBSCRIBE:
+   * the scripts SPUBLISH there, keeping each event on its SKU's shard. An older one gets classic
+   * SUBSCRIBE (the scripts PUBLISH, which a cluster forwards to every node).
+   */
+  private static final class Node {
+    final String url;
+    Redis client;
+    RedisConnection conn;     // null until connected
+    boolean sharded;
+    final Set<SkuWatch> skus = new LinkedHashSet<>();
+    /** Subscriptions sent and not yet confirmed by Redis, by channel. */
+    final Map<String, Promise<Void>> confirming = new HashMap<>();
+
+    Node(String url) {
+      this.url = url;
+    }
+  }
 
   /** A SKU watched by at least one local socket. */
   private static final class SkuWatch {
@@ -71,6 +100,8 @@ public final class StreamHub extends VerticleBase {
     final List<SkuWatch> components = new ArrayList<>();
     /** For a stock SKU: the bundles being watched that it is a component of. */
     final Set<SkuWatch> dependents = new LinkedHashSet<>();
+    /** For a stock SKU: the node its channel is subscribed on (null while being placed). */
+    Node node;
 
     SkuWatch(String sku) {
       this.sku = sku;
@@ -144,15 +175,22 @@ public final class StreamHub extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    subscriberClient = subscriberFor(0);
-    connect();
+    if (!settings.clusterMode()) {
+      node(settings.redisUrl()); // connect now, so the first watcher does not wait for it
+    }
     return Future.succeededFuture();
   }
 
   @Override
   public Future<?> stop() {
     stopped = true;
-    return subscriberClient.close();
+    List<Future<Void>> closing = new ArrayList<>();
+    for (Node n : nodes.values()) {
+      if (n.client != null) {
+        closing.add(n.client.close());
+      }
+    }
+    return Future.join(closing);
   }
 
   // ---- the socket side ----------------------------------------------------------------------
@@ -208,7 +246,7 @@ public final class StreamHub extends VerticleBase {
 
   void unsubscribe(StreamSocket socket, String channel, List<String> skus) {
     context.runOnContext(v -> {
-      List<String> gone = new ArrayList<>();
+      List<SkuWatch> gone = new ArrayList<>();
       for (String sku : skus) {
         SkuWatch w = watches.get(sku);
         if (w == null) {
@@ -224,22 +262,20 @@ public final class StreamHub extends VerticleBase {
         if (w.idle()) {
           watches.remove(sku);
           if (w.bundle == null) {
-            gone.add(channelOf(sku));
+            gone.add(w);
           } else {
             for (SkuWatch c : w.components) {
               c.dependents.remove(w);
               if (c.idle() && watches.get(c.sku) == c) {
                 watches.remove(c.sku);
-                gone.add(channelOf(c.sku));
+                gone.add(c);
               }
             }
           }
         }
       }
-      if (!gone.isEmpty() && conn != null) {
-        Request unsub = Request.cmd(Command.UNSUBSCRIBE);
-        gone.forEach(unsub::arg);
-        conn.send(unsub).onFailure(err -> { /* a lost connection unsubscribes everything anyway */ });
+      if (!gone.isEmpty()) {
+        leave(gone);
       }
     });
   }
@@ -255,21 +291,119 @@ public final class StreamHub extends VerticleBase {
     return PREFIX + sku + SUFFIX;
   }
 
-  /** Subscribes to the SKUs' channels, then reads their current counts (so no change falls in between). */
+  /**
+   * Subscribes to the SKUs' channels, each on the node that owns its slot, then reads their
+   * current counts (so no change falls in between). SKUs whose node is not connected yet are
+   * subscribed (and read) when it is.
+   */
   private void watch(List<SkuWatch> fresh) {
-    if (conn == null) {
-      return; // (re)connecting: the resync after connect covers these
+    if (stopped || fresh.isEmpty()) {
+      return;
     }
-    Request sub = Request.cmd(Command.SUBSCRIBE);
-    fresh.forEach(w -> sub.arg(channelOf(w.sku)));
-    conn.send(sub)
-        .compose(r -> store.readStocks(fresh.stream().map(w -> w.sku).toList()))
+    if (settings.clusterMode() && slotOwners == null) {
+      orphans.addAll(fresh);
+      loadSlots();
+      return;
+    }
+    Map<Node, List<SkuWatch>> byNode = new LinkedHashMap<>();
+    for (SkuWatch w : fresh) {
+      if (watches.get(w.sku) != w || w.bundle != null) {
+        continue; // unwatched meanwhile
+      }
+      String owner = ownerOf(w.sku);
+      if (owner == null) {
+        // The slot has no master right now (a failover under way): try again from a fresh map.
+        orphans.add(w);
+        slotOwners = null;
+        scheduleOrphans(backoff);
+        continue;
+      }
+      Node n = node(owner);
+      if (w.node != null && w.node != n) {
+        w.node.skus.remove(w);
+      }
+      w.node = n;
+      n.skus.add(w);
+      if (n.conn != null) {
+        byNode.computeIfAbsent(n, k -> new ArrayList<>()).add(w);
+      }
+    }
+    byNode.forEach(this::subscribeOn);
+  }
+
+  private void subscribeOn(Node n, List<SkuWatch> skus) {
+    RedisConnection c = n.conn;
+    // The counts are read only once Redis has confirmed each subscription: a (S)SUBSCRIBE's
+    // future completes when it is written, and a read on another connection could overtake it,
+    // leaving a change published in between unseen until the next one.
+    List<Future<Void>> confirmed = new ArrayList<>();
+    for (SkuWatch w : skus) {
+      Promise<Void> p = Promise.promise();
+      Promise<Void> earlier = n.confirming.put(channelOf(w.sku), p);
+      if (earlier != null) {
+        p.future().onComplete(earlier);
+      }
+      confirmed.add(p.future());
+    }
+    List<Future<Response>> sent = new ArrayList<>();
+    if (n.sharded) {
+      // One SSUBSCRIBE per channel: a sharded subscribe may not span slots.
+      for (SkuWatch w : skus) {
+        sent.add(c.send(Request.cmd(Command.SSUBSCRIBE).arg(channelOf(w.sku))));
+      }
+    } else {
+      Request sub = Request.cmd(Command.SUBSCRIBE);
+      skus.forEach(w -> sub.arg(channelOf(w.sku)));
+      sent.add(c.send(sub));
+    }
+    Future.all(sent)
+        .compose(r -> Future.all(confirmed).timeout(settings.redisTimeoutMillis(), TimeUnit.MILLISECONDS))
+        .compose(r -> store.readStocks(skus.stream().map(w -> w.sku).toList()))
         .onSuccess(views -> {
-          for (int i = 0; i < fresh.size(); i++) {
-            snapshot(fresh.get(i), views.get(i));
+          for (int i = 0; i < skus.size(); i++) {
+            snapshot(skus.get(i), views.get(i));
           }
         })
-        .onFailure(err -> problem("could not start watching " + fresh.size() + " SKU(s)", err));
+        .onFailure(err -> {
+          // Not subscribed, or subscribed without a first value: place them again in a moment
+          // (subscribing twice is harmless; the read is what makes watchers converge).
+          problem("stream: could not start watching " + skus.size() + " SKU(s) on " + n.url + "; retrying", err);
+          for (SkuWatch w : skus) {
+            if (w.node == n && watches.get(w.sku) == w) {
+              n.skus.remove(w);
+              w.node = null;
+              orphans.add(w);
+            }
+          }
+          scheduleOrphans(backoff);
+        });
+  }
+
+  /** Unsubscribes SKUs nobody watches any more, on the nodes they were subscribed on. */
+  private void leave(List<SkuWatch> gone) {
+    Map<Node, List<SkuWatch>> byNode = new LinkedHashMap<>();
+    for (SkuWatch w : gone) {
+      orphans.remove(w);
+      if (w.node != null) {
+        w.node.skus.remove(w);
+        byNode.computeIfAbsent(w.node, k -> new ArrayList<>()).add(w);
+        w.node = null;
+      }
+    }
+    byNode.forEach((n, skus) -> {
+      if (n.conn == null) {
+        return; // a lost connection unsubscribes everything anyway
+      }
+      if (n.sharded) {
+        for (SkuWatch w : skus) {
+          n.conn.send(Request.cmd(Command.SUNSUBSCRIBE).arg(channelOf(w.sku))).onFailure(err -> { });
+        }
+      } else {
+        Request unsub = Request.cmd(Command.UNSUBSCRIBE);
+        skus.forEach(w -> unsub.arg(channelOf(w.sku)));
+        n.conn.send(unsub).onFailure(err -> { });
+      }
+    });
   }
 
   private void snapshot(SkuWatch w, StockView view) {
@@ -325,66 +459,175 @@ public final class StreamHub extends VerticleBase {
     }
   }
 
-  /**
-   * The subscriber's Redis: the one Redis, or in cluster mode one of the nodes (classic pub/sub
-   * reaches every node of a cluster). Each failed attempt moves on to the next node, so a dead
-   * node does not silence the stream.
-   */
-  private Redis subscriberFor(int attempt) {
-    String url = settings.clusterMode()
-        ? settings.redisCluster().get(attempt % settings.redisCluster().size()) : settings.redisUrl();
-    return Redis.createClient(vertx, new RedisOptions().setConnectionString(url));
+  // ---- subscriber connections -----------------------------------------------------------------
+
+  /** The node URL owning a SKU's channel: the one Redis, or the master of the channel's slot. */
+  private String ownerOf(String sku) {
+    return settings.clusterMode() ? slotOwners[Slots.of(sku)] : settings.redisUrl();
   }
 
-  private int attempts;
+  /** The subscriber node for a URL, connecting it if it is new. */
+  private Node node(String url) {
+    Node n = nodes.get(url);
+    if (n == null) {
+      n = new Node(url);
+      nodes.put(url, n);
+      connect(n);
+    }
+    return n;
+  }
 
-  private void connect() {
+  private void connect(Node n) {
     if (stopped) {
       return;
     }
-    subscriberClient.connect().onSuccess(c -> {
-      conn = c;
-      backoff = 100;
-      c.handler(this::onPush);
-      c.exceptionHandler(err -> lost(c, err));
-      c.endHandler(v -> lost(c, null));
-      if (!watches.isEmpty()) {
-        LOG.log(System.Logger.Level.INFO, "stream: subscriber connection to Redis (re)established; resyncing {0} SKU(s)",
-            watches.size());
-        List<SkuWatch> all = watches.values().stream().filter(w -> w.bundle == null).toList();
-        watch(all);
+    n.client = Redis.createClient(vertx, new RedisOptions().setConnectionString(n.url));
+    n.client.connect()
+        // Which pub/sub the node's scripts use: sharded on Redis 7+ (the Lua scripts decide the same way).
+        .compose(c -> c.send(Request.cmd(Command.INFO).arg("server")).map(info -> {
+          n.sharded = majorVersion(info == null ? "" : info.toString()) >= 7;
+          return c;
+        }).onFailure(err -> c.close()))
+        .onSuccess(c -> {
+          if (nodes.get(n.url) != n || stopped) {
+            c.close();
+            return;
+          }
+          n.conn = c;
+          backoff = 100;
+          c.handler(r -> onPush(n, r));
+          c.exceptionHandler(err -> lost(n, c, err));
+          c.endHandler(v -> lost(n, c, null));
+          if (!n.skus.isEmpty()) {
+            LOG.log(System.Logger.Level.INFO, "stream: subscribed to {0} ({1} pub/sub); resyncing {2} SKU(s)", n.url,
+                n.sharded ? "sharded" : "classic", n.skus.size());
+            subscribeOn(n, List.copyOf(n.skus));
+          }
+        })
+        .onFailure(err -> {
+          problem("stream: cannot connect the subscriber to Redis " + n.url + "; retrying in " + backoff + " ms", err);
+          drop(n);
+        });
+  }
+
+  private void lost(Node n, RedisConnection c, Throwable err) {
+    if (n.conn != c) {
+      return;
+    }
+    if (!stopped) {
+      problem("stream: subscriber connection to Redis " + n.url + " lost; reconnecting", err);
+      drop(n);
+    }
+  }
+
+  /**
+   * A node's subscriber connection failed: its SKUs are placed again after a back-off, in
+   * cluster mode from a fresh slot map (the node may have failed over, or its slots moved).
+   */
+  private void drop(Node n) {
+    if (nodes.get(n.url) == n) {
+      nodes.remove(n.url);
+    }
+    n.conn = null;
+    if (n.client != null) {
+      n.client.close();
+    }
+    List.copyOf(n.confirming.values()).forEach(p -> p.tryFail("the subscriber connection was lost"));
+    n.confirming.clear();
+    for (SkuWatch w : n.skus) {
+      if (w.node == n) {
+        w.node = null;
+        orphans.add(w);
       }
-    }).onFailure(err -> {
-      problem("stream: cannot connect the subscriber to Redis; retrying in " + backoff + " ms", err);
-      retry();
+    }
+    n.skus.clear();
+    slotOwners = null;
+    if (!settings.clusterMode() && orphans.isEmpty()) {
+      // Standalone and nobody watching: still keep a connection ready.
+      vertx.setTimer(backoff, t -> node(settings.redisUrl()));
+    } else {
+      scheduleOrphans(backoff);
+    }
+    backoff = Math.min(backoff * 2, 2000);
+  }
+
+  private void scheduleOrphans(long delay) {
+    if (orphanTimer >= 0 || stopped) {
+      return;
+    }
+    orphanTimer = vertx.setTimer(Math.max(1, delay), t -> {
+      orphanTimer = -1;
+      List<SkuWatch> again = List.copyOf(orphans);
+      orphans.clear();
+      watch(again);
     });
   }
 
-  private void lost(RedisConnection c, Throwable err) {
-    if (conn != c) {
+  /** Cluster mode: reads CLUSTER SLOTS from the first configured node that answers, then places the orphans. */
+  private void loadSlots() {
+    if (slotsLoading != null) {
       return;
     }
-    conn = null;
-    if (!stopped) {
-      problem("stream: subscriber connection to Redis lost; reconnecting", err);
-      retry();
-    }
-  }
-
-  private void retry() {
-    if (!stopped) {
-      if (settings.clusterMode()) {
-        Redis previous = subscriberClient;
-        subscriberClient = subscriberFor(++attempts);
-        previous.close();
+    List<String> seeds = settings.redisCluster();
+    String seed = seeds.get(slotsAttempts % seeds.size());
+    Redis client = Redis.createClient(vertx, new RedisOptions().setConnectionString(seed));
+    slotsLoading = client.connect()
+        .compose(c -> c.send(Request.cmd(Command.CLUSTER).arg("SLOTS")).andThen(x -> c.close()))
+        .map(reply -> {
+          slotOwners = Slots.owners(reply, seed);
+          return (Void) null;
+        })
+        .andThen(x -> client.close());
+    slotsLoading.onComplete(ar -> {
+      slotsLoading = null;
+      if (ar.succeeded()) {
+        slotsAttempts = 0;
+        scheduleOrphans(0);
+      } else {
+        slotsAttempts++;
+        problem("stream: cannot read the cluster's slot map from " + seed + "; retrying in " + backoff + " ms",
+            ar.cause());
+        vertx.setTimer(backoff, t -> loadSlots());
+        backoff = Math.min(backoff * 2, 2000);
       }
-      vertx.setTimer(backoff, t -> connect());
-      backoff = Math.min(backoff * 2, 2000);
+    });
+  }
+
+  static int majorVersion(String info) {
+    int at = info.indexOf("redis_version:");
+    if (at < 0) {
+      return 0;
+    }
+    int from = at + "redis_version:".length();
+    int dot = info.indexOf('.', from);
+    try {
+      return Integer.parseInt(info.substring(from, dot < 0 ? info.length() : dot).trim());
+    } catch (RuntimeException e) {
+      return 0;
     }
   }
 
-  private void onPush(Response r) {
-    if (r == null || r.size() < 3 || !"message".equals(r.get(0).toString())) {
+  private void onPush(Node n, Response r) {
+    if (r != null && r.type() == ResponseType.ERROR) {
+      refused(n, r.toString());
+      return;
+    }
+    if (r == null || r.size() < 3) {
+      return;
+    }
+    String kind = r.get(0).toString();
+    if ("ssubscribe".equals(kind) || "subscribe".equals(kind)) {
+      Promise<Void> p = r.get(1) == null ? null : n.confirming.remove(r.get(1).toString());
+      if (p != null) {
+        p.tryComplete();
+      }
+      return;
+    }
+    if ("sunsubscribe".equals(kind)) {
+      movedAway(n, r.get(1) == null ? null : r.get(1).toString());
+      return;
+    }
+    if (!"message".equals(kind) && !"smessage".equals(kind)) {
       return;
     }
     String ch = r.get(1).toString();
@@ -420,6 +663,54 @@ public final class StreamHub extends VerticleBase {
       return;
     }
     apply(w, version, avail, true);
+  }
+
+  /**
+   * A sharded channel unsubscribed by the node itself: its slot moved to another master (a
+   * resharding or a failover). If the SKU is still watched here it is subscribed again on the
+   * new owner, from a fresh slot map, and re-read, so the watchers converge on the truth.
+   */
+  private void movedAway(Node n, String ch) {
+    if (ch == null || !ch.startsWith(PREFIX) || !ch.endsWith(SUFFIX)) {
+      return;
+    }
+    SkuWatch w = watches.get(ch.substring(PREFIX.length(), ch.length() - SUFFIX.length()));
+    if (w == null || w.node != n) {
+      return; // our own SUNSUBSCRIBE, or already placed elsewhere
+    }
+    n.skus.remove(w);
+    w.node = null;
+    orphans.add(w);
+    slotOwners = null;
+    scheduleOrphans(50);
+  }
+
+  /**
+   * An error answered a (S)SUBSCRIBE, which the client hands to the push handler. A MOVED says a
+   * SKU's slot is not on this node any more (it moved between reading the slot map and
+   * subscribing): that slot's SKUs are placed again from a fresh map.
+   */
+  private void refused(Node n, String error) {
+    String[] parts = error.split(" ");
+    if (parts.length >= 2 && "MOVED".equals(parts[0])) {
+      int slot;
+      try {
+        slot = Integer.parseInt(parts[1]);
+      } catch (NumberFormatException e) {
+        slot = -1;
+      }
+      for (SkuWatch w : List.copyOf(n.skus)) {
+        if (slot < 0 || Slots.of(w.sku) == slot) {
+          n.skus.remove(w);
+          w.node = null;
+          orphans.add(w);
+        }
+      }
+      slotOwners = null;
+      scheduleOrphans(50);
+      return;
+    }
+    problem("stream: Redis " + n.url + " refused a subscription", new IllegalStateException(error));
   }
 
   /** Takes a newer value and lets each channel's watchers know (coalesced). Versions only go up. */
