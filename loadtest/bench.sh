@@ -9,6 +9,8 @@
 #   loadtest/bench.sh [--no-build] [-Dname=value ...]    e.g. -DpeakRate=1500 -DholdSeconds=30
 #   CLUSTER=1 loadtest/bench.sh ...                      a local 3-master Redis Cluster, two server instances
 #   REDIS_ARGS="--appendonly yes --appendfsync always" loadtest/bench.sh ...   persistence on
+#   REPLICA=1 ALLOT_REDIS_WAIT_REPLICAS=1 loadtest/bench.sh ...   a replica, every change WAITs for it
+#   (standalone; any ALLOT_* variable in the environment reaches the server)
 #
 # Needs a JDK 17+, Maven, and a redis-server (on PATH, else the one shipped in the embedded-redis
 # Maven dependency is used). redis-benchmark (Debian: redis-tools) is optional: without it the
@@ -90,6 +92,21 @@ else
   "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
     --loglevel warning ${REDIS_ARGS:-} > "$WORK/redis.log" 2>&1 &
   PIDS+=($!)
+  if [ "${REPLICA:-0}" = 1 ]; then
+    RP=$((REDIS_PORT + 1))
+    port_free "$RP" || { echo "bench: port $RP is taken"; exit 1; }
+    mkdir -p "$WORK/replica"
+    # shellcheck disable=SC2086
+    "$REDIS_SERVER" --port "$RP" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/replica" \
+      --replicaof 127.0.0.1 "$REDIS_PORT" --loglevel warning ${REDIS_ARGS:-} > "$WORK/replica.log" 2>&1 &
+    PIDS+=($!)
+    command -v redis-cli > /dev/null || { echo "bench: REPLICA=1 needs redis-cli (Debian: redis-tools)"; exit 1; }
+    for _ in $(seq 1 100); do
+      redis-cli -p "$RP" info replication 2>/dev/null | grep -q master_link_status:up && break
+      sleep 0.1
+    done
+    echo "bench: a replica on port $RP follows the master (ALLOT_REDIS_WAIT_REPLICAS=${ALLOT_REDIS_WAIT_REPLICAS:-0})"
+  fi
   start_server "$HTTP_PORT" ALLOT_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
   BASE="http://127.0.0.1:$HTTP_PORT"
 fi
