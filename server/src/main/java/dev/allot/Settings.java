@@ -153,7 +153,7 @@ public record Settings(
       }
     }
     int cores = Runtime.getRuntime().availableProcessors();
-    return new Settings(
+    Settings s = new Settings(
         intSetting(v, "ALLOT_HTTP_PORT", DEFAULT_PORT, 0, 65535),
         blankToNull(v.get("ALLOT_HTTP_HOST")),
         redisUrl,
@@ -178,6 +178,11 @@ public record Settings(
         intSetting(v, "ALLOT_LEDGER_MAX_ENTRIES", 1000, 10, 1_000_000),
         intSetting(v, "ALLOT_REDIS_WAIT_REPLICAS", 0, 0, 16),
         intSetting(v, "ALLOT_REDIS_WAIT_MILLIS", 1000, 1, 600_000));
+    if (s.redisWaitReplicas() > 0 && s.redisWaitMillis() >= s.redisTimeoutMillis()) {
+      throw new IllegalArgumentException("ALLOT_REDIS_WAIT_MILLIS (" + s.redisWaitMillis()
+          + ") must be below ALLOT_REDIS_TIMEOUT_MILLIS (" + s.redisTimeoutMillis() + "): the wait is part of the call");
+    }
+    return s;
   }
 
   /** {@code key1=admin,key2=channel:web,key3=reader}. */

@@ -116,6 +116,8 @@ public final class TestCluster implements AutoCloseable {
         "--cluster-node-timeout", Integer.toString(nodeTimeoutMillis),
         // a replica may always take over, however long it was out of touch
         "--cluster-replica-validity-factor", "0",
+        // a replica's first sync at once (Redis 7 waits 5 s by default for more replicas to join it)
+        "--repl-diskless-sync-delay", "0",
         "--dir", dir.toAbsolutePath().toString()));
   }
 

@@ -134,7 +134,9 @@ public final class RedisProcess implements AutoCloseable {
     try {
       Process p = new ProcessBuilder(binary, "--version").redirectErrorStream(true).start();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-      p.waitFor(10, TimeUnit.SECONDS);
+      if (!p.waitFor(10, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+      }
       java.util.regex.Matcher m = java.util.regex.Pattern.compile("v=(\\d+)\\.").matcher(out);
       return m.find() ? Integer.parseInt(m.group(1)) : 0;
     } catch (IOException e) {

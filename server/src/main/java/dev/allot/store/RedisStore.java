@@ -21,6 +21,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A pooled, pipelining Redis client plus the Lua scripts. Scripts run by EVALSHA; on NOSCRIPT
@@ -33,7 +34,7 @@ public final class RedisStore {
   private static final Map<Script, String> SHAS = shas(SOURCES);
   /** Error replies meaning "not now" (a command that did not run, or a node not serving): 503. */
   private static final List<String> UNAVAILABLE_CODES = List.of("CONNECTION_CLOSED", "LOADING", "MASTERDOWN",
-      "CLUSTERDOWN", "TRYAGAIN", "BUSY", "READONLY", "MOVED", "ASK");
+      "CLUSTERDOWN", "TRYAGAIN", "BUSY", "READONLY", "MOVED", "ASK", "NOREPLICAS");
 
   private final Redis redis;
   private final boolean cluster;
@@ -45,25 +46,39 @@ public final class RedisStore {
    * Borrowing a pooled cluster connection per call instead would take a socket to every master
    * for each request and, under load, wait on itself.
    */
-  private Future<RedisConnection> clusterConnection;
-  /** A replacement cluster connection being made while the current one goes on serving (see {@link #refresh}). */
-  private boolean refreshing;
+  private final Link main;
+  private volatile boolean closed;
   private long lastRefreshWarning;
-  private long lastRefresh;
-  private boolean closed;
 
   private final Vertx vertx;
   private final int waitReplicas;
   private final Request waitRequest;
+  /**
+   * With waitReplicas: a client of its own for script + WAIT batches. WAIT blocks the connection
+   * it is sent on until the replicas answer (or its timeout), so it must not share the
+   * connections of reads and of calls that do not wait. Standalone: that client's pool; cluster:
+   * {@code waitLinks}, as many multiplexed cluster connections as the pool size, taken in turn.
+   */
+  private final Redis waitRedis;
+  private final Link[] waitLinks;
+  private final AtomicInteger nextWaitLink = new AtomicInteger();
 
-  private RedisStore(Vertx vertx, Redis redis, boolean cluster, long timeoutMillis, int waitReplicas,
+  private RedisStore(Vertx vertx, RedisOptions options, boolean cluster, long timeoutMillis, int waitReplicas,
                      long waitMillis) {
     this.vertx = vertx;
-    this.redis = redis;
+    this.redis = Redis.createClient(vertx, options);
     this.cluster = cluster;
     this.timeoutMillis = timeoutMillis;
     this.waitReplicas = waitReplicas;
     this.waitRequest = waitReplicas > 0 ? Request.cmd(Command.WAIT).arg(waitReplicas).arg(waitMillis) : null;
+    this.main = new Link(redis, false);
+    // Each wait link holds a socket per node, and a renewal takes another before the old is let go.
+    this.waitRedis = waitReplicas > 0
+        ? Redis.createClient(vertx, new RedisOptions(options).setMaxPoolSize(options.getMaxPoolSize() * 2)) : null;
+    this.waitLinks = new Link[waitReplicas > 0 && cluster ? options.getMaxPoolSize() : 0];
+    for (int i = 0; i < waitLinks.length; i++) {
+      waitLinks[i] = new Link(waitRedis, true);
+    }
   }
 
   public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize) {
@@ -101,19 +116,17 @@ public final class RedisStore {
       options.setConnectionString(redisUrl);
     }
     options.getNetClientOptions().setConnectTimeout(2000).setTcpNoDelay(true);
-    return new RedisStore(vertx, Redis.createClient(vertx, options), clusterNodes != null && !clusterNodes.isEmpty(),
+    return new RedisStore(vertx, options, clusterNodes != null && !clusterNodes.isEmpty(),
         timeoutMillis, waitReplicas, waitMillis);
   }
 
   public Future<Void> close() {
-    synchronized (this) {
-      closed = true;
+    closed = true;
+    main.close();
+    for (Link l : waitLinks) {
+      l.close();
     }
-    Future<RedisConnection> c = clusterConnection;
-    if (c != null && c.succeeded()) {
-      c.result().close();
-    }
-    return redis.close();
+    return waitRedis == null ? redis.close() : Future.join(redis.close(), waitRedis.close()).mapEmpty();
   }
 
   /** Loads every script (SCRIPT LOAD), so the first EVALSHA of each finds it. */
@@ -177,7 +190,7 @@ public final class RedisStore {
                                        int redirects) {
     Request req = source ? evalRequest(Command.EVAL, SOURCES.get(script), keys, args)
         : evalRequest(Command.EVALSHA, SHAS.get(script), keys, args);
-    return batch(List.of(req, waitRequest)).timeout(timeoutMillis, TimeUnit.MILLISECONDS).transform(ar -> {
+    return waitBatch(List.of(req, waitRequest)).timeout(timeoutMillis, TimeUnit.MILLISECONDS).transform(ar -> {
       if (ar.succeeded()) {
         Response acked = ar.result().get(1);
         long count = acked == null ? 0 : acked.toLong();
@@ -210,25 +223,31 @@ public final class RedisStore {
     if (!(err instanceof ErrorType)) {
       return translate(err);
     }
+    if (!msg.contains("[0]")) {
+      // The script ran; only its WAIT failed (a master being demoted answers "UNBLOCKED ..."):
+      // the change stands unconfirmed, which is a 503 and never a 500 or a retry.
+      return new StoreUnavailableException("Redis applied the change but could not confirm it on a replica: " + msg,
+          err);
+    }
     for (String code : UNAVAILABLE_CODES) {
       if (msg.contains("] " + code)) {
         return new StoreUnavailableException("Redis is not ready: " + msg, err);
       }
     }
     if (msg.contains("Exception") || msg.contains("Connection is closed") || msg.contains("CONNECTION_CLOSED")) {
-      refresh();
       return new StoreUnavailableException("Redis cannot be reached: " + msg, err);
     }
     return new IllegalStateException("Redis refused a command: " + msg, err);
   }
 
-  private Future<List<Response>> batch(List<Request> requests) {
+  private Future<List<Response>> waitBatch(List<Request> requests) {
     if (!cluster) {
-      return redis.batch(requests);
+      return waitRedis.batch(requests);
     }
-    return connection().compose(c -> c.batch(requests)).andThen(ar -> {
+    Link link = waitLinks[Math.floorMod(nextWaitLink.getAndIncrement(), waitLinks.length)];
+    return link.connection().compose(c -> c.batch(requests)).andThen(ar -> {
       if (ar.failed() && !(ar.cause() instanceof ErrorType)) {
-        refresh();
+        link.refresh();
       }
     });
   }
@@ -251,88 +270,117 @@ public final class RedisStore {
    * a moment, by which time the client has relearned the slot map. A few tries, then 503.
    */
   private Future<Response> clusterSend(Request request, int attempt) {
-    return connection().compose(c -> c.send(request)).recover(err -> {
+    return main.connection().compose(c -> c.send(request)).recover(err -> {
       if (attempt < 8 && err instanceof ErrorType e && (e.is("MOVED") || e.is("ASK") || e.is("TRYAGAIN"))) {
         return vertx.timer(25L * (attempt + 1)).compose(t -> clusterSend(request, attempt + 1));
       }
       if (!(err instanceof ErrorType)) {
-        refresh(); // a node's socket closed or could not be made: see refresh()
+        main.refresh(); // a node's socket closed or could not be made: see Link.refresh()
       }
       return Future.failedFuture(err);
     });
   }
 
-  private synchronized Future<RedisConnection> connection() {
-    Future<RedisConnection> current = clusterConnection;
-    if (current == null || current.failed()) {
-      Future<RedisConnection> fresh = redis.connect();
-      clusterConnection = fresh;
-      fresh.onSuccess(this::watch);
-      return fresh;
-    }
-    return current;
-  }
-
-  private void watch(RedisConnection c) {
-    c.exceptionHandler(err -> refresh());
-    c.endHandler(v -> refresh());
-  }
-
   /**
-   * A node's socket ended or failed (a master died, a node restarted, a failover is under way).
+   * One multiplexed cluster connection, renewed without a gap.
+   *
+   * <p>A node's socket ended or failed (a master died, a node restarted, a failover is under way).
    * The Vert.x cluster client makes a connection to every node in the slot map or fails as a
    * whole, and a dead node stays in that map until the cluster marks it failed: dropping the
    * current connection at once would fail every call, also those for the healthy masters, for the
    * whole failover. So the current connection keeps serving (calls for the dead node's slots fail
    * with 503; new masters are connected on demand) while a replacement is made in the background,
-   * retried every second until the whole cluster answers, then swapped in.
+   * at most once a second until the whole cluster answers, then swapped in.
    */
-  private synchronized void refresh() {
-    if (closed || refreshing || clusterConnection == null || !clusterConnection.succeeded()) {
-      return;
+  private final class Link {
+    private final Redis client;
+    private final boolean quiet; // the wait links: the main link's log lines say it for them
+    private Future<RedisConnection> current;
+    private boolean refreshing;
+    private long lastRefresh;
+
+    Link(Redis client, boolean quiet) {
+      this.client = client;
+      this.quiet = quiet;
     }
-    long wait = lastRefresh + 1000 - System.currentTimeMillis();
-    if (wait > 0) {
-      // At most one renewal a second: calls still finishing on a retired connection fail too.
+
+    synchronized Future<RedisConnection> connection() {
+      if (current == null || current.failed()) {
+        Future<RedisConnection> fresh = client.connect();
+        current = fresh;
+        fresh.onSuccess(this::watch);
+        return fresh;
+      }
+      return current;
+    }
+
+    private void watch(RedisConnection c) {
+      c.exceptionHandler(err -> refresh());
+      c.endHandler(v -> refresh());
+    }
+
+    synchronized void refresh() {
+      if (closed || refreshing || current == null || !current.succeeded()) {
+        return;
+      }
+      long wait = lastRefresh + 1000 - System.currentTimeMillis();
       refreshing = true;
-      vertx.setTimer(wait, t -> {
+      if (wait > 0) {
+        // At most one renewal a second: calls still finishing on a retired connection fail too.
+        vertx.setTimer(wait, t -> {
+          synchronized (this) {
+            refreshing = false;
+          }
+          refresh();
+        });
+        return;
+      }
+      lastRefresh = System.currentTimeMillis();
+      client.connect().onComplete(ar -> {
+        RedisConnection old = null;
+        boolean keep;
         synchronized (this) {
           refreshing = false;
+          keep = ar.succeeded() && !closed;
+          if (keep) {
+            old = current != null && current.succeeded() ? current.result() : null;
+            current = Future.succeededFuture(ar.result());
+          }
         }
-        refresh();
+        if (ar.succeeded() && !keep) {
+          ar.result().close(); // the store was closed meanwhile
+        } else if (keep) {
+          watch(ar.result());
+          if (old != null) {
+            RedisConnection retired = old;
+            retired.exceptionHandler(null).endHandler(null);
+            // Calls already written on it get their answers; new ones take the fresh connection.
+            vertx.setTimer(timeoutMillis, t -> retired.close());
+          }
+          LOG.log(quiet ? System.Logger.Level.DEBUG : System.Logger.Level.INFO, "Redis Cluster connection renewed");
+        } else {
+          if (!quiet) {
+            warnRefresh(ar.cause());
+          }
+          refresh(); // again in a second
+        }
       });
-      return;
     }
-    refreshing = true;
-    lastRefresh = System.currentTimeMillis();
-    redis.connect().onComplete(ar -> {
-      RedisConnection old = null;
-      synchronized (this) {
-        refreshing = false;
-        if (ar.succeeded()) {
-          old = clusterConnection != null && clusterConnection.succeeded() ? clusterConnection.result() : null;
-          clusterConnection = Future.succeededFuture(ar.result());
-        }
+
+    synchronized void close() {
+      if (current != null && current.succeeded()) {
+        current.result().close();
       }
-      if (ar.succeeded()) {
-        watch(ar.result());
-        if (old != null) {
-          RedisConnection retired = old;
-          retired.exceptionHandler(null).endHandler(null);
-          // Calls already written on it get their answers; new ones take the fresh connection.
-          vertx.setTimer(timeoutMillis, t -> retired.close());
-        }
-        LOG.log(System.Logger.Level.INFO, "Redis Cluster connection renewed");
-      } else {
-        long now = System.currentTimeMillis();
-        if (now - lastRefreshWarning > 10_000) {
-          lastRefreshWarning = now;
-          LOG.log(System.Logger.Level.WARNING, "Redis Cluster: cannot reach every node yet, still serving on the "
-              + "current connection and retrying every second: {0}", ar.cause().getMessage());
-        }
-        refresh(); // again in a second
-      }
-    });
+    }
+  }
+
+  private synchronized void warnRefresh(Throwable cause) {
+    long now = System.currentTimeMillis();
+    if (now - lastRefreshWarning > 10_000) {
+      lastRefreshWarning = now;
+      LOG.log(System.Logger.Level.WARNING, "Redis Cluster: cannot reach every node yet, still serving on the "
+          + "current connection and retrying every second: {0}", cause.getMessage());
+    }
   }
 
   /**

@@ -24,6 +24,7 @@ import io.vertx.redis.client.ResponseType;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -80,6 +81,8 @@ public final class StreamHub extends VerticleBase {
     final Set<SkuWatch> skus = new LinkedHashSet<>();
     /** Subscriptions sent and not yet confirmed by Redis, by channel. */
     final Map<String, Promise<Void>> confirming = new HashMap<>();
+    /** Our own SUNSUBSCRIBEs not yet confirmed, so their confirmation is not taken for a slot move. */
+    final Set<String> unsubscribing = new HashSet<>();
 
     Node(String url) {
       this.url = url;
@@ -178,7 +181,26 @@ public final class StreamHub extends VerticleBase {
     if (!settings.clusterMode()) {
       node(settings.redisUrl()); // connect now, so the first watcher does not wait for it
     }
+    // A subscriber socket that went half-open (a node gone without a reset) would never end:
+    // each is pinged, and one that does not answer in time is dropped and its SKUs placed again.
+    vertx.setPeriodic(PING_MILLIS, t -> {
+      for (Node n : List.copyOf(nodes.values())) {
+        RedisConnection c = n.conn;
+        if (c != null) {
+          c.send(Request.cmd(Command.PING)).timeout(settings.redisTimeoutMillis(), TimeUnit.MILLISECONDS)
+              .onFailure(err -> lost(n, c, err));
+        }
+      }
+    });
     return Future.succeededFuture();
+  }
+
+  private static final long PING_MILLIS = 5000;
+
+  private RedisOptions subscriberOptions(String url) {
+    RedisOptions o = new RedisOptions().setConnectionString(url);
+    o.getNetClientOptions().setConnectTimeout(2000).setTcpNoDelay(true);
+    return o;
   }
 
   @Override
@@ -306,6 +328,7 @@ public final class StreamHub extends VerticleBase {
       return;
     }
     Map<Node, List<SkuWatch>> byNode = new LinkedHashMap<>();
+    boolean unowned = false;
     for (SkuWatch w : fresh) {
       if (watches.get(w.sku) != w || w.bundle != null) {
         continue; // unwatched meanwhile
@@ -314,8 +337,7 @@ public final class StreamHub extends VerticleBase {
       if (owner == null) {
         // The slot has no master right now (a failover under way): try again from a fresh map.
         orphans.add(w);
-        slotOwners = null;
-        scheduleOrphans(backoff);
+        unowned = true;
         continue;
       }
       Node n = node(owner);
@@ -329,6 +351,10 @@ public final class StreamHub extends VerticleBase {
       }
     }
     byNode.forEach(this::subscribeOn);
+    if (unowned) {
+      slotOwners = null;
+      scheduleOrphans(backoff);
+    }
   }
 
   private void subscribeOn(Node n, List<SkuWatch> skus) {
@@ -365,17 +391,17 @@ public final class StreamHub extends VerticleBase {
           }
         })
         .onFailure(err -> {
-          // Not subscribed, or subscribed without a first value: place them again in a moment
-          // (subscribing twice is harmless; the read is what makes watchers converge).
+          // Not subscribed, or subscribed without a first value: try again on the same node in a
+          // moment (subscribing twice is harmless; the read is what makes watchers converge). They
+          // stay placed on it, so an unsubscribe meanwhile reaches the node that has them. SKUs a
+          // MOVED sent elsewhere, and all of a node that was lost, are placed again by refused()/drop().
           problem("stream: could not start watching " + skus.size() + " SKU(s) on " + n.url + "; retrying", err);
-          for (SkuWatch w : skus) {
-            if (w.node == n && watches.get(w.sku) == w) {
-              n.skus.remove(w);
-              w.node = null;
-              orphans.add(w);
+          vertx.setTimer(backoff, t -> {
+            List<SkuWatch> again = skus.stream().filter(w -> w.node == n && watches.get(w.sku) == w).toList();
+            if (!again.isEmpty() && n.conn != null && nodes.get(n.url) == n && !stopped) {
+              subscribeOn(n, again);
             }
-          }
-          scheduleOrphans(backoff);
+          });
         });
   }
 
@@ -396,6 +422,7 @@ public final class StreamHub extends VerticleBase {
       }
       if (n.sharded) {
         for (SkuWatch w : skus) {
+          n.unsubscribing.add(channelOf(w.sku));
           n.conn.send(Request.cmd(Command.SUNSUBSCRIBE).arg(channelOf(w.sku))).onFailure(err -> { });
         }
       } else {
@@ -481,7 +508,7 @@ public final class StreamHub extends VerticleBase {
     if (stopped) {
       return;
     }
-    n.client = Redis.createClient(vertx, new RedisOptions().setConnectionString(n.url));
+    n.client = Redis.createClient(vertx, subscriberOptions(n.url));
     n.client.connect()
         // Which pub/sub the node's scripts use: sharded on Redis 7+ (the Lua scripts decide the same way).
         .compose(c -> c.send(Request.cmd(Command.INFO).arg("server")).map(info -> {
@@ -569,8 +596,8 @@ public final class StreamHub extends VerticleBase {
       return;
     }
     List<String> seeds = settings.redisCluster();
-    String seed = seeds.get(slotsAttempts % seeds.size());
-    Redis client = Redis.createClient(vertx, new RedisOptions().setConnectionString(seed));
+    String seed = seeds.get(Math.floorMod(slotsAttempts++, seeds.size())); // each load asks the next seed
+    Redis client = Redis.createClient(vertx, subscriberOptions(seed));
     slotsLoading = client.connect()
         .compose(c -> c.send(Request.cmd(Command.CLUSTER).arg("SLOTS")).andThen(x -> c.close()))
         .map(reply -> {
@@ -581,10 +608,8 @@ public final class StreamHub extends VerticleBase {
     slotsLoading.onComplete(ar -> {
       slotsLoading = null;
       if (ar.succeeded()) {
-        slotsAttempts = 0;
         scheduleOrphans(0);
-      } else {
-        slotsAttempts++;
+      } else if (!stopped) {
         problem("stream: cannot read the cluster's slot map from " + seed + "; retrying in " + backoff + " ms",
             ar.cause());
         vertx.setTimer(backoff, t -> loadSlots());
@@ -671,8 +696,8 @@ public final class StreamHub extends VerticleBase {
    * new owner, from a fresh slot map, and re-read, so the watchers converge on the truth.
    */
   private void movedAway(Node n, String ch) {
-    if (ch == null || !ch.startsWith(PREFIX) || !ch.endsWith(SUFFIX)) {
-      return;
+    if (ch == null || !ch.startsWith(PREFIX) || !ch.endsWith(SUFFIX) || n.unsubscribing.remove(ch)) {
+      return; // not ours, or the confirmation of our own SUNSUBSCRIBE
     }
     SkuWatch w = watches.get(ch.substring(PREFIX.length(), ch.length() - SUFFIX.length()));
     if (w == null || w.node != n) {
@@ -704,6 +729,10 @@ public final class StreamHub extends VerticleBase {
           n.skus.remove(w);
           w.node = null;
           orphans.add(w);
+          Promise<Void> p = n.confirming.remove(channelOf(w.sku));
+          if (p != null) {
+            p.tryFail(error); // so the rest of its batch is retried now, not after a timeout
+          }
         }
       }
       slotOwners = null;
