@@ -226,32 +226,25 @@ class FailoverTest {
 
   /** A POST retried while it answers 503 or 409 reservation_in_progress (both say "retry"), for up to 10 s. */
   static Api.Res postRetrying(Api api, String path, String body) {
-    long deadline = System.currentTimeMillis() + 10_000;
-    Api.Res r = api.post(path, body);
-    while ((r.status() == 503 || "reservation_in_progress".equals(r.code())) && System.currentTimeMillis() < deadline) {
-      try {
-        TimeUnit.MILLISECONDS.sleep(20); // between polls of a condition with a deadline
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
-      }
-      r = api.post(path, body);
-    }
-    return r;
+    return retrying(() -> api.post(path, body), r -> r.status() == 503 || "reservation_in_progress".equals(r.code()));
   }
 
   /** A GET retried while it answers 503 (clients retry those), for up to 10 s. */
   static Api.Res readRetrying(Api api, String path) {
+    return retrying(() -> api.get(path), r -> r.status() == 503);
+  }
+
+  private static Api.Res retrying(java.util.function.Supplier<Api.Res> call, java.util.function.Predicate<Api.Res> again) {
     long deadline = System.currentTimeMillis() + 10_000;
-    Api.Res r = api.get(path);
-    while (r.status() == 503 && System.currentTimeMillis() < deadline) {
+    Api.Res r = call.get();
+    while (again.test(r) && System.currentTimeMillis() < deadline) {
       try {
         TimeUnit.MILLISECONDS.sleep(20); // between polls of a condition with a deadline
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         break;
       }
-      r = api.get(path);
+      r = call.get();
     }
     return r;
   }

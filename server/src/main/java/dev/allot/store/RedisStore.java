@@ -202,6 +202,9 @@ public final class RedisStore {
       }
       Throwable err = ar.cause();
       String msg = err instanceof ErrorType ? String.valueOf(err.getMessage()) : "";
+      if (!msg.contains("[0]")) {
+        return Future.failedFuture(translateBatch(err, msg)); // the script ran (or the socket failed)
+      }
       if (msg.contains("NOSCRIPT") && !source) {
         LOG.log(System.Logger.Level.INFO, "Redis did not know script {0} (restarted or flushed?): sent it again",
             script.file);
@@ -223,7 +226,7 @@ public final class RedisStore {
     if (!(err instanceof ErrorType)) {
       return translate(err);
     }
-    if (!msg.contains("[0]")) {
+    if (!msg.contains("[0]") && msg.contains("[1]")) {
       // The script ran; only its WAIT failed (a master being demoted answers "UNBLOCKED ..."):
       // the change stands unconfirmed, which is a 503 and never a 500 or a retry.
       return new StoreUnavailableException("Redis applied the change but could not confirm it on a replica: " + msg,
