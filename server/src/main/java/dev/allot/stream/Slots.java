@@ -35,18 +35,22 @@ final class Slots {
   static String[] owners(Response clusterSlots, String seed) {
     URI uri = URI.create(seed);
     String prefix = uri.getScheme() + "://" + (uri.getRawUserInfo() == null ? "" : uri.getRawUserInfo() + "@");
+    // Options in the query (a password, a protocol) apply to every node, as the credentials do.
+    String suffix = uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery();
+    String seedHost = uri.getHost() != null ? uri.getHost() : uri.getRawAuthority().replaceFirst("^.*@", "")
+        .replaceFirst(":\\d+$", ""); // a host name URI does not take as one (an underscore, say)
     String[] owners = new String[COUNT];
     for (int i = 0; i < clusterSlots.size(); i++) {
       Response range = clusterSlots.get(i);
       Response master = range.get(2);
       String host = master.get(0) == null ? "" : master.get(0).toString();
       if (host.isEmpty() || "?".equals(host)) {
-        host = uri.getHost();
+        host = seedHost;
       }
       if (host.contains(":") && !host.startsWith("[")) {
         host = "[" + host + "]"; // IPv6
       }
-      String url = prefix + host + ":" + master.get(1).toInteger();
+      String url = prefix + host + ":" + master.get(1).toInteger() + suffix;
       for (int s = range.get(0).toInteger(); s <= range.get(1).toInteger(); s++) {
         owners[s] = url;
       }
