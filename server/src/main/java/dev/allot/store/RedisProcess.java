@@ -133,10 +133,11 @@ public final class RedisProcess implements AutoCloseable {
   public static int majorVersion(String binary) {
     try {
       Process p = new ProcessBuilder(binary, "--version").redirectErrorStream(true).start();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-      if (!p.waitFor(10, TimeUnit.SECONDS)) {
+      if (!p.waitFor(10, TimeUnit.SECONDS)) { // one line of output: it fits the pipe
         p.destroyForcibly();
+        return 0;
       }
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
       java.util.regex.Matcher m = java.util.regex.Pattern.compile("v=(\\d+)\\.").matcher(out);
       return m.find() ? Integer.parseInt(m.group(1)) : 0;
     } catch (IOException e) {

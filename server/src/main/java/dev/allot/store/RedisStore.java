@@ -72,9 +72,10 @@ public final class RedisStore {
     this.waitReplicas = waitReplicas;
     this.waitRequest = waitReplicas > 0 ? Request.cmd(Command.WAIT).arg(waitReplicas).arg(waitMillis) : null;
     this.main = new Link(redis, false);
-    // Each wait link holds a socket per node, and a renewal takes another before the old is let go.
+    // Each wait link holds a socket per node, and a renewal takes another before the old is let go
+    // (a retired one is kept for the command timeout).
     this.waitRedis = waitReplicas > 0
-        ? Redis.createClient(vertx, new RedisOptions(options).setMaxPoolSize(options.getMaxPoolSize() * 2)) : null;
+        ? Redis.createClient(vertx, new RedisOptions(options).setMaxPoolSize(options.getMaxPoolSize() * 3)) : null;
     this.waitLinks = new Link[waitReplicas > 0 && cluster ? options.getMaxPoolSize() : 0];
     for (int i = 0; i < waitLinks.length; i++) {
       waitLinks[i] = new Link(waitRedis, true);
@@ -362,7 +363,7 @@ public final class RedisStore {
           }
           LOG.log(quiet ? System.Logger.Level.DEBUG : System.Logger.Level.INFO, "Redis Cluster connection renewed");
         } else {
-          if (!quiet) {
+          if (!quiet && !closed) {
             warnRefresh(ar.cause());
           }
           refresh(); // again in a second

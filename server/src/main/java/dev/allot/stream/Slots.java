@@ -34,11 +34,16 @@ final class Slots {
    */
   static String[] owners(Response clusterSlots, String seed) {
     URI uri = URI.create(seed);
-    String prefix = uri.getScheme() + "://" + (uri.getRawUserInfo() == null ? "" : uri.getRawUserInfo() + "@");
+    // A host name java.net.URI does not take as one (an underscore, say) leaves it a bare
+    // authority: user info and host are then read from that by hand.
+    String authority = uri.getRawAuthority() == null ? "" : uri.getRawAuthority();
+    int at = authority.lastIndexOf('@');
+    String userInfo = uri.getHost() != null ? uri.getRawUserInfo() : at < 0 ? null : authority.substring(0, at);
+    String seedHost = uri.getHost() != null ? uri.getHost()
+        : authority.substring(at + 1).replaceFirst(":\\d+$", "");
+    String prefix = uri.getScheme() + "://" + (userInfo == null ? "" : userInfo + "@");
     // Options in the query (a password, a protocol) apply to every node, as the credentials do.
     String suffix = uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery();
-    String seedHost = uri.getHost() != null ? uri.getHost() : uri.getRawAuthority().replaceFirst("^.*@", "")
-        .replaceFirst(":\\d+$", ""); // a host name URI does not take as one (an underscore, say)
     String[] owners = new String[COUNT];
     for (int i = 0; i < clusterSlots.size(); i++) {
       Response range = clusterSlots.get(i);

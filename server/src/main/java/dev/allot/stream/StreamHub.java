@@ -83,6 +83,8 @@ public final class StreamHub extends VerticleBase {
     final Map<String, Promise<Void>> confirming = new HashMap<>();
     /** Our own SUNSUBSCRIBEs not yet confirmed, so their confirmation is not taken for a slot move. */
     final Set<String> unsubscribing = new HashSet<>();
+    /** When Redis last sent anything on this connection (a push, a confirmation, a heartbeat). */
+    long lastHeard;
 
     Node(String url) {
       this.url = url;
@@ -181,21 +183,30 @@ public final class StreamHub extends VerticleBase {
     if (!settings.clusterMode()) {
       node(settings.redisUrl()); // connect now, so the first watcher does not wait for it
     }
-    // A subscriber socket that went half-open (a node gone without a reset) would never end:
-    // each is pinged, and one that does not answer in time is dropped and its SKUs placed again.
-    vertx.setPeriodic(PING_MILLIS, t -> {
+    // A subscriber socket that went half-open (a node gone without a reset) would never end. So
+    // each one is sent a heartbeat, a SUBSCRIBE of a channel nobody publishes on, whose
+    // confirmation comes back as a push like the events (a PING would not do: the client pairs
+    // the next reply of any kind with it, and a push arriving first would swallow it); one that
+    // has not been heard from in a heartbeat plus the Redis timeout is dropped, its SKUs placed again.
+    vertx.setPeriodic(HEARTBEAT_MILLIS, t -> {
+      long now = System.currentTimeMillis();
       for (Node n : List.copyOf(nodes.values())) {
         RedisConnection c = n.conn;
-        if (c != null) {
-          c.send(Request.cmd(Command.PING)).timeout(settings.redisTimeoutMillis(), TimeUnit.MILLISECONDS)
-              .onFailure(err -> lost(n, c, err));
+        if (c == null) {
+          continue;
+        }
+        if (now - n.lastHeard > HEARTBEAT_MILLIS + settings.redisTimeoutMillis()) {
+          lost(n, c, new IllegalStateException("no answer to the heartbeat"));
+        } else {
+          c.send(Request.cmd(Command.SUBSCRIBE).arg(HEARTBEAT_CHANNEL)).onFailure(err -> lost(n, c, err));
         }
       }
     });
     return Future.succeededFuture();
   }
 
-  private static final long PING_MILLIS = 5000;
+  private static final long HEARTBEAT_MILLIS = 5000;
+  private static final String HEARTBEAT_CHANNEL = "allot:stream:heartbeat";
 
   private RedisOptions subscriberOptions(String url) {
     RedisOptions o = new RedisOptions().setConnectionString(url);
@@ -521,6 +532,7 @@ public final class StreamHub extends VerticleBase {
             return;
           }
           n.conn = c;
+          n.lastHeard = System.currentTimeMillis();
           backoff = 100;
           c.handler(r -> onPush(n, r));
           c.exceptionHandler(err -> lost(n, c, err));
@@ -633,11 +645,12 @@ public final class StreamHub extends VerticleBase {
   }
 
   private void onPush(Node n, Response r) {
+    n.lastHeard = System.currentTimeMillis();
     if (r != null && r.type() == ResponseType.ERROR) {
       refused(n, r.toString());
       return;
     }
-    if (r == null || r.size() < 3) {
+    if (r == null || (r.type() != ResponseType.PUSH && r.type() != ResponseType.MULTI) || r.size() < 3) {
       return;
     }
     String kind = r.get(0).toString();
@@ -735,6 +748,10 @@ public final class StreamHub extends VerticleBase {
           }
         }
       }
+      int moved = slot;
+      // A SUNSUBSCRIBE of ours refused the same way gets no confirmation: forget waiting for it.
+      n.unsubscribing.removeIf(ch -> moved < 0
+          || Slots.of(ch.substring(PREFIX.length(), ch.length() - SUFFIX.length())) == moved);
       slotOwners = null;
       scheduleOrphans(50);
       return;
