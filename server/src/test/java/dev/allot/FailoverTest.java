@@ -182,8 +182,9 @@ class FailoverTest {
     AllotServer server = null;
     try {
       server = TestServer.start(master.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web"),
-          "ALLOT_REDIS_WAIT_REPLICAS", "1", "ALLOT_REDIS_WAIT_MILLIS", "300", "ALLOT_PENDING_LEASE_MILLIS", "500"));
-      await("the replica follows", 10_000, () -> info(vertx, replicaPort).contains("master_link_status:up"));
+          "ALLOT_REDIS_WAIT_REPLICAS", "1", "ALLOT_REDIS_WAIT_MILLIS", "1000", "ALLOT_PENDING_LEASE_MILLIS", "500"));
+      // Followed as the master sees it (WAIT counts the replica's acknowledgements to the master).
+      await("the replica follows", 10_000, () -> info(vertx, master.port()).contains("state=online"));
       Api admin = new Api(server.port(), TestServer.ADMIN);
       Api web = admin.as("t-web");
       admin.location("main");
@@ -202,7 +203,7 @@ class FailoverTest {
       assertEquals(503, create.status(), "an unconfirmed creation is not acknowledged: " + create);
 
       replica = RedisProcess.start(replicaPort, follow);
-      await("the replica follows again", 10_000, () -> info(vertx, replicaPort).contains("master_link_status:up"));
+      await("the replica follows again", 10_000, () -> info(vertx, master.port()).contains("state=online"));
       // The commit stands on the master; its retry answers from it, and it is counted once.
       Api.Res again = postRetrying(web, "/v1/reservations/" + held + "/commit", null);
       assertEquals(200, again.status(), "the commit's retry answers: " + again);
