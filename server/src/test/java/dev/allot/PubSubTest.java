@@ -29,9 +29,7 @@ class PubSubTest {
   @Test
   @DisplayName("Redis 7+ cluster: each SKU's events are sharded on its master, and follow its slot when it moves")
   void shardedOnACluster() throws Exception {
-    String binary = RedisProcess.findBinary();
-    assumeTrue(RedisProcess.majorVersion(binary) >= 7, "skipped: sharded pub/sub needs redis-server 7+ on PATH, found "
-        + binary + " (version " + RedisProcess.majorVersion(binary) + "); .ci/run installs Debian's");
+    String binary = redis7();
     try (TestCluster cluster = TestCluster.start(3, 0, 60_000, binary)) {
       Map<String, String> env = Map.of("ALLOT_REDIS_CLUSTER", cluster.urls(), "ALLOT_REDIS_URL", "",
           "ALLOT_API_KEYS", TestServer.keys("web"));
@@ -101,9 +99,7 @@ class PubSubTest {
   @Test
   @DisplayName("Redis 7+ standalone: the stream uses sharded pub/sub too")
   void shardedStandalone() throws Exception {
-    String binary = RedisProcess.findBinary();
-    assumeTrue(RedisProcess.majorVersion(binary) >= 7, "skipped: sharded pub/sub needs redis-server 7+ on PATH, found "
-        + binary + " (version " + RedisProcess.majorVersion(binary) + "); .ci/run installs Debian's");
+    String binary = redis7();
     try (RedisProcess redis = RedisProcess.start(binary, RedisProcess.freePort(), List.of())) {
       streamsThrough(redis, true);
     }
@@ -143,6 +139,15 @@ class PubSubTest {
         servers.forEach(AllotServer::stop);
       }
     }
+  }
+
+  /** The redis-server on PATH if it is 7+, else the test is skipped, saying why. */
+  private static String redis7() throws Exception {
+    String binary = RedisProcess.findBinary();
+    int major = RedisProcess.majorVersion(binary);
+    assumeTrue(major >= 7, "skipped: sharded pub/sub needs redis-server 7+ on PATH, found " + binary
+        + " (version " + major + "); .ci/run installs Debian's");
+    return binary;
   }
 
   private static void streamsThrough(RedisProcess redis, boolean sharded) throws Exception {
