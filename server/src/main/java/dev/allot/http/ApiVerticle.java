@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.allot.Settings;
 import dev.allot.stock.AllotException;
+import dev.allot.stock.Availability;
 import dev.allot.stock.Bundle;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Channel;
@@ -327,8 +328,8 @@ public final class ApiVerticle extends VerticleBase {
       for (Map.Entry<String, Store.LocationCounts> e : view.locations().entrySet()) {
         Store.LocationCounts c = e.getValue();
         locs.putObject(e.getKey()).put("onHand", c.onHand()).put("reserved", c.reserved())
-            .put("committed", c.committed()).put("quarantine", c.quarantine()).put("available", c.available());
-        total += c.available();
+            .put("committed", c.committed()).put("quarantine", c.quarantine()).put("available", Availability.atLocation(c));
+        total += Availability.atLocation(c);
       }
       o.put("available", total);
       if (view.backordered() > 0) {
@@ -340,7 +341,7 @@ public final class ApiVerticle extends VerticleBase {
       o.set("locations", locs);
       ObjectNode chans = o.putObject("channels");
       for (Channel c : s.catalog().channels()) {
-        chans.put(c.id(), channelAvailable(view, c));
+        chans.put(c.id(), Availability.channel(view, c));
       }
       return o;
     }));
@@ -452,13 +453,13 @@ public final class ApiVerticle extends VerticleBase {
           Bundle b = s.catalog().bundle(sku);
           if (b == null) {
             StockView v = bySku.get(sku);
-            item.put("available", channelAvailable(v, c)).put("version", v.version());
+            item.put("available", Availability.channel(v, c)).put("version", v.version());
           } else {
             Map<String, Long> avail = new java.util.HashMap<>();
             long version = 0;
             for (Bundle.Component comp : b.components()) {
               StockView v = bySku.get(comp.sku());
-              avail.put(comp.sku(), channelAvailable(v, c));
+              avail.put(comp.sku(), Availability.channel(v, c));
               version += v.version();
             }
             item.put("available", b.available(avail)).put("version", version);
@@ -485,7 +486,7 @@ public final class ApiVerticle extends VerticleBase {
       for (int i = 0; i < comps.size(); i++) {
         StockView v = views.get(i);
         version += v.version();
-        long avail = v.locations().values().stream().mapToLong(Store.LocationCounts::available).sum();
+        long avail = Availability.total(v);
         total.put(comps.get(i), avail);
         arr.addObject().put("sku", comps.get(i)).put("qty", b.components().get(i).qty()).put("available", avail);
       }
@@ -495,7 +496,7 @@ public final class ApiVerticle extends VerticleBase {
       for (Channel c : s.catalog().channels()) {
         Map<String, Long> avail = new java.util.HashMap<>();
         for (int i = 0; i < comps.size(); i++) {
-          avail.put(comps.get(i), channelAvailable(views.get(i), c));
+          avail.put(comps.get(i), Availability.channel(views.get(i), c));
         }
         chans.put(c.id(), b.available(avail));
       }
@@ -597,10 +598,6 @@ public final class ApiVerticle extends VerticleBase {
       }
       return b.toJson();
     }));
-  }
-
-  static long channelAvailable(StockView view, Channel c) {
-    return Math.max(0, view.availableAt(c.locations()) - c.buffer());
   }
 
   // ---- reservations ------------------------------------------------------------------------

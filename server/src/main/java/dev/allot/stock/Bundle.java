@@ -26,13 +26,9 @@ public record Bundle(String sku, List<Component> components) {
     return 0;
   }
 
-  /** How many bundles the components' available units make. */
+  /** How many bundles the components' available units make ({@link Availability#bundle}). */
   public long available(Map<String, Long> componentAvailable) {
-    long min = Long.MAX_VALUE;
-    for (Component c : components) {
-      min = Math.min(min, componentAvailable.getOrDefault(c.sku(), 0L) / c.qty());
-    }
-    return min == Long.MAX_VALUE ? 0 : min;
+    return Availability.bundle(this, componentAvailable);
   }
 
   public ObjectNode toJson() {

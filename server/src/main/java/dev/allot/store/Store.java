@@ -151,10 +151,8 @@ public final class Store {
 
   // ---- stock reads --------------------------------------------------------------------------
 
+  /** One location's counts, as stored. What is available of them is stock.Availability's rule. */
   public record LocationCounts(long onHand, long reserved, long committed, long quarantine) {
-    public long available() {
-      return Math.max(0, onHand - reserved - committed);
-    }
   }
 
   /**
@@ -163,16 +161,6 @@ public final class Store {
    */
   public record StockView(boolean exists, long version, Map<String, LocationCounts> locations, Long limitPerCustomer,
                           long backordered) {
-    public long availableAt(List<String> locs) {
-      long sum = 0;
-      for (String l : locs) {
-        LocationCounts c = locations.get(l);
-        if (c != null) {
-          sum += c.available();
-        }
-      }
-      return sum;
-    }
   }
 
   public Future<StockView> readStock(String sku) {

@@ -2,6 +2,7 @@ package dev.allot.stream;
 
 import dev.allot.Settings;
 import dev.allot.stock.Bundle;
+import dev.allot.stock.Availability;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Channel;
 import dev.allot.store.Keys;
@@ -449,7 +450,7 @@ public final class StreamHub extends VerticleBase {
       return; // unwatched meanwhile
     }
     Map<String, Long> avail = new LinkedHashMap<>();
-    view.locations().forEach((loc, c) -> avail.put(loc, c.available()));
+    view.locations().forEach((loc, c) -> avail.put(loc, Availability.atLocation(c)));
     boolean first = !w.ready;
     w.ready = true;
     // A resync (not first) is just a newer value: coalesced like any change.
@@ -829,20 +830,13 @@ public final class StreamHub extends VerticleBase {
       return 0;
     }
     if (w.bundle != null) {
-      long min = Long.MAX_VALUE;
-      for (int i = 0; i < w.components.size(); i++) {
-        min = Math.min(min, available(w.components.get(i), c) / w.bundle.components().get(i).qty());
+      long[] perComponent = new long[w.components.size()];
+      for (int i = 0; i < perComponent.length; i++) {
+        perComponent[i] = available(w.components.get(i), c);
       }
-      return min == Long.MAX_VALUE ? 0 : min;
+      return Availability.bundle(w.bundle, perComponent);
     }
-    long sum = 0;
-    for (String loc : c.locations()) {
-      Long a = w.available.get(loc);
-      if (a != null) {
-        sum += a;
-      }
-    }
-    return Math.max(0, sum - c.buffer());
+    return Availability.channel(w.available, c);
   }
 
   /** SKU and channel codes are validated to [A-Za-z0-9._-]: nothing to escape. */
