@@ -32,6 +32,27 @@ public final class Keys {
     return "allot:{" + sku + "}:customers";
   }
 
+  /**
+   * The SKU's event channel: every script that changes the SKU publishes its new availability
+   * here (the name is passed to the scripts; they never build it), and the stream subscribes to it.
+   * Same hash tag as the SKU's keys, so a sharded publish stays on the SKU's shard.
+   */
+  public static String events(String sku) {
+    return EVENTS_PREFIX + sku + EVENTS_SUFFIX;
+  }
+
+  /** The SKU of an event channel named by {@link #events}, or null for any other channel. */
+  public static String skuOfEvents(String channel) {
+    if (channel == null || !channel.startsWith(EVENTS_PREFIX) || !channel.endsWith(EVENTS_SUFFIX)
+        || channel.length() <= EVENTS_PREFIX.length() + EVENTS_SUFFIX.length()) {
+      return null;
+    }
+    return channel.substring(EVENTS_PREFIX.length(), channel.length() - EVENTS_SUFFIX.length());
+  }
+
+  private static final String EVENTS_PREFIX = "allot:{";
+  private static final String EVENTS_SUFFIX = "}:ev";
+
   public static String moves(String sku) {
     return "allot:{" + sku + "}:moves";
   }
