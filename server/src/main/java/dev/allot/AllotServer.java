@@ -2,9 +2,11 @@ package dev.allot;
 
 import dev.allot.http.ApiVerticle;
 import dev.allot.stock.Catalog;
+import dev.allot.stock.Inventory;
 import dev.allot.stock.Metrics;
 import dev.allot.stock.Movements;
 import dev.allot.stock.Reservations;
+import dev.allot.stock.StockServices;
 import dev.allot.stock.Sweeper;
 import dev.allot.stream.StreamHub;
 import dev.allot.store.RedisProcess;
@@ -25,6 +27,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 
 /** One Allot server: its Vert.x, its Redis client, its verticles; and, in demo mode, its Redis. */
@@ -93,8 +96,17 @@ public final class AllotServer {
     AllotServer server = new AllotServer(settings, vertx, embedded, redis);
     StreamHub hub = new StreamHub(settings, store, catalog, registry);
     boolean demo = requested.embeddedRedis() && requested.apiKeys().isEmpty();
-    ApiVerticle.Services services = new ApiVerticle.Services(settings, store, catalog, metrics, clock, hub,
-        registry, demo);
+    Settings wired = settings;
+    // Each HTTP event loop gets stock services over a Redis client of its own, built on that loop.
+    Function<Vertx, StockServices> perLoop = loop -> {
+      RedisStore own = RedisStore.create(loop, wired.redisUrl(), wired.redisCluster(), wired.redisPoolSize(),
+          wired.redisTimeoutMillis(), wired.redisWaitReplicas(), wired.redisWaitMillis());
+      Store ownStore = new Store(own, wired.ledgerMaxEntries());
+      return new StockServices(new Reservations(ownStore, catalog, wired, metrics, clock),
+          new Movements(ownStore, catalog, wired, metrics, clock), new Inventory(ownStore, catalog), own::close);
+    };
+    ApiVerticle.Services services = new ApiVerticle.Services(settings, perLoop, catalog, new Inventory(store, catalog),
+        hub, registry, demo ? Demo.pageConfig() : null);
     Settings s = settings;
     try {
       Future<Void> started = server.loadScriptsOrRetry()

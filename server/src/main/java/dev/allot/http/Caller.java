@@ -17,14 +17,14 @@ public record Caller(String role) {
 
   public void requireAdmin() {
     if (!admin()) {
-      throw new AllotException(403, "forbidden", "this call needs an admin key");
+      throw AllotException.forbidden("this call needs an admin key");
     }
   }
 
   /** Admin, or the key of this very channel. */
   public void requireChannel(String channelId) {
     if (!admin() && !channelId.equals(channel())) {
-      throw new AllotException(403, "forbidden", "this key may not act for channel '" + channelId + "'");
+      throw AllotException.forbidden("this key may not act for channel '" + channelId + "'");
     }
   }
 
@@ -35,7 +35,7 @@ public record Caller(String role) {
     }
     String ch = channel();
     if (ch == null) {
-      throw new AllotException(403, "forbidden", "this call needs an admin or a channel key");
+      throw AllotException.forbidden("this call needs an admin or a channel key");
     }
     return ch;
   }

@@ -135,6 +135,11 @@ public final class Catalog {
     });
   }
 
+  /** Sets (or, with null, removes) the per-customer limit of a SKU (PUT /v1/skus/{sku}/policy). */
+  public Future<Void> setCustomerLimit(String sku, Long limit) {
+    return store.setCustomerLimit(sku, limit);
+  }
+
   /** The channel as this instance knows it now (null when unknown here); never waits. */
   public Channel cachedChannel(String id) {
     return channels.get(id);
@@ -172,7 +177,7 @@ public final class Catalog {
     return Future.all(checks).compose(cf -> {
       for (int i = 0; i < checks.size(); i++) {
         if (checks.get(i).result().isEmpty()) {
-          throw new AllotException(400, "unknown_location", "location '" + channel.locations().get(i)
+          throw new AllotException(AllotException.Kind.INVALID, "unknown_location", "location '" + channel.locations().get(i)
               + "' does not exist: create it with PUT /v1/locations/{location} first", "locations[" + i + "]", null, null);
         }
       }

@@ -56,6 +56,21 @@ public final class Json {
     }
   }
 
+  /**
+   * A problem document (RFC 9457) as API.md shapes it: type, title, status, detail, code. The
+   * refusals a reservation stores for its idempotent replay are such documents, so the one builder
+   * lives here; the HTTP layer uses it for every other error.
+   */
+  public static ObjectNode problem(int status, String code, String detail) {
+    ObjectNode p = object();
+    p.put("type", "urn:allot:problem:" + code);
+    p.put("title", code.replace('_', ' '));
+    p.put("status", status);
+    p.put("detail", detail);
+    p.put("code", code);
+    return p;
+  }
+
   /** A short, stable fingerprint of a canonical request text (for idempotency comparisons). */
   public static String fingerprint(String canonical) {
     try {

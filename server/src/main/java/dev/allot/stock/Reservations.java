@@ -66,8 +66,12 @@ public final class Reservations {
     }
   }
 
-  /** An answer: HTTP status and its JSON body (a problem document when status >= 400). */
-  public record Reply(int status, String body) {
+  /**
+   * What a reserve call answers: {@code held} with the reservation document, or refused (not enough
+   * stock, a customer's limit) with the problem document that says why. Either is stored with the
+   * record, so a replay answers the very same outcome.
+   */
+  public record Outcome(boolean held, String body) {
   }
 
   private final Store store;
@@ -86,9 +90,9 @@ public final class Reservations {
 
   // ---- create -----------------------------------------------------------------------------
 
-  public Future<Reply> reserve(ReserveRequest req) {
+  public Future<Outcome> reserve(ReserveRequest req) {
     return catalog.channel(req.channel()).compose(found -> {
-      Channel channel = found.orElseThrow(() -> new AllotException(404, "unknown_channel",
+      Channel channel = found.orElseThrow(() -> new AllotException(AllotException.Kind.NOT_FOUND, "unknown_channel",
           "channel '" + req.channel() + "' does not exist", "channel", null, null));
       long now = clock.getAsLong();
       long deadline = now + req.ttlSeconds() * 1000L;
@@ -107,21 +111,21 @@ public final class Reservations {
     });
   }
 
-  private Reply replayCreate(String id, RecordReply begin) {
+  private Outcome replayCreate(String id, RecordReply begin) {
     metrics.reservation("replay");
     switch (begin.state()) {
-      case "pending" -> throw new AllotException(409, "reservation_in_progress",
+      case "pending" -> throw new AllotException(AllotException.Kind.CONFLICT, "reservation_in_progress",
           "reservation '" + id + "' is being created by an earlier request; retry shortly", null, null, 1);
-      case "aborted" -> throw new AllotException(409, "reservation_aborted",
+      case "aborted" -> throw new AllotException(AllotException.Kind.CONFLICT, "reservation_aborted",
           "an earlier attempt to create reservation '" + id + "' was cut short and undone; nothing is held;"
               + " retry with a new id", null, null, null);
       default -> {
-        return new Reply(begin.status(), begin.body());
+        return new Outcome(begin.status() == 201, begin.body());
       }
     }
   }
 
-  private Future<Reply> holdAll(ReserveRequest req, List<Line> stock, Channel channel, long now, long deadline) {
+  private Future<Outcome> holdAll(ReserveRequest req, List<Line> stock, Channel channel, long now, long deadline) {
     List<Future<LineHold>> holds = new ArrayList<>(stock.size());
     for (Line l : stock) {
       holds.add(store.reserveLine(l.sku(), req.id(), l.qty(), now, deadline, channel.buffer(), channel.id(),
@@ -140,13 +144,13 @@ public final class Reservations {
         return store.recordOp(req.id(), "held", now, body).compose(r -> {
           if (r.code() == 1) {
             metrics.reservation("held");
-            return Future.succeededFuture(new Reply(201, body));
+            return Future.succeededFuture(new Outcome(true, body));
           }
           // The sweeper gave up on us (we took longer than the pending lease) and may have cleaned up
           // before our last line landed: give back every line ourselves (all our calls are done).
           metrics.reservation("aborted");
           return releaseLines(req.id(), stock, "abort").compose(x -> settle(req.id())).transform(x -> Future.failedFuture(
-              new AllotException(503, "store_unavailable",
+              new AllotException(AllotException.Kind.UNAVAILABLE, "store_unavailable",
               "the reservation took too long to create and was undone; retry with a new id", null, null,
               settings.storeRetryAfterSeconds())));
         });
@@ -158,7 +162,7 @@ public final class Reservations {
           .compose(r -> r.code() == 1 ? settle(req.id())
               // Aborted by the sweeper meanwhile (we were slower than the lease): undo our lines ourselves.
               : releaseLines(req.id(), stock, "abort").compose(x -> settle(req.id())))
-          .map(v -> new Reply(409, body));
+          .map(v -> new Outcome(false, body));
     });
   }
 
@@ -275,7 +279,7 @@ public final class Reservations {
   }
 
   private ObjectNode customerLimitBody(ReserveRequest req, List<Line> stock, List<Future<LineHold>> holds) {
-    ObjectNode p = problem(409, "customer_limit", "customer '" + req.customer()
+    ObjectNode p = Json.problem(409, "customer_limit", "customer '" + req.customer()
         + "' would go past the per-customer limit of a SKU; nothing is held");
     ArrayNode lines = p.putArray("lines");
     for (long[] v : requestedView(req, stock, holds, HoldStatus.CUSTOMER_LIMIT)) {
@@ -287,7 +291,7 @@ public final class Reservations {
   }
 
   private ObjectNode insufficientBody(ReserveRequest req, List<Line> stock, List<Future<LineHold>> holds) {
-    ObjectNode p = problem(409, "insufficient_stock", "not enough stock for every line; nothing is held");
+    ObjectNode p = Json.problem(409, "insufficient_stock", "not enough stock for every line; nothing is held");
     ArrayNode lines = p.putArray("lines");
     for (long[] v : requestedView(req, stock, holds, HoldStatus.INSUFFICIENT)) {
       Line l = req.lines().get((int) v[0]);
@@ -348,7 +352,7 @@ public final class Reservations {
     return store.readRecord(id).map(fresh -> {
       String stored = fresh.getOrDefault("oid", "");
       if (!orderId.isEmpty() && !stored.isEmpty() && !stored.equals(orderId)) {
-        throw new AllotException(409, "idempotency_conflict", "reservation '" + id
+        throw new AllotException(AllotException.Kind.CONFLICT, "idempotency_conflict", "reservation '" + id
             + "' was committed with another orderId", "orderId", null, null);
       }
       metrics.transition("commit", "replay");
@@ -392,7 +396,7 @@ public final class Reservations {
       String state = rec.get("st");
       if (!state.equals("held")) {
         metrics.transition("extend", state);
-        throw new AllotException(409, state, "reservation '" + id + "' is " + state + ", not held");
+        throw new AllotException(AllotException.Kind.CONFLICT, state, "reservation '" + id + "' is " + state + ", not held");
       }
       long now = clock.getAsLong();
       long deadline = now + ttlSeconds * 1000L;
@@ -403,7 +407,7 @@ public final class Reservations {
           // A line's hold is gone: expired, or released meanwhile. The record says which.
           return expireNow(id).compose(st -> {
             metrics.transition("extend", st);
-            return Future.failedFuture(new AllotException(409, st, "reservation '" + id + "' is " + st + ", not held"));
+            return Future.failedFuture(new AllotException(AllotException.Kind.CONFLICT, st, "reservation '" + id + "' is " + st + ", not held"));
           });
         }
         if (changes.stream().anyMatch(f -> f.result().code() == 2)) {
@@ -412,16 +416,16 @@ public final class Reservations {
             String st = fresh.getOrDefault("st", "held");
             metrics.transition("extend", st);
             return Future.failedFuture(st.equals("held")
-                ? new AllotException(409, "reservation_in_progress", "reservation '" + id
+                ? new AllotException(AllotException.Kind.CONFLICT, "reservation_in_progress", "reservation '" + id
                     + "' is being committed; retry shortly", null, null, 1)
-                : new AllotException(409, st, "reservation '" + id + "' is " + st + ", not held"));
+                : new AllotException(AllotException.Kind.CONFLICT, st, "reservation '" + id + "' is " + st + ", not held"));
           });
         }
         return store.recordOp(id, "extend", now, Long.toString(deadline)).compose(r -> {
           if (r.code() != 1) {
             metrics.transition("extend", r.state());
             return settle(id).transform(x -> Future.failedFuture(
-                new AllotException(409, r.state(), "reservation '" + id + "' is " + r.state() + ", not held")));
+                new AllotException(AllotException.Kind.CONFLICT, r.state(), "reservation '" + id + "' is " + r.state() + ", not held")));
           }
           metrics.transition("extend", "extended");
           rec.put("dl", Long.toString(deadline));
@@ -502,13 +506,13 @@ public final class Reservations {
     return store.readRecord(id).map(rec -> {
       String st = rec.get("st");
       if (st == null || st.equals("rejected") || st.equals("aborted")) {
-        throw new AllotException(404, "unknown_reservation", "no reservation '" + id + "'");
+        throw new AllotException(AllotException.Kind.NOT_FOUND, "unknown_reservation", "no reservation '" + id + "'");
       }
       if (callerChannel != null && !callerChannel.equals(rec.get("ch"))) {
-        throw new AllotException(403, "forbidden", "reservation '" + id + "' belongs to another channel");
+        throw new AllotException(AllotException.Kind.FORBIDDEN, "forbidden", "reservation '" + id + "' belongs to another channel");
       }
       if (st.equals("pending")) {
-        throw new AllotException(409, "reservation_in_progress",
+        throw new AllotException(AllotException.Kind.CONFLICT, "reservation_in_progress",
             "reservation '" + id + "' is still being created; retry shortly", null, null, 1);
       }
       return rec;
@@ -529,13 +533,13 @@ public final class Reservations {
 
   private static AllotException stateConflict(String id, String state) {
     if (state.equals("expired")) {
-      return new AllotException(410, "reservation_expired", "reservation '" + id + "' has expired");
+      return new AllotException(AllotException.Kind.GONE, "reservation_expired", "reservation '" + id + "' has expired");
     }
-    return new AllotException(409, "reservation_" + state, "reservation '" + id + "' is " + state);
+    return new AllotException(AllotException.Kind.CONFLICT, "reservation_" + state, "reservation '" + id + "' is " + state);
   }
 
   private static AllotException idempotencyConflict(String id) {
-    return new AllotException(409, "idempotency_conflict",
+    return new AllotException(AllotException.Kind.CONFLICT, "idempotency_conflict",
         "reservation id '" + id + "' was already used for a different request", "id", null, null);
   }
 
@@ -560,15 +564,5 @@ public final class Reservations {
       out.add(new Line(part.substring(0, eq), Long.parseLong(part.substring(eq + 1))));
     }
     return out;
-  }
-
-  public static ObjectNode problem(int status, String code, String detail) {
-    ObjectNode p = Json.object();
-    p.put("type", "urn:allot:problem:" + code);
-    p.put("title", code.replace('_', ' '));
-    p.put("status", status);
-    p.put("detail", detail);
-    p.put("code", code);
-    return p;
   }
 }

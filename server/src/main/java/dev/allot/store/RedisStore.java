@@ -1,5 +1,6 @@
 package dev.allot.store;
 
+import dev.allot.common.StoreUnavailableException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;

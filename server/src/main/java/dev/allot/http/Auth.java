@@ -1,0 +1,52 @@
+package dev.allot.http;
+
+import io.vertx.ext.web.RoutingContext;
+
+import java.util.Map;
+
+/**
+ * Who is calling (API.md, "General", Auth): the key is checked before a body is read, so a request
+ * without a valid key is answered 401 without its body being buffered.
+ */
+final class Auth {
+  private static final String CALLER = "allot.caller";
+
+  private final boolean disabled;
+  private final Map<String, String> keys;
+
+  /** keys: API key -> role; disabled: every caller is an admin (an explicit setting, said loudly at start). */
+  Auth(boolean disabled, Map<String, String> keys) {
+    this.disabled = disabled;
+    this.keys = keys;
+  }
+
+  /** A route handler: puts the {@link Caller} on the context, or answers 401. */
+  void authenticate(RoutingContext ctx) {
+    if (disabled) {
+      ctx.put(CALLER, Caller.ADMIN);
+      ctx.next();
+      return;
+    }
+    String header = ctx.request().getHeader("Authorization");
+    String key = null;
+    if (header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      key = header.substring(7).trim();
+    } else if (header == null && ctx.request().path().equals("/v1/stream")) {
+      // Browsers cannot set headers on a WebSocket: the stream alone takes the key from the query.
+      key = ctx.request().getParam("access_token");
+    }
+    String role = key == null ? null : keys.get(key);
+    if (role == null) {
+      ctx.response().putHeader("WWW-Authenticate", "Bearer");
+      Problems.send(ctx, 401, "unauthorized", key == null
+          ? "an API key is required: Authorization: Bearer <key>" : "unknown API key");
+      return;
+    }
+    ctx.put(CALLER, new Caller(role));
+    ctx.next();
+  }
+
+  static Caller caller(RoutingContext ctx) {
+    return ctx.get(CALLER);
+  }
+}

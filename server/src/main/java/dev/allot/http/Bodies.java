@@ -1,0 +1,109 @@
+package dev.allot.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.allot.stock.AllotException;
+import dev.allot.stock.Json;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.ext.web.RoutingContext;
+
+import java.io.IOException;
+
+/** Reading request bodies and parameters, and writing JSON answers: the same few rules for every route. */
+final class Bodies {
+  static final String JSON = "application/json";
+
+  private Bodies() {
+  }
+
+  /** The body as a JSON object; an empty body is an empty object when {@code optional}, else 400 malformed_json. */
+  static JsonNode object(RoutingContext ctx, boolean optional) {
+    Buffer b = ctx.body().buffer();
+    if (b == null || b.length() == 0 || b.toString().isBlank()) {
+      if (optional) {
+        return Json.object();
+      }
+      throw AllotException.badField("malformed_json", "body", "a JSON object body is required");
+    }
+    JsonNode n;
+    try {
+      n = Json.MAPPER.readTree(b.getBytes());
+    } catch (JsonProcessingException e) {
+      throw AllotException.badField("malformed_json", "body", "the body is not valid JSON: " + e.getOriginalMessage());
+    } catch (IOException e) {
+      throw AllotException.badField("malformed_json", "body", "the body could not be read");
+    }
+    if (n == null || !n.isObject()) {
+      throw AllotException.badField("malformed_json", "body", "the body must be a JSON object");
+    }
+    return n;
+  }
+
+  /** A field's text, or null when it is missing or not a string (the validators name it then). */
+  static String text(JsonNode n, String name) {
+    JsonNode v = n.get(name);
+    return v != null && v.isTextual() ? v.asText() : null;
+  }
+
+  static long requiredLong(JsonNode n, String name, String field, long min, long max) {
+    return requiredLong(n, name, field, min, max, "invalid_quantity");
+  }
+
+  static long requiredLong(JsonNode n, String name, String field, long min, long max, String code) {
+    JsonNode v = n.get(name);
+    if (v == null || !v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < min || v.asLong() > max) {
+      throw AllotException.badField(code, field, field + " must be a whole number from " + min + " to " + max);
+    }
+    return v.asLong();
+  }
+
+  static long optionalLong(JsonNode n, String name, long dflt, long min, long max, String code) {
+    JsonNode v = n.get(name);
+    if (v == null || v.isNull()) {
+      return dflt;
+    }
+    return requiredLong(n, name, name, min, max, code);
+  }
+
+  /** An optional string field of at most {@code max} characters: null when missing or null. */
+  static String optionalText(JsonNode n, String name, int max, String code, String what) {
+    JsonNode v = n.get(name);
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    if (!v.isTextual() || v.asText().length() > max) {
+      throw AllotException.badField(code, name, what);
+    }
+    return v.asText();
+  }
+
+  static int queryInt(RoutingContext ctx, String name, int dflt, int min, int max) {
+    String v = ctx.request().getParam(name);
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    try {
+      int n = Integer.parseInt(v.trim());
+      if (n >= min && n <= max) {
+        return n;
+      }
+    } catch (NumberFormatException ignored) {
+      // answered below
+    }
+    throw AllotException.badField("invalid_" + name, name, name + " must be a whole number from " + min + " to " + max);
+  }
+
+  /** Answers {@code status} with the JSON document, or hands the failure to the failure handler. */
+  static void respond(RoutingContext ctx, int status, Future<? extends JsonNode> result) {
+    result.onSuccess(node -> ctx.response().setStatusCode(status).putHeader("content-type", JSON)
+            .end(Buffer.buffer(Json.bytes(node))))
+        .onFailure(ctx::fail);
+  }
+
+  /** Answers 200 with JSON text that is already encoded (a reservation view). */
+  static void respondText(RoutingContext ctx, Future<String> result) {
+    result.onSuccess(body -> ctx.response().setStatusCode(200).putHeader("content-type", JSON).end(body))
+        .onFailure(ctx::fail);
+  }
+}

@@ -1,0 +1,101 @@
+package dev.allot.http;
+
+import dev.allot.common.StoreUnavailableException;
+import dev.allot.stock.AllotException;
+import dev.allot.stock.Json;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.HttpException;
+
+/**
+ * Every error the server sends is a problem document (API.md, "General"). This is the one place
+ * that maps a refusal to its HTTP status: the domain's {@link AllotException.Kind}s, the store's
+ * outage, and the HTTP layer's own refusals (401, 404, 405, 413...).
+ */
+final class Problems {
+  private static final System.Logger LOG = System.getLogger(Problems.class.getName());
+  static final String PROBLEM = "application/problem+json";
+
+  private final int storeRetryAfterSeconds;
+  private long lastStoreWarning;
+
+  Problems(int storeRetryAfterSeconds) {
+    this.storeRetryAfterSeconds = storeRetryAfterSeconds;
+  }
+
+  static int status(AllotException.Kind kind) {
+    return switch (kind) {
+      case INVALID -> 400;
+      case FORBIDDEN -> 403;
+      case NOT_FOUND -> 404;
+      case CONFLICT -> 409;
+      case GONE -> 410;
+      case UNAVAILABLE -> 503;
+    };
+  }
+
+  /** The router's failure handler: whatever a handler threw or failed with becomes one problem document. */
+  void failure(RoutingContext ctx) {
+    Throwable err = ctx.failure();
+    if (err instanceof AllotException a) {
+      send(ctx, a);
+    } else if (err instanceof StoreUnavailableException) {
+      long now = System.currentTimeMillis();
+      if (now - lastStoreWarning > 5000) { // one line per 5 s per event loop: an outage fails every call
+        lastStoreWarning = now;
+        LOG.log(System.Logger.Level.WARNING, "answering 503 store_unavailable (" + ctx.request().method() + " "
+            + ctx.request().path() + "): " + err.getMessage());
+      }
+      ctx.response().putHeader("Retry-After", Integer.toString(storeRetryAfterSeconds));
+      send(ctx, 503, "store_unavailable", "the stock store (Redis) cannot be reached; retry shortly");
+    } else if (ctx.statusCode() == 413 || (err instanceof HttpException h && h.getStatusCode() == 413)) {
+      send(ctx, 413, "body_too_large", "the body is larger than " + ApiVerticle.BODY_LIMIT + " bytes");
+    } else if (err instanceof HttpException h && h.getStatusCode() < 500) {
+      send(ctx, h.getStatusCode(), h.getStatusCode() == 400 ? "malformed_json" : "bad_request",
+          h.getPayload() != null ? h.getPayload() : "the request could not be read");
+    } else if (err == null && ctx.statusCode() > 0 && ctx.statusCode() < 500) {
+      send(ctx, ctx.statusCode(), ctx.statusCode() == 404 ? "not_found" : "bad_request",
+          "the request could not be served");
+    } else {
+      LOG.log(System.Logger.Level.ERROR, "unexpected failure on " + ctx.request().method() + " "
+          + ctx.request().path(), err);
+      send(ctx, 500, "internal_error", "an unexpected error occurred; it has been logged");
+    }
+  }
+
+  /** A domain refusal, with its field, extra members and Retry-After where it has them. */
+  static void send(RoutingContext ctx, AllotException p) {
+    if (ctx.response().ended()) {
+      return;
+    }
+    ObjectNode doc = Json.problem(status(p.kind()), p.code(), p.getMessage());
+    if (p.field() != null) {
+      doc.put("field", p.field());
+    }
+    if (p.extra() != null) {
+      doc.setAll(p.extra());
+    }
+    if (p.retryAfter() != null) {
+      ctx.response().putHeader("Retry-After", Integer.toString(p.retryAfter()));
+    }
+    end(ctx, status(p.kind()), doc);
+  }
+
+  /** One of the HTTP layer's own refusals. */
+  static void send(RoutingContext ctx, int status, String code, String detail) {
+    if (ctx.response().ended()) {
+      return;
+    }
+    end(ctx, status, Json.problem(status, code, detail));
+  }
+
+  /** A problem document that is already encoded (a stored refusal replayed), with its status. */
+  static void sendEncoded(RoutingContext ctx, int status, String body) {
+    ctx.response().setStatusCode(status).putHeader("content-type", PROBLEM).end(body);
+  }
+
+  private static void end(RoutingContext ctx, int status, ObjectNode doc) {
+    ctx.response().setStatusCode(status).putHeader("content-type", PROBLEM).end(Buffer.buffer(Json.bytes(doc)));
+  }
+}

@@ -1,0 +1,14 @@
+package dev.allot.stock;
+
+import io.vertx.core.Future;
+
+import java.util.function.Supplier;
+
+/**
+ * The stock services one HTTP event loop works with, over a Redis client of its own (built on
+ * that event loop by the server's wiring, so a request and its Redis round trips stay on one
+ * thread). {@code close} lets go of that client.
+ */
+public record StockServices(Reservations reservations, Movements movements, Inventory inventory,
+                            Supplier<Future<Void>> close) {
+}
