@@ -9,6 +9,7 @@ import dev.allot.stock.Reservations;
 import dev.allot.stock.StockServices;
 import dev.allot.stock.Sweeper;
 import dev.allot.stream.StreamHub;
+import dev.allot.store.RecordStore;
 import dev.allot.store.RedisProcess;
 import dev.allot.store.RedisStore;
 import dev.allot.store.Store;
@@ -90,9 +91,10 @@ public final class AllotServer {
     Metrics metrics = new Metrics(registry);
     LongSupplier clock = System::currentTimeMillis;
     Catalog catalog = new Catalog(store);
-    Reservations reservations = new Reservations(store, catalog, settings, metrics, clock);
+    RecordStore records = new RecordStore(redis);
+    Reservations reservations = new Reservations(store, records, catalog, settings, metrics, clock);
     Movements movements = new Movements(store, catalog, settings, metrics, clock);
-    Sweeper sweeper = new Sweeper(store, reservations, settings, metrics, clock);
+    Sweeper sweeper = new Sweeper(records, reservations, settings, metrics, clock);
     AllotServer server = new AllotServer(settings, vertx, embedded, redis);
     StreamHub hub = new StreamHub(settings, store, catalog, registry);
     boolean demo = requested.embeddedRedis() && requested.apiKeys().isEmpty();
@@ -102,10 +104,11 @@ public final class AllotServer {
       RedisStore own = RedisStore.create(loop, wired.redisUrl(), wired.redisCluster(), wired.redisPoolSize(),
           wired.redisTimeoutMillis(), wired.redisWaitReplicas(), wired.redisWaitMillis());
       Store ownStore = new Store(own, wired.ledgerMaxEntries());
-      return new StockServices(new Reservations(ownStore, catalog, wired, metrics, clock),
-          new Movements(ownStore, catalog, wired, metrics, clock), new Inventory(ownStore, catalog), own::close);
+      RecordStore ownRecords = new RecordStore(own);
+      return new StockServices(new Reservations(ownStore, ownRecords, catalog, wired, metrics, clock),
+          new Movements(ownStore, catalog, wired, metrics, clock), new Inventory(ownStore, ownRecords, catalog), own::close);
     };
-    ApiVerticle.Services services = new ApiVerticle.Services(settings, perLoop, catalog, new Inventory(store, catalog),
+    ApiVerticle.Services services = new ApiVerticle.Services(settings, perLoop, catalog, new Inventory(store, records, catalog),
         hub, registry, demo ? Demo.pageConfig() : null);
     Settings s = settings;
     try {

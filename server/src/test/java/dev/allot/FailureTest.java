@@ -2,6 +2,7 @@ package dev.allot;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.allot.store.RedisProcess;
+import dev.allot.store.RecordStore;
 import dev.allot.store.RedisStore;
 import dev.allot.store.Store;
 import io.vertx.core.Vertx;
@@ -29,6 +30,7 @@ class FailureTest {
     final Vertx vertx = Vertx.vertx();
     final RedisStore redis = RedisStore.create(vertx, TestRedis.url(), List.of(), 2);
     final Store dead = new Store(redis, 1000);
+    final RecordStore deadRecords = new RecordStore(redis);
     final Api admin;
     final Api web;
 
@@ -75,8 +77,8 @@ class FailureTest {
       // The "dead instance": it began the reservation and held the first line, then vanished.
       String id = Api.id("dead");
       long now = System.currentTimeMillis();
-      assertEquals(1, LuaScriptsTest.await(f.dead.recordBegin(id, now, "fp", "web", now + 600_000, now + 3000,
-          x + "=2," + y + "=1")).code());
+      assertEquals(RecordStore.BeginResult.CREATED, LuaScriptsTest.await(f.deadRecords.begin(id, now, "fp", "web",
+          now + 600_000, now + 3000, List.of(new RecordStore.StockLine(x, 2), new RecordStore.StockLine(y, 1)))).result());
       assertEquals(Store.HoldStatus.HELD, LuaScriptsTest.await(f.dead.reserveLine(x, id, 2, now, now + 600_000, 0, "web",
           List.of("main"), null, false)).status());
       assertEquals(0, f.web.channelAvailable("web", x), "the dangling hold blocks X for now");
@@ -85,7 +87,8 @@ class FailureTest {
       assertEquals(2, f.web.channelAvailable("web", y));
       assertEquals("unknown_reservation", expect(f.web.get("/v1/reservations/" + id), 404).code());
       // Nobody can later complete the abandoned reservation: its record says aborted.
-      assertEquals(0, LuaScriptsTest.await(f.dead.recordOp(id, "held", System.currentTimeMillis(), "{}")).code());
+      assertEquals(RecordStore.Result.REFUSED, LuaScriptsTest.await(f.deadRecords.held(id, System.currentTimeMillis(),
+          "{}")).result());
       expect(f.web.post("/v1/reservations", "{\"id\":\"" + Api.id("c") + "\",\"channel\":\"web\",\"lines\":[{\"sku\":\""
           + x + "\",\"qty\":2}]}"), 201);
     }

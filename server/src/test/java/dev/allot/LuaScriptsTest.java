@@ -1,6 +1,10 @@
 package dev.allot;
 
 import dev.allot.store.Keys;
+import dev.allot.store.RecordStore;
+import dev.allot.store.RecordStore.BeginResult;
+import dev.allot.store.RecordStore.Result;
+import dev.allot.store.RecordStore.StockLine;
 import dev.allot.store.RedisStore;
 import dev.allot.store.Store;
 import dev.allot.store.Store.HoldStatus;
@@ -19,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,6 +32,7 @@ class LuaScriptsTest {
   static Vertx vertx;
   static RedisStore redis;
   static Store store;
+  static RecordStore records;
   static final long NOW = 1_700_000_000_000L;
   static final List<String> LOCS = List.of("main", "shop");
   String sku;
@@ -37,6 +43,7 @@ class LuaScriptsTest {
     redis = RedisStore.create(vertx, TestRedis.url(), List.of(), 4);
     await(redis.loadScripts());
     store = new Store(redis, 1000);
+    records = new RecordStore(redis);
   }
 
   @AfterAll
@@ -213,60 +220,69 @@ class LuaScriptsTest {
   void reservationRecord() {
     String id = Api.id("res");
     String due = Keys.dueFor(id);
-    assertEquals(1, await(store.recordBegin(id, NOW, "fp", "web", NOW + 60_000, NOW + 5000, sku + "=1")).code());
+    List<StockLine> lines = List.of(new StockLine(sku, 1));
+    assertEquals(BeginResult.CREATED, await(records.begin(id, NOW, "fp", "web", NOW + 60_000, NOW + 5000, lines)).result());
     assertEquals(NOW + 5000, score(due, id), "pending: due when its lease ends");
-    Store.RecordReply same = await(store.recordBegin(id, NOW, "fp", "web", NOW + 60_000, NOW + 5000, sku + "=1"));
-    assertEquals(2, same.code());
+    RecordStore.Begin same = await(records.begin(id, NOW, "fp", "web", NOW + 60_000, NOW + 5000, lines));
+    assertEquals(BeginResult.SAME_REQUEST, same.result());
     assertEquals("pending", same.state());
-    assertEquals(3, await(store.recordBegin(id, NOW, "other", "web", NOW + 60_000, NOW + 5000, sku + "=1")).code());
+    assertEquals(BeginResult.OTHER_REQUEST, await(records.begin(id, NOW, "other", "web", NOW + 60_000, NOW + 5000, lines)).result());
 
-    assertEquals(0, await(store.recordOp(id, "commit", NOW, "")).code(), "pending cannot commit");
-    assertEquals(1, await(store.recordOp(id, "held", NOW, "{\"id\":\"x\"}")).code());
+    assertEquals(Result.REFUSED, await(records.commit(id, NOW, null, 5000)).result(), "pending cannot commit");
+    assertEquals(Result.DONE, await(records.held(id, NOW, "{\"id\":\"x\"}")).result());
     assertEquals(NOW + 60_000, score(due, id), "held: due at its deadline");
-    assertEquals(1, await(store.recordOp(id, "extend", NOW, Long.toString(NOW + 90_000))).code());
+    assertEquals(Result.DONE, await(records.extend(id, NOW, NOW + 90_000)).result());
     assertEquals(NOW + 90_000, score(due, id));
-    Store.RecordReply notYet = await(store.recordOp(id, "expire", NOW + 89_999, "0", "1000"));
-    assertEquals(0, notYet.code());
+    RecordStore.Expiry notYet = await(records.expire(id, NOW + 89_999, false, 1000));
+    assertFalse(notYet.changed());
     assertEquals("held", notYet.state());
-    assertEquals(1, await(store.recordOp(id, "commit", NOW, "o-1")).code());
+    assertEquals(Result.DONE, await(records.commit(id, NOW, "o-1", 5000)).result());
     assertEquals(-1, score(due, id), "committed: never due, never expires");
-    assertEquals("o-1", await(store.recordOp(id, "commit", NOW, "o-2")).orderId(), "replay answers the stored order id");
-    assertEquals(0, await(store.recordOp(id, "release", NOW, "1000")).code());
-    assertEquals(1, await(store.recordOp(id, "ship", NOW, "1000")).code());
+    RecordStore.Commit replay = await(records.commit(id, NOW, "o-2", 5000));
+    assertEquals(Result.ALREADY, replay.result());
+    assertEquals("o-1", replay.orderId(), "replay answers the stored order id");
+    assertEquals(Result.REFUSED, await(records.release(id, NOW, 1000)).result());
+    assertEquals(Result.DONE, await(records.ship(id, NOW, 1000)).result());
     assertEquals(NOW + 1000, score(due, id), "decided: due for clean-up after the lease");
-    assertEquals(2, await(store.recordOp(id, "ship", NOW, "1000")).code());
-    assertEquals(1, await(store.recordOp(id, "finish", NOW, "100")).code());
+    assertEquals(Result.ALREADY, await(records.ship(id, NOW, 1000)).result());
+    assertEquals(Result.DONE, await(records.finish(id, NOW, 100)).result());
     assertEquals(-1, score(due, id));
     long ttl = await(redis.send(Command.TTL, Keys.reservation(id))).toLong();
     assertTrue(ttl > 0 && ttl <= 100, "a finished record expires after the retention: " + ttl);
-    assertEquals(-1, await(store.recordOp(Api.id("none"), "commit", NOW, "")).code());
+    assertEquals(Result.MISSING, await(records.commit(Api.id("none"), NOW, null, 5000)).result());
+    RecordStore.Record rec = await(records.read(id));
+    assertEquals("shipped", rec.state());
+    assertEquals("o-1", rec.orderId());
+    assertEquals(lines, rec.lines());
+    assertNull(await(records.read(Api.id("none"))));
   }
 
   @Test
   @DisplayName("reservation: expire wins only after the deadline (or when forced), pending aborts after its lease")
   void reservationExpire() {
+    List<StockLine> lines = List.of(new StockLine(sku, 1));
     String a = Api.id("res");
-    await(store.recordBegin(a, NOW, "fp", "web", NOW + 1000, NOW + 500, sku + "=1"));
-    Store.RecordReply early = await(store.recordOp(a, "expire", NOW + 100, "0", "1000"));
-    assertEquals(0, early.code());
-    Store.RecordReply aborted = await(store.recordOp(a, "expire", NOW + 500, "0", "1000"));
-    assertEquals(1, aborted.code());
+    await(records.begin(a, NOW, "fp", "web", NOW + 1000, NOW + 500, lines));
+    RecordStore.Expiry early = await(records.expire(a, NOW + 100, false, 1000));
+    assertFalse(early.changed());
+    RecordStore.Expiry aborted = await(records.expire(a, NOW + 500, false, 1000));
+    assertTrue(aborted.changed());
     assertEquals("aborted", aborted.state());
-    assertEquals(sku + "=1", aborted.lines());
-    assertEquals(0, await(store.recordOp(a, "held", NOW, "{}")).code(), "too late to finish creating");
+    assertEquals(lines, aborted.lines());
+    assertEquals(Result.REFUSED, await(records.held(a, NOW, "{}")).result(), "too late to finish creating");
 
     String b = Api.id("res");
-    await(store.recordBegin(b, NOW, "fp", "web", NOW + 1000, NOW + 500, sku + "=1"));
-    await(store.recordOp(b, "held", NOW, "{}"));
-    assertEquals(1, await(store.recordOp(b, "expire", NOW + 10, "1", "1000")).code(), "forced");
+    await(records.begin(b, NOW, "fp", "web", NOW + 1000, NOW + 500, lines));
+    await(records.held(b, NOW, "{}"));
+    assertTrue(await(records.expire(b, NOW + 10, true, 1000)).changed(), "forced");
     String c = Api.id("res");
-    await(store.recordBegin(c, NOW, "fp", "web", NOW + 1000, NOW + 500, sku + "=1"));
-    await(store.recordOp(c, "held", NOW, "{}"));
-    Store.RecordReply late = await(store.recordOp(c, "commit", NOW + 1000, "", "1000"));
-    assertEquals(0, late.code(), "a commit at the deadline loses, whatever its lines say");
+    await(records.begin(c, NOW, "fp", "web", NOW + 1000, NOW + 500, lines));
+    await(records.held(c, NOW, "{}"));
+    RecordStore.Commit late = await(records.commit(c, NOW + 1000, null, 1000));
+    assertEquals(Result.REFUSED, late.result(), "a commit at the deadline loses, whatever its lines say");
     assertEquals("expired", late.state());
-    assertEquals(0, await(store.recordOp(b, "commit", NOW + 10, "")).code(), "exactly one of commit and expiry wins");
-    assertEquals("expired", await(store.recordOp(b, "commit", NOW + 10, "")).state());
+    assertEquals(Result.REFUSED, await(records.commit(b, NOW + 10, null, 5000)).result(), "exactly one of commit and expiry wins");
+    assertEquals("expired", await(records.commit(b, NOW + 10, null, 5000)).state());
   }
 
   @Test
@@ -276,10 +292,10 @@ class LuaScriptsTest {
     String due = Keys.due(bucket);
     String id = Api.id("res");
     await(redis.send(Command.ZADD, due, Long.toString(NOW), id));
-    List<String> first = await(store.claimDue(bucket, NOW, 1000, 1000));
+    List<String> first = await(records.claimDue(bucket, NOW, 1000, 1000));
     assertTrue(first.contains(id));
-    assertFalse(await(store.claimDue(bucket, NOW + 999, 1000, 1000)).contains(id));
-    assertTrue(await(store.claimDue(bucket, NOW + 1000, 1000, 1000)).contains(id));
+    assertFalse(await(records.claimDue(bucket, NOW + 999, 1000, 1000)).contains(id));
+    assertTrue(await(records.claimDue(bucket, NOW + 1000, 1000, 1000)).contains(id));
     await(redis.send(Command.ZREM, due, id));
   }
 

@@ -2,6 +2,7 @@ package dev.allot.stock;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.allot.store.RecordStore;
 import dev.allot.store.Store;
 import dev.allot.store.Store.LocationCounts;
 import dev.allot.store.Store.StockView;
@@ -21,10 +22,12 @@ import java.util.stream.Stream;
  */
 public final class Inventory {
   private final Store store;
+  private final RecordStore records;
   private final Catalog catalog;
 
-  public Inventory(Store store, Catalog catalog) {
+  public Inventory(Store store, RecordStore records, Catalog catalog) {
     this.store = store;
+    this.records = records;
     this.catalog = catalog;
   }
 
@@ -192,7 +195,7 @@ public final class Inventory {
 
   /** Reservation counters for the operator panel (summed over every instance: they live in Redis). */
   public Future<ObjectNode> stats() {
-    return store.reservationStats().map(m -> {
+    return records.stats().map(m -> {
       ObjectNode o = Json.object();
       o.put("reservationsCreated", m.get("created"));
       o.put("holdsOutstanding", m.get("held"));

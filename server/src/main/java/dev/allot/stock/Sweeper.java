@@ -2,6 +2,7 @@ package dev.allot.stock;
 
 import dev.allot.Settings;
 import dev.allot.store.Keys;
+import dev.allot.store.RecordStore;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 
@@ -23,14 +24,14 @@ public final class Sweeper extends VerticleBase {
   private final Settings settings;
   private final Metrics metrics;
   private final LongSupplier clock;
-  private final dev.allot.store.Store store;
+  private final RecordStore records;
   private volatile boolean stopped;
   private long timer = -1;
   private long lastErrorLog;
 
-  public Sweeper(dev.allot.store.Store store, Reservations reservations, Settings settings, Metrics metrics,
+  public Sweeper(RecordStore records, Reservations reservations, Settings settings, Metrics metrics,
                  LongSupplier clock) {
-    this.store = store;
+    this.records = records;
     this.reservations = reservations;
     this.settings = settings;
     this.metrics = metrics;
@@ -78,7 +79,7 @@ public final class Sweeper extends VerticleBase {
   }
 
   private Future<Void> sweepBucket(int bucket) {
-    return store.claimDue(bucket, clock.getAsLong(), settings.cleanupLeaseMillis(), BATCH).compose(ids -> {
+    return records.claimDue(bucket, clock.getAsLong(), settings.cleanupLeaseMillis(), BATCH).compose(ids -> {
       if (ids.isEmpty()) {
         return Future.succeededFuture();
       }

@@ -1,0 +1,175 @@
+package dev.allot.stock;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.allot.store.RecordStore.StockLine;
+import dev.allot.store.Store;
+import dev.allot.store.Store.HoldStatus;
+import dev.allot.store.Store.LineHold;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The documents a reservation answers (API.md, "Reservations"): the reservation itself, the
+ * refusals a reserve call stores for its replay (insufficient stock, a customer's limit), and the
+ * refusals of a transition. The protocol that decides them is {@link Reservations}.
+ */
+final class ReservationDocs {
+  private final Catalog catalog;
+
+  ReservationDocs(Catalog catalog) {
+    this.catalog = catalog;
+  }
+
+  /** The 201 body: each requested line with where its units are held; "holds" when bundles or merged lines differ. */
+  ObjectNode created(Reservations.ReserveRequest req, List<StockLine> stock, Channel channel, long deadline,
+                     List<LineHold> holds) {
+    ObjectNode o = Json.object();
+    o.put("id", req.id());
+    o.put("channel", channel.id());
+    o.put("state", "held");
+    o.put("expiresAt", Instant.ofEpochMilli(deadline).toString());
+    if (req.customer() != null) {
+      o.put("customer", req.customer());
+    }
+    ArrayNode lines = o.putArray("lines");
+    boolean anyBundle = false;
+    for (Reservations.Line l : req.lines()) {
+      ObjectNode line = lines.addObject();
+      line.put("sku", l.sku());
+      if (l.alias() != null) {
+        line.put("alias", l.alias());
+      }
+      line.put("qty", l.qty());
+      Bundle b = catalog.bundle(l.sku());
+      if (b != null) {
+        anyBundle = true;
+        ArrayNode comps = line.putArray("components");
+        b.components().forEach(c -> comps.addObject().put("sku", c.sku()).put("qty", c.qty() * l.qty()));
+        continue;
+      }
+      // A SKU also held for a bundle of the same cart is one hold: its allocations cover both.
+      LineHold h = holds.get(indexOf(stock, l.sku()));
+      putAllocations(line, h);
+    }
+    if (stock.size() != req.lines().size() || anyBundle) {
+      ArrayNode held = o.putArray("holds");
+      for (int i = 0; i < stock.size(); i++) {
+        putAllocations(held.addObject().put("sku", stock.get(i).sku()).put("qty", stock.get(i).qty()), holds.get(i));
+      }
+    }
+    return o;
+  }
+
+  private static void putAllocations(ObjectNode line, LineHold h) {
+    ArrayNode allocs = line.putArray("allocations");
+    for (Store.Allocation a : h.allocations()) {
+      allocs.addObject().put("location", a.location()).put("qty", a.qty());
+    }
+    if (h.backordered() > 0) {
+      line.put("backordered", h.backordered());
+    }
+  }
+
+  private static int indexOf(List<StockLine> stock, String sku) {
+    for (int i = 0; i < stock.size(); i++) {
+      if (stock.get(i).sku().equals(sku)) {
+        return i;
+      }
+    }
+    throw new IllegalStateException("no stock line for " + sku);
+  }
+
+  /** The 409 customer_limit body: for each line over the limit, how many units the customer may still take. */
+  ObjectNode customerLimit(Reservations.ReserveRequest req, List<StockLine> stock, List<LineHold> holds) {
+    ObjectNode p = Json.problem(409, "customer_limit", "customer '" + req.customer()
+        + "' would go past the per-customer limit of a SKU; nothing is held");
+    ArrayNode lines = p.putArray("lines");
+    for (long[] v : requestedView(req, stock, holds, HoldStatus.CUSTOMER_LIMIT)) {
+      Reservations.Line l = req.lines().get((int) v[0]);
+      lines.addObject().put("sku", l.sku()).put("requested", l.qty()).put("allowed", v[1]);
+    }
+    p.put("field", "customer");
+    return p;
+  }
+
+  /** The 409 insufficient_stock body: every line that could not be met, with what was available. */
+  ObjectNode insufficient(Reservations.ReserveRequest req, List<StockLine> stock, List<LineHold> holds) {
+    ObjectNode p = Json.problem(409, "insufficient_stock", "not enough stock for every line; nothing is held");
+    ArrayNode lines = p.putArray("lines");
+    for (long[] v : requestedView(req, stock, holds, HoldStatus.INSUFFICIENT)) {
+      Reservations.Line l = req.lines().get((int) v[0]);
+      lines.addObject().put("sku", l.sku()).put("requested", l.qty()).put("available", v[1]);
+    }
+    return p;
+  }
+
+  /**
+   * What each refused requested line could have had, from the per-SKU answers: a plain line its SKU's
+   * availability, a bundle the fewest bundles its components make. Pairs of {line index, value}.
+   */
+  private List<long[]> requestedView(Reservations.ReserveRequest req, List<StockLine> stock, List<LineHold> holds,
+                                     HoldStatus refusal) {
+    Map<String, Long> before = new HashMap<>();
+    Map<String, Boolean> refused = new HashMap<>();
+    for (int i = 0; i < stock.size(); i++) {
+      LineHold h = holds.get(i);
+      long held = h.allocations().stream().mapToLong(Store.Allocation::qty).sum();
+      boolean wasHeld = h.status() == HoldStatus.HELD || h.status() == HoldStatus.REPLAY;
+      before.put(stock.get(i).sku(), wasHeld && refusal == HoldStatus.INSUFFICIENT ? h.available() + held
+          : h.available());
+      refused.put(stock.get(i).sku(), h.status() == refusal);
+    }
+    List<long[]> out = new ArrayList<>();
+    for (int i = 0; i < req.lines().size(); i++) {
+      Reservations.Line l = req.lines().get(i);
+      Bundle b = catalog.bundle(l.sku());
+      if (b == null) {
+        if (refused.getOrDefault(l.sku(), false)) {
+          out.add(new long[] {i, before.get(l.sku())});
+        }
+      } else if (b.components().stream().anyMatch(c -> refused.getOrDefault(c.sku(), false))) {
+        out.add(new long[] {i, Availability.bundle(b, before)});
+      }
+    }
+    return out;
+  }
+
+  /** The reservation as it is now: its first answer, with the current state, deadline and order id. */
+  static String view(String body, String state, long deadline, String orderId) {
+    ObjectNode o = (ObjectNode) Json.read(body);
+    o.put("state", state);
+    o.put("expiresAt", Instant.ofEpochMilli(deadline).toString());
+    if (orderId != null && !orderId.isEmpty()) {
+      o.put("orderId", orderId);
+    }
+    return Json.write(o);
+  }
+
+  /** commit, release, ship, cancel refused by the state: 410 reservation_expired, else 409 reservation_<state>. */
+  static AllotException stateConflict(String id, String state) {
+    if (state.equals("expired")) {
+      return new AllotException(AllotException.Kind.GONE, "reservation_expired", "reservation '" + id + "' has expired");
+    }
+    return AllotException.conflict("reservation_" + state, "reservation '" + id + "' is " + state);
+  }
+
+  /** extend refused: 409 with the bare state as its code (API.md, extend). */
+  static AllotException notHeld(String id, String state) {
+    return AllotException.conflict(state, "reservation '" + id + "' is " + state + ", not held");
+  }
+
+  static AllotException idempotencyConflict(String id) {
+    return new AllotException(AllotException.Kind.CONFLICT, "idempotency_conflict",
+        "reservation id '" + id + "' was already used for a different request", "id", null, null);
+  }
+
+  static AllotException inProgress(String id, String what) {
+    return new AllotException(AllotException.Kind.CONFLICT, "reservation_in_progress",
+        "reservation '" + id + "' " + what + "; retry shortly", null, null, 1);
+  }
+}
