@@ -2,6 +2,7 @@ package dev.allot;
 
 import dev.allot.store.Keys;
 import dev.allot.store.RedisStore;
+import dev.allot.store.ScriptSource;
 import dev.allot.store.Store;
 import dev.allot.store.Store.HoldStatus;
 import dev.allot.store.Store.MovementStatus;
@@ -14,7 +15,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -301,7 +304,7 @@ class LuaScriptsTest {
   void sharedHelpersAgree() throws Exception {
     String first = null;
     for (String f : List.of("reserve_line", "commit_line", "release_line", "extend_line", "ship_line", "movement")) {
-      String src = RedisStore.source(dev.allot.store.Script.valueOf(f.toUpperCase()));
+      String src = ScriptSource.source(dev.allot.store.Script.valueOf(f.toUpperCase()));
       int a = src.indexOf("-- common:begin");
       int b = src.indexOf("-- common:end");
       assertTrue(a >= 0 && b > a, f + " has the common block");
@@ -312,6 +315,29 @@ class LuaScriptsTest {
         assertEquals(first, block, f + ".lua: its common block differs from reserve_line.lua's");
       }
     }
+  }
+
+  @Test
+  @DisplayName("ScriptSource splices includes relative to the including file, once each; unknown or recursive ones fail")
+  void includeSplicing() {
+    Map<String, String> files = new HashMap<>(Map.of(
+        "main.lua", "-- main\n--- @include \"inc/a\"\n-- @include 'inc/b.lua'\nreturn f()\n",
+        "inc/a.lua", "--- @include \"b\"\nlocal function f() return g() end\n",
+        "inc/b.lua", "local function g() return 1 end\n"));
+    assertEquals("-- main\nlocal function g() return 1 end\nlocal function f() return g() end\nreturn f()\n",
+        ScriptSource.assemble("main.lua", files::get));
+
+    files.put("inc/b.lua", "--- @include \"nowhere\"\n");
+    IllegalStateException unknown = assertThrows(IllegalStateException.class,
+        () -> ScriptSource.assemble("main.lua", files::get));
+    assertTrue(unknown.getMessage().contains("inc/nowhere.lua"), unknown.getMessage());
+
+    files.put("inc/b.lua", "--- @include \"a\"\n");
+    IllegalStateException recursive = assertThrows(IllegalStateException.class,
+        () -> ScriptSource.assemble("main.lua", files::get));
+    assertTrue(recursive.getMessage().contains("recursive include of lua/inc/a.lua"), recursive.getMessage());
+
+    assertThrows(IllegalStateException.class, () -> ScriptSource.assemble("missing.lua", files::get));
   }
 
   private long score(String key, String member) {
