@@ -19,20 +19,6 @@ drop_expired()
 local e = rcall('HGET', K_HOLDS, rid)
 local ver = tonumber(rcall('HGET', K_STOCK, 'ver')) or 0
 if not e then return finish({0, ver}) end
-local st, _, _, alloc, customer, bo = parse_entry(e)
-if st ~= 'c' then return finish({3, ver}) end
-local units = 0
-for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
-  rcall('HINCRBY', K_STOCK, loc .. '|com', -tonumber(q))
-  rcall('HINCRBY', K_STOCK, loc .. '|on', -tonumber(q))
-  units = units + tonumber(q)
-  ledger('ship', loc, rid)
-end
-bo = tonumber(bo) or 0
-if bo > 0 then rcall('HINCRBY', K_STOCK, 'backordered', -bo) end
-if customer ~= '' then
-  if rcall('HINCRBY', K_CUSTOMERS, customer, -(units + bo)) <= 0 then rcall('HDEL', K_CUSTOMERS, customer) end
-end
-rcall('HDEL', K_HOLDS, rid)
-changed = true
+if parse_entry(e) ~= 'c' then return finish({3, ver}) end
+drop_entry(rid, e, 'ship', {'|com', '|on'})
 return finish({1, rcall('HINCRBY', K_STOCK, 'ver', 1)})

@@ -13,9 +13,11 @@
   PREFIX_OK is false when one of those three arguments is missing or malformed: the script then
   refuses with its own redis.error_reply('ERR <script>: bad arguments'). Its own ARGV start at 4.
   Provides
+    rcall                             redis.call
     location_available(on, res, com)  the availability rule, max(0, on - res - com), and the shortfall
     ledger(kind, loc, ref, drift)     one ledger entry for one location
     parse_entry(e)                    the fields of a holds entry
+    drop_entry(id, e, kind, fields)   takes an entry's units off the given counts; drops the entry
     give_back(id, e, kind)            returns what an entry holds or has committed; drops the entry
     drop_expired()                    lazy expiry of this SKU's holds
     publish(), finish(result)         the event; `changed = true` makes finish publish
@@ -55,14 +57,16 @@ local function parse_entry(e)
   return string.match(e, '^(%a)|(%d+)|([^|]*)|([^|]*)|([^|]*)|(%d+)$')
 end
 
--- Gives back everything an entry holds or has committed, with its ledger lines; drops the entry.
-local function give_back(id, e, kind)
-  local st, _, _, alloc, customer, bo = parse_entry(e)
-  local field = '|res'
-  if st == 'c' then field = '|com' end
+-- Drops an entry: takes its units off each of `fields` ('|res', '|com', '|on') at each of its
+-- locations, with a ledger line per location, settles its backordered units and the customer's
+-- count, and removes it from holds and expiry. Returns the located units.
+local function drop_entry(id, e, kind, fields)
+  local _, _, _, alloc, customer, bo = parse_entry(e)
   local units = 0
   for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
-    rcall('HINCRBY', K_STOCK, loc .. field, -tonumber(q))
+    for _, field in ipairs(fields) do
+      rcall('HINCRBY', K_STOCK, loc .. field, -tonumber(q))
+    end
     units = units + tonumber(q)
     ledger(kind, loc, id)
   end
@@ -75,6 +79,12 @@ local function give_back(id, e, kind)
   rcall('ZREM', K_EXPIRY, id)
   changed = true
   return units
+end
+
+-- Gives back everything an entry holds (h) or has committed (c); drops the entry.
+local function give_back(id, e, kind)
+  if parse_entry(e) == 'c' then return drop_entry(id, e, kind, {'|com'}) end
+  return drop_entry(id, e, kind, {'|res'})
 end
 
 -- Expired holds of this SKU give their units back before anything is decided.
