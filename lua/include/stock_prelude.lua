@@ -1,7 +1,7 @@
 --[[ stock_prelude: what every per-SKU script shares (reserve_line, commit_line, release_line,
-  extend_line, ship_line, movement). A script names it by the line
-  `--- @include "include/stock_prelude"` right after its header, and the server's loader
-  (ScriptSource) splices this file in there; Redis never runs it alone.
+  extend_line, ship_line, movement). Each of them names this file in an include line right
+  after its header, and the server's loader (ScriptSource) splices the file in there, in
+  place of that line (lua/README.md); Redis never runs it alone.
   Binds the part of the contract every per-SKU script shares, so it is written once:
   KEYS[1] allot:{SKU}:stock      -> K_STOCK
   KEYS[2] allot:{SKU}:holds      -> K_HOLDS

@@ -26,7 +26,6 @@ import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -381,10 +380,9 @@ class LuaScriptsTest {
   @Test
   @DisplayName("every assembled script loads into Redis under the SHA ScriptSource computed, with no include left")
   void assembledScriptsLoad() {
-    Pattern unresolved = Pattern.compile("(?m)^[ \\t]*--+[ \\t]*@include");
     for (Script s : Script.values()) {
       String src = ScriptSource.source(s);
-      assertFalse(unresolved.matcher(src).find(), s.file + " still has an @include line");
+      assertFalse(src.contains("@include"), s.file + " still has an @include line");
       assertEquals(ScriptSource.sha(s), await(redis.send(Command.SCRIPT, "LOAD", src)).toString(), s.file);
       assertEquals(ScriptSource.sha1(src), ScriptSource.sha(s), s.file);
     }
