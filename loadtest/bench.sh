@@ -129,13 +129,15 @@ if command -v redis-benchmark > /dev/null 2>&1; then
       [ "$(redis-cli -p "$P" exists "allot:{$HOT}:stock" 2>/dev/null)" = "1" ] && CPORT=$P
     done
   fi
-  SHA=$(redis-cli -p "$CPORT" SCRIPT LOAD "$(cat lua/reserve_line.lua)")
+  # The script as the server loads it (its includes spliced in), printed by the built jar.
+  SRC=$(java -cp server/target/allot-server.jar dev.allot.store.ScriptSource reserve_line)
+  SHA=$(redis-cli -p "$CPORT" SCRIPT LOAD "$SRC")
   redis-cli -p "$CPORT" HSET "allot:{$HOT}:stock" "main|on" 1000000000 ver 1 > /dev/null
   NOW=$(($(date +%s) * 1000)); DEADLINE=$((NOW + 3600000))
   N=${CEILING_REQUESTS:-200000}
   OUT=$(redis-benchmark -p "$CPORT" -c "$POOL" -n "$N" -r 1000000000 -q \
     EVALSHA "$SHA" 5 "allot:{$HOT}:stock" "allot:{$HOT}:holds" "allot:{$HOT}:expiry" "allot:{$HOT}:ledger" \
-    "allot:{$HOT}:customers" "r-__rand_int__" 1 "$NOW" "$DEADLINE" 0 web 1000 "" 0 main)
+    "allot:{$HOT}:customers" "$NOW" 1000 "allot:{$HOT}:ev" "r-__rand_int__" 1 "$DEADLINE" 0 web "" 0 main)
   CEILING=$(echo "$OUT" | tr '\r' '\n' | grep -oE '[0-9.]+ requests per second' | tail -n 1 | awk '{print $1}')
   echo "bench: redis-benchmark -c $POOL -n $N EVALSHA reserve_line: $CEILING ops/s"
 fi

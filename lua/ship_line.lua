@@ -3,132 +3,22 @@
   KEYS[1] allot:{SKU}:stock      hash  <loc>|on, <loc>|res, <loc>|com, <loc>|q, ver, lseq, limit, backordered
   KEYS[2] allot:{SKU}:holds      hash  reservation id -> "state|deadline|channel|alloc|customer|backordered"
   KEYS[3] allot:{SKU}:expiry     zset  reservation id scored by deadline (held entries only)
-  KEYS[4] allot:{SKU}:ledger     list  newest first, JSON entries, at most ARGV[3]
+  KEYS[4] allot:{SKU}:ledger     list  newest first, JSON entries, at most ARGV[2]
   KEYS[5] allot:{SKU}:customers  hash  customer -> units held or committed
-  ARGV[1] reservation id   ARGV[2] now_ms   ARGV[3] ledger max entries
+  ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] event channel allot:{SKU}:ev   (every SKU script's prefix)
+  ARGV[4] reservation id
   Returns {1, version}  shipped now
           {0, version}  nothing committed for this reservation here (already shipped: a replay)
           {3, version}  the entry is still a hold, not a commitment: refused, nothing changed
-  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
-local rcall = redis.call
-local K_STOCK, K_HOLDS, K_EXPIRY, K_LEDGER, K_CUSTOMERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local rid = ARGV[1]
-local now = tonumber(ARGV[2])
-local LEDGER_MAX = tonumber(ARGV[3])
-if not now or not LEDGER_MAX then return redis.error_reply('ERR ship_line: bad arguments') end
-
--- common:begin (the same in every SKU script; LuaScriptsTest checks that they agree)
-local changed = false
-
--- One ledger entry per location a change touched: its cause and that location's numbers after it.
-local function ledger(kind, loc, ref, drift)
-  local v = rcall('HMGET', K_STOCK, loc .. '|on', loc .. '|res', loc .. '|com', loc .. '|q')
-  local entry = {seq = rcall('HINCRBY', K_STOCK, 'lseq', 1), at = now, type = kind, location = loc, ref = ref,
-    onHand = tonumber(v[1]) or 0, reserved = tonumber(v[2]) or 0, committed = tonumber(v[3]) or 0,
-    quarantine = tonumber(v[4]) or 0}
-  if drift then entry.drift = drift end
-  rcall('LPUSH', K_LEDGER, cjson.encode(entry))
-  rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1)
-end
-
--- A reservation's entry on this SKU: state|deadline|channel|loc=qty,...|customer|backordered
--- (state h: held, units in <loc>|res; state c: committed, units in <loc>|com).
-local function parse_entry(e)
-  return string.match(e, '^(%a)|(%d+)|([^|]*)|([^|]*)|([^|]*)|(%d+)$')
-end
-
--- Gives back everything an entry holds or has committed, with its ledger lines; drops the entry.
-local function give_back(id, e, kind)
-  local st, _, _, alloc, customer, bo = parse_entry(e)
-  local field = '|res'
-  if st == 'c' then field = '|com' end
-  local units = 0
-  for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
-    rcall('HINCRBY', K_STOCK, loc .. field, -tonumber(q))
-    units = units + tonumber(q)
-    ledger(kind, loc, id)
-  end
-  bo = tonumber(bo) or 0
-  if bo > 0 then rcall('HINCRBY', K_STOCK, 'backordered', -bo) end
-  if customer ~= '' then
-    if rcall('HINCRBY', K_CUSTOMERS, customer, -(units + bo)) <= 0 then rcall('HDEL', K_CUSTOMERS, customer) end
-  end
-  rcall('HDEL', K_HOLDS, id)
-  rcall('ZREM', K_EXPIRY, id)
-  changed = true
-  return units
-end
-
--- Expired holds of this SKU give their units back before anything is decided.
-local function drop_expired()
-  local ids = rcall('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, 200)
-  local dropped = 0
-  for _, id in ipairs(ids) do
-    local e = rcall('HGET', K_HOLDS, id)
-    if e and string.sub(e, 1, 2) == 'h|' then
-      give_back(id, e, 'expire')
-      dropped = dropped + 1
-    else
-      rcall('ZREM', K_EXPIRY, id)
-    end
-  end
-  if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
-end
-
--- Every change is told to its watchers in the same atomic step: the SKU's version and each
--- location's available units, on the SKU's own pub/sub channel (same hash tag as its keys).
-local EV_CHANNEL = (string.gsub(K_STOCK, ':stock$', ':ev'))
--- Redis 7+ (and Valkey) have sharded pub/sub: the event stays on the SKU's own shard, where the
--- server listens with SSUBSCRIBE. Older Redis: classic PUBLISH (the server uses SUBSCRIBE there).
-local PUBLISH_CMD = (tonumber(redis.REDIS_VERSION_NUM) or 0) >= 0x070000 and 'SPUBLISH' or 'PUBLISH'
-local function publish()
-  local f = rcall('HGETALL', K_STOCK)
-  local ver, avail, order = 0, {}, {}
-  for i = 1, #f, 2 do
-    local name, v = f[i], tonumber(f[i + 1]) or 0
-    if name == 'ver' then
-      ver = v
-    else
-      local loc, kind = string.match(name, '^(.*)|(%a+)$')
-      if loc and kind ~= 'q' then
-        if avail[loc] == nil then avail[loc] = 0; order[#order + 1] = loc end
-        if kind == 'on' then avail[loc] = avail[loc] + v else avail[loc] = avail[loc] - v end
-      end
-    end
-  end
-  local parts = {}
-  for _, loc in ipairs(order) do
-    local a = avail[loc]
-    if a < 0 then a = 0 end
-    parts[#parts + 1] = loc .. '=' .. a
-  end
-  rcall(PUBLISH_CMD, EV_CHANNEL, ver .. '|' .. table.concat(parts, ','))
-end
-
-local function finish(result)
-  if changed then publish() end
-  return result
-end
--- common:end
+  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
+--- @include "include/stock_prelude"
+local rid = ARGV[4]
+if not PREFIX_OK or not rid then return redis.error_reply('ERR ship_line: bad arguments') end
 
 drop_expired()
 local e = rcall('HGET', K_HOLDS, rid)
 local ver = tonumber(rcall('HGET', K_STOCK, 'ver')) or 0
 if not e then return finish({0, ver}) end
-local st, _, _, alloc, customer, bo = parse_entry(e)
-if st ~= 'c' then return finish({3, ver}) end
-local units = 0
-for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
-  rcall('HINCRBY', K_STOCK, loc .. '|com', -tonumber(q))
-  rcall('HINCRBY', K_STOCK, loc .. '|on', -tonumber(q))
-  units = units + tonumber(q)
-  ledger('ship', loc, rid)
-end
-bo = tonumber(bo) or 0
-if bo > 0 then rcall('HINCRBY', K_STOCK, 'backordered', -bo) end
-if customer ~= '' then
-  if rcall('HINCRBY', K_CUSTOMERS, customer, -(units + bo)) <= 0 then rcall('HDEL', K_CUSTOMERS, customer) end
-end
-rcall('HDEL', K_HOLDS, rid)
-changed = true
+if parse_entry(e) ~= 'c' then return finish({3, ver}) end
+drop_entry(rid, e, 'ship', {'|com', '|on'})
 return finish({1, rcall('HINCRBY', K_STOCK, 'ver', 1)})

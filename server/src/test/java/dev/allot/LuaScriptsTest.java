@@ -6,19 +6,29 @@ import dev.allot.store.RecordStore.BeginResult;
 import dev.allot.store.RecordStore.Result;
 import dev.allot.store.RecordStore.StockLine;
 import dev.allot.store.RedisStore;
+import dev.allot.store.Script;
+import dev.allot.store.ScriptSource;
 import dev.allot.store.Store;
 import dev.allot.store.Store.HoldStatus;
 import dev.allot.store.Store.MovementStatus;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisConnection;
+import io.vertx.redis.client.Request;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -313,21 +323,115 @@ class LuaScriptsTest {
   }
 
   @Test
-  @DisplayName("the helpers every SKU script carries (ledger, expiry, events) are the same text in each")
-  void sharedHelpersAgree() throws Exception {
-    String first = null;
-    for (String f : List.of("reserve_line", "commit_line", "release_line", "extend_line", "ship_line", "movement")) {
-      String src = RedisStore.source(dev.allot.store.Script.valueOf(f.toUpperCase()));
-      int a = src.indexOf("-- common:begin");
-      int b = src.indexOf("-- common:end");
-      assertTrue(a >= 0 && b > a, f + " has the common block");
-      String block = src.substring(a, b);
-      if (first == null) {
-        first = block;
-      } else {
-        assertEquals(first, block, f + ".lua: its common block differs from reserve_line.lua's");
-      }
+  @DisplayName("a per-SKU script called without the shared ARGV prefix (now, ledger max, event channel) refuses loudly")
+  void prefixRequired() {
+    List<String> keys = List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.ledger(sku),
+        Keys.customers(sku), Keys.moves(sku), Keys.moveTimes(sku));
+    for (Script s : List.of(Script.RESERVE_LINE, Script.COMMIT_LINE, Script.RELEASE_LINE, Script.EXTEND_LINE,
+        Script.SHIP_LINE, Script.MOVEMENT)) {
+      // The order before the prefix: the reservation (or movement) id first.
+      List<String> args = List.of("r-old", "1", Long.toString(NOW), Long.toString(NOW + 1000), "0", "web", "1000", "",
+          "0", "main", "shop");
+      RuntimeException e = assertThrows(RuntimeException.class,
+          () -> await(redis.eval(s, keys.subList(0, s.keyCount), args)), s.file);
+      String name = s.file.substring(0, s.file.length() - ".lua".length());
+      assertTrue(e.getMessage().contains("ERR " + name + ": bad arguments"), s.file + ": " + e.getMessage());
     }
+    assertEquals(0, counts("main").reserved(), "nothing was held");
+  }
+
+  @Test
+  @DisplayName("a change publishes version|loc=available,... on Keys.events(sku): never below 0, quarantine left out")
+  void eventPayload() throws Exception {
+    Redis client = Redis.createClient(vertx, TestRedis.url());
+    RedisConnection sub = await(client.connect());
+    try {
+      String info = await(sub.send(Request.cmd(Command.INFO).arg("server"))).toString();
+      int at = info.indexOf("redis_version:") + "redis_version:".length();
+      boolean sharded = Integer.parseInt(info.substring(at, info.indexOf('.', at))) >= 7;
+      BlockingQueue<String> pushes = new LinkedBlockingQueue<>();
+      sub.handler(r -> {
+        if (r.size() >= 3 && r.get(0).toString().endsWith("message")) {
+          pushes.add(r.get(1) + " " + r.get(2));
+        } else if (r.size() >= 2 && r.get(0).toString().endsWith("subscribe")) {
+          pushes.add("subscribed");
+        }
+      });
+      String channel = Keys.events(sku);
+      sub.send(Request.cmd(sharded ? Command.SSUBSCRIBE : Command.SUBSCRIBE).arg(channel));
+      assertEquals("subscribed", pushes.poll(10, TimeUnit.SECONDS));
+
+      Store.LineHold h = hold("r", 6, NOW, NOW + 60_000, 0);
+      assertEquals(Map.of("main", 0L, "shop", 2L), event(channel, h.version(), pushes.poll(10, TimeUnit.SECONDS)));
+      // A count below what is held: main's availability stays 0 (the shortfall is not published).
+      Store.MovementResult count = await(store.movement(Api.id("m"), "f", "count", sku, "main", 2, NOW, 1000));
+      assertEquals(3, count.shortfall());
+      assertEquals(Map.of("main", 0L, "shop", 2L), event(channel, count.version(), pushes.poll(10, TimeUnit.SECONDS)));
+      Store.MovementResult ret = await(store.movement(Api.id("m"), "f", "return", sku, "shop", 4, NOW, 1000));
+      assertEquals(Map.of("main", 0L, "shop", 2L), event(channel, ret.version(), pushes.poll(10, TimeUnit.SECONDS)),
+          "quarantined units are not available");
+      await(store.releaseLine(sku, "r", NOW));
+      assertEquals(Map.of("main", 2L, "shop", 3L), event(channel, ret.version() + 1, pushes.poll(10, TimeUnit.SECONDS)));
+    } finally {
+      sub.close();
+      client.close();
+    }
+  }
+
+  /** The per-location availability of one event, after checking its channel and version. */
+  private static Map<String, Long> event(String channel, long version, String push) {
+    assertTrue(push != null && push.startsWith(channel + " "), "an event on " + channel + ": " + push);
+    String payload = push.substring(channel.length() + 1);
+    assertTrue(payload.matches("\\d+\\|([a-z0-9_-]+=\\d+(,[a-z0-9_-]+=\\d+)*)?"), payload);
+    int bar = payload.indexOf('|');
+    assertEquals(version, Long.parseLong(payload.substring(0, bar)), payload);
+    Map<String, Long> out = new TreeMap<>();
+    for (String part : payload.substring(bar + 1).split(",")) {
+      int eq = part.indexOf('=');
+      out.put(part.substring(0, eq), Long.parseLong(part.substring(eq + 1)));
+    }
+    return out;
+  }
+
+  @Test
+  @DisplayName("every assembled script loads into Redis under the SHA ScriptSource computed, with no include left")
+  void assembledScriptsLoad() {
+    for (Script s : Script.values()) {
+      String src = ScriptSource.source(s);
+      assertFalse(src.contains("@include"), s.file + " still has an @include line");
+      assertEquals(ScriptSource.sha(s), await(redis.send(Command.SCRIPT, "LOAD", src)).toString(), s.file);
+      assertEquals(ScriptSource.sha1(src), ScriptSource.sha(s), s.file);
+    }
+    String prelude = "local function location_available(";
+    for (Script s : List.of(Script.RESERVE_LINE, Script.COMMIT_LINE, Script.RELEASE_LINE, Script.EXTEND_LINE,
+        Script.SHIP_LINE, Script.MOVEMENT)) {
+      String src = ScriptSource.source(s);
+      assertEquals(src.indexOf(prelude), src.lastIndexOf(prelude), s.file + " has the prelude once");
+      assertTrue(src.contains(prelude), s.file + " has the prelude");
+    }
+  }
+
+  @Test
+  @DisplayName("ScriptSource splices includes relative to the including file, once each; unknown or recursive ones fail")
+  void includeSplicing() {
+    Map<String, String> files = new HashMap<>(Map.of(
+        "main.lua", "-- main\n--- @include \"inc/a\"\n-- @include 'inc/b.lua'\nreturn f()\n",
+        "inc/a.lua", "--- @include \"b\"\nlocal function f() return g() end\n",
+        "inc/b.lua", "local function g() return 1 end\n"));
+    assertEquals("-- main\nlocal function g() return 1 end\nlocal function f() return g() end\nreturn f()\n",
+        ScriptSource.assemble("main.lua", files::get));
+
+    files.put("inc/b.lua", "--- @include \"nowhere\"\n");
+    IllegalStateException unknown = assertThrows(IllegalStateException.class,
+        () -> ScriptSource.assemble("main.lua", files::get));
+    assertTrue(unknown.getMessage().contains("inc/nowhere.lua"), unknown.getMessage());
+
+    files.put("inc/b.lua", "--- @include \"a\"\n");
+    IllegalStateException recursive = assertThrows(IllegalStateException.class,
+        () -> ScriptSource.assemble("main.lua", files::get));
+    assertTrue(recursive.getMessage().contains("recursive include of lua/inc/a.lua"), recursive.getMessage());
+
+    assertThrows(IllegalStateException.class, () -> ScriptSource.assemble("missing.lua", files::get));
   }
 
   private long score(String key, String member) {

@@ -12,27 +12,18 @@ import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import io.vertx.redis.client.impl.types.ErrorType;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.EnumMap;
-import java.util.HexFormat;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A pooled, pipelining Redis client plus the Lua scripts. Scripts run by EVALSHA; on NOSCRIPT
- * the call is retried once as EVAL, which loads the script again. Every failure to reach Redis
+ * A pooled, pipelining Redis client plus the Lua scripts (as {@link ScriptSource} assembles them).
+ * Scripts run by EVALSHA; on NOSCRIPT the call is retried once as EVAL, which loads the script again. Every failure to reach Redis
  * surfaces as {@link StoreUnavailableException}.
  */
 public final class RedisStore {
   private static final System.Logger LOG = System.getLogger(RedisStore.class.getName());
-  private static final Map<Script, String> SOURCES = loadSources();
-  private static final Map<Script, String> SHAS = shas(SOURCES);
   /** Error replies meaning "not now" (a command that did not run, or a node not serving): 503. */
   private static final List<String> UNAVAILABLE_CODES = List.of("CONNECTION_CLOSED", "LOADING", "MASTERDOWN",
       "CLUSTERDOWN", "TRYAGAIN", "BUSY", "READONLY", "MOVED", "ASK", "NOREPLICAS");
@@ -133,8 +124,8 @@ public final class RedisStore {
 
   /** Loads every script (SCRIPT LOAD), so the first EVALSHA of each finds it. */
   public Future<Void> loadScripts() {
-    List<Future<Response>> loads = SOURCES.values().stream()
-        .map(src -> send(Request.cmd(Command.SCRIPT).arg("LOAD").arg(src)))
+    List<Future<Response>> loads = Arrays.stream(Script.values())
+        .map(s -> send(Request.cmd(Command.SCRIPT).arg("LOAD").arg(ScriptSource.source(s))))
         .toList();
     return Future.all(loads).map(cf -> {
       scriptsLoaded = true;
@@ -146,10 +137,6 @@ public final class RedisStore {
     return scriptsLoaded;
   }
 
-  public static String source(Script script) {
-    return SOURCES.get(script);
-  }
-
   /**
    * Runs a script by EVALSHA. On NOSCRIPT (a restarted or flushed Redis, or a cluster node that
    * never saw SCRIPT LOAD) it retries once with EVAL of the source: that runs on the node owning
@@ -159,12 +146,12 @@ public final class RedisStore {
     if (waitReplicas > 0) {
       return evalAndWait(script, keys, args, false, 0);
     }
-    Request req = evalRequest(Command.EVALSHA, SHAS.get(script), keys, args);
+    Request req = evalRequest(Command.EVALSHA, ScriptSource.sha(script), keys, args);
     return raw(req).timeout(timeoutMillis, TimeUnit.MILLISECONDS).recover(err -> {
       if (err instanceof ErrorType e && e.is("NOSCRIPT")) {
         LOG.log(System.Logger.Level.INFO, "Redis did not know script {0} (restarted or flushed?): sent it again",
             script.file);
-        return send(evalRequest(Command.EVAL, SOURCES.get(script), keys, args));
+        return send(evalRequest(Command.EVAL, ScriptSource.source(script), keys, args));
       }
       return Future.failedFuture(translate(err));
     });
@@ -190,8 +177,8 @@ public final class RedisStore {
    */
   private Future<Response> evalAndWait(Script script, List<String> keys, List<String> args, boolean source,
                                        int redirects) {
-    Request req = source ? evalRequest(Command.EVAL, SOURCES.get(script), keys, args)
-        : evalRequest(Command.EVALSHA, SHAS.get(script), keys, args);
+    Request req = source ? evalRequest(Command.EVAL, ScriptSource.source(script), keys, args)
+        : evalRequest(Command.EVALSHA, ScriptSource.sha(script), keys, args);
     return waitBatch(List.of(req, waitRequest)).timeout(timeoutMillis, TimeUnit.MILLISECONDS).transform(ar -> {
       if (ar.succeeded()) {
         Response acked = ar.result().get(1);
@@ -426,33 +413,5 @@ public final class RedisStore {
       return new IllegalStateException("Redis refused a command: " + e.getMessage(), e);
     }
     return new StoreUnavailableException("Redis cannot be reached: " + err, err);
-  }
-
-  private static Map<Script, String> loadSources() {
-    Map<Script, String> out = new EnumMap<>(Script.class);
-    for (Script s : Script.values()) {
-      try (InputStream in = RedisStore.class.getResourceAsStream("/lua/" + s.file)) {
-        if (in == null) {
-          throw new IllegalStateException("script lua/" + s.file + " is missing from the classpath");
-        }
-        out.put(s, new String(in.readAllBytes(), StandardCharsets.UTF_8));
-      } catch (IOException e) {
-        throw new IllegalStateException("cannot read script lua/" + s.file, e);
-      }
-    }
-    return out;
-  }
-
-  private static Map<Script, String> shas(Map<Script, String> sources) {
-    Map<Script, String> out = new EnumMap<>(Script.class);
-    try {
-      for (Map.Entry<Script, String> e : sources.entrySet()) {
-        MessageDigest sha1 = MessageDigest.getInstance("SHA-1");
-        out.put(e.getKey(), HexFormat.of().formatHex(sha1.digest(e.getValue().getBytes(StandardCharsets.UTF_8))));
-      }
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-    return out;
   }
 }

@@ -6,6 +6,7 @@ import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,16 +48,8 @@ public final class Store {
   public Future<LineHold> reserveLine(String sku, String reservationId, long qty, long now, long deadline,
                                       long buffer, String channel, List<String> locations, String customer,
                                       boolean backorder) {
-    List<String> args = new ArrayList<>(9 + locations.size());
-    args.add(reservationId);
-    args.add(Long.toString(qty));
-    args.add(Long.toString(now));
-    args.add(Long.toString(deadline));
-    args.add(Long.toString(buffer));
-    args.add(channel);
-    args.add(ledgerMax);
-    args.add(customer == null ? "" : customer);
-    args.add(backorder ? "1" : "0");
+    List<String> args = skuArgs(sku, now, reservationId, Long.toString(qty), Long.toString(deadline),
+        Long.toString(buffer), channel, customer == null ? "" : customer, backorder ? "1" : "0");
     args.addAll(locations);
     return redis.eval(Script.RESERVE_LINE, skuKeys(sku), args).map(r -> {
       int code = r.get(0).toInteger();
@@ -85,12 +78,12 @@ public final class Store {
   }
 
   public Future<LineChange> commitLine(String sku, String reservationId, long now) {
-    return lineScript(Script.COMMIT_LINE, sku, List.of(reservationId, Long.toString(now), ledgerMax));
+    return lineScript(Script.COMMIT_LINE, sku, skuArgs(sku, now, reservationId));
   }
 
   /** why: what the ledger records as the cause (release, expire, cancel, reject, abort). */
   public Future<LineChange> releaseLine(String sku, String reservationId, long now, String why) {
-    return lineScript(Script.RELEASE_LINE, sku, List.of(reservationId, Long.toString(now), ledgerMax, why));
+    return lineScript(Script.RELEASE_LINE, sku, skuArgs(sku, now, reservationId, why));
   }
 
   public Future<LineChange> releaseLine(String sku, String reservationId, long now) {
@@ -98,12 +91,11 @@ public final class Store {
   }
 
   public Future<LineChange> extendLine(String sku, String reservationId, long now, long deadline) {
-    return lineScript(Script.EXTEND_LINE, sku, List.of(reservationId, Long.toString(now), Long.toString(deadline),
-        ledgerMax));
+    return lineScript(Script.EXTEND_LINE, sku, skuArgs(sku, now, reservationId, Long.toString(deadline)));
   }
 
   public Future<LineChange> shipLine(String sku, String reservationId, long now) {
-    return lineScript(Script.SHIP_LINE, sku, List.of(reservationId, Long.toString(now), ledgerMax));
+    return lineScript(Script.SHIP_LINE, sku, skuArgs(sku, now, reservationId));
   }
 
   private Future<LineChange> lineScript(Script script, String sku, List<String> args) {
@@ -113,6 +105,19 @@ public final class Store {
 
   private static List<String> skuKeys(String sku) {
     return List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.ledger(sku), Keys.customers(sku));
+  }
+
+  /**
+   * The ARGV of a per-SKU script: the prefix every one of them takes (lua/include/stock_prelude.lua),
+   * now_ms, the ledger's maximum length and the SKU's event channel, then the script's own.
+   */
+  private List<String> skuArgs(String sku, long now, String... own) {
+    List<String> args = new ArrayList<>(3 + own.length);
+    args.add(Long.toString(now));
+    args.add(ledgerMax);
+    args.add(Keys.events(sku));
+    Collections.addAll(args, own);
+    return args;
   }
 
   // ---- movements ----------------------------------------------------------------------------
@@ -135,8 +140,8 @@ public final class Store {
                                          String location, long qty, long now, long retentionMillis) {
     List<String> keys = List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.ledger(sku),
         Keys.customers(sku), Keys.moves(sku), Keys.moveTimes(sku));
-    List<String> args = List.of(movementId, fingerprint, type, location, Long.toString(qty), Long.toString(now),
-        Long.toString(retentionMillis), ledgerMax);
+    List<String> args = skuArgs(sku, now, movementId, fingerprint, type, location, Long.toString(qty),
+        Long.toString(retentionMillis));
     return redis.eval(Script.MOVEMENT, keys, args).map(r -> {
       int code = r.get(0).toInteger();
       return switch (code) {

@@ -1,0 +1,138 @@
+--[[ stock_prelude: what every per-SKU script shares (reserve_line, commit_line, release_line,
+  extend_line, ship_line, movement). Each of them names this file in an include line right
+  after its header, and the server's loader (ScriptSource) splices the file in there, in
+  place of that line (lua/README.md); Redis never runs it alone.
+  Binds the part of the contract every per-SKU script shares, so it is written once:
+  KEYS[1] allot:{SKU}:stock      -> K_STOCK
+  KEYS[2] allot:{SKU}:holds      -> K_HOLDS
+  KEYS[3] allot:{SKU}:expiry     -> K_EXPIRY
+  KEYS[4] allot:{SKU}:ledger     -> K_LEDGER
+  KEYS[5] allot:{SKU}:customers  -> K_CUSTOMERS
+  ARGV[1] now_ms -> now   ARGV[2] ledger max entries -> LEDGER_MAX
+  ARGV[3] the SKU's event channel, allot:{SKU}:ev (Keys.events in the server) -> EV_CHANNEL
+  PREFIX_OK is false when one of those three arguments is missing or malformed: the script then
+  refuses with its own redis.error_reply('ERR <script>: bad arguments'). Its own ARGV start at 4.
+  Provides
+    rcall                             redis.call
+    location_available(on, res, com)  the availability rule, max(0, on - res - com), and the shortfall
+    ledger(kind, loc, ref, drift)     one ledger entry for one location
+    parse_entry(e)                    the fields of a holds entry
+    drop_entry(id, e, kind, fields)   takes an entry's units off the given counts; drops the entry
+    give_back(id, e, kind)            returns what an entry holds or has committed; drops the entry
+    drop_expired()                    lazy expiry of this SKU's holds
+    publish(), finish(result)         the event; `changed = true` makes finish publish
+  Reads and writes only the five keys above; publishes only on EV_CHANNEL. ]]
+local rcall = redis.call
+local K_STOCK, K_HOLDS, K_EXPIRY, K_LEDGER, K_CUSTOMERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local now = tonumber(ARGV[1])
+local LEDGER_MAX = tonumber(ARGV[2])
+local EV_CHANNEL = ARGV[3]
+local PREFIX_OK = now ~= nil and LEDGER_MAX ~= nil and EV_CHANNEL ~= nil and EV_CHANNEL ~= ''
+
+local changed = false
+
+-- The one availability rule (stock.Availability on the Java side): what a location can still
+-- promise is onHand - reserved - committed, never below 0 (a missing count is 0). The second
+-- value is the shortfall: how far the promises exceed onHand (0 when they do not).
+local function location_available(on, res, com)
+  local a = (tonumber(on) or 0) - (tonumber(res) or 0) - (tonumber(com) or 0)
+  if a < 0 then return 0, -a end
+  return a, 0
+end
+
+-- One ledger entry per location a change touched: its cause and that location's numbers after it.
+local function ledger(kind, loc, ref, drift)
+  local v = rcall('HMGET', K_STOCK, loc .. '|on', loc .. '|res', loc .. '|com', loc .. '|q')
+  local entry = {seq = rcall('HINCRBY', K_STOCK, 'lseq', 1), at = now, type = kind, location = loc, ref = ref,
+    onHand = tonumber(v[1]) or 0, reserved = tonumber(v[2]) or 0, committed = tonumber(v[3]) or 0,
+    quarantine = tonumber(v[4]) or 0}
+  if drift then entry.drift = drift end
+  rcall('LPUSH', K_LEDGER, cjson.encode(entry))
+  rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1)
+end
+
+-- A reservation's entry on this SKU: state|deadline|channel|loc=qty,...|customer|backordered
+-- (state h: held, units in <loc>|res; state c: committed, units in <loc>|com).
+local function parse_entry(e)
+  return string.match(e, '^(%a)|(%d+)|([^|]*)|([^|]*)|([^|]*)|(%d+)$')
+end
+
+-- Drops an entry: takes its units off each of `fields` ('|res', '|com', '|on') at each of its
+-- locations, with a ledger line per location, settles its backordered units and the customer's
+-- count, and removes it from holds and expiry. Returns the located units.
+local function drop_entry(id, e, kind, fields)
+  local _, _, _, alloc, customer, bo = parse_entry(e)
+  local units = 0
+  for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
+    for _, field in ipairs(fields) do
+      rcall('HINCRBY', K_STOCK, loc .. field, -tonumber(q))
+    end
+    units = units + tonumber(q)
+    ledger(kind, loc, id)
+  end
+  bo = tonumber(bo) or 0
+  if bo > 0 then rcall('HINCRBY', K_STOCK, 'backordered', -bo) end
+  if customer ~= '' then
+    if rcall('HINCRBY', K_CUSTOMERS, customer, -(units + bo)) <= 0 then rcall('HDEL', K_CUSTOMERS, customer) end
+  end
+  rcall('HDEL', K_HOLDS, id)
+  rcall('ZREM', K_EXPIRY, id)
+  changed = true
+  return units
+end
+
+-- Gives back everything an entry holds (h) or has committed (c); drops the entry.
+local function give_back(id, e, kind)
+  if parse_entry(e) == 'c' then return drop_entry(id, e, kind, {'|com'}) end
+  return drop_entry(id, e, kind, {'|res'})
+end
+
+-- Expired holds of this SKU give their units back before anything is decided.
+local function drop_expired()
+  local ids = rcall('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, 200)
+  local dropped = 0
+  for _, id in ipairs(ids) do
+    local e = rcall('HGET', K_HOLDS, id)
+    if e and string.sub(e, 1, 2) == 'h|' then
+      give_back(id, e, 'expire')
+      dropped = dropped + 1
+    else
+      rcall('ZREM', K_EXPIRY, id)
+    end
+  end
+  if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
+end
+
+-- Every change is told to its watchers in the same atomic step: the SKU's version and each
+-- location's available units, on the SKU's own pub/sub channel (same hash tag as its keys).
+-- Redis 7+ (and Valkey) have sharded pub/sub: the event stays on the SKU's own shard, where the
+-- server listens with SSUBSCRIBE. Older Redis: classic PUBLISH (the server uses SUBSCRIBE there).
+local PUBLISH_CMD = (tonumber(redis.REDIS_VERSION_NUM) or 0) >= 0x070000 and 'SPUBLISH' or 'PUBLISH'
+local function publish()
+  local f = rcall('HGETALL', K_STOCK)
+  local ver, counts, order = 0, {}, {}
+  for i = 1, #f, 2 do
+    local name, v = f[i], f[i + 1]
+    if name == 'ver' then
+      ver = tonumber(v) or 0
+    else
+      -- <loc>|on, <loc>|res, <loc>|com count; <loc>|q (quarantine) is never available.
+      local loc, kind = string.match(name, '^(.*)|(%a+)$')
+      if loc and kind ~= 'q' then
+        if counts[loc] == nil then counts[loc] = {}; order[#order + 1] = loc end
+        counts[loc][kind] = v
+      end
+    end
+  end
+  local parts = {}
+  for _, loc in ipairs(order) do
+    local c = counts[loc]
+    parts[#parts + 1] = loc .. '=' .. location_available(c.on, c.res, c.com)
+  end
+  rcall(PUBLISH_CMD, EV_CHANNEL, ver .. '|' .. table.concat(parts, ','))
+end
+
+local function finish(result)
+  if changed then publish() end
+  return result
+end
