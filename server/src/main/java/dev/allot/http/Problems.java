@@ -1,6 +1,7 @@
 package dev.allot.http;
 
 import dev.allot.common.StoreUnavailableException;
+import dev.allot.common.Throttled;
 import dev.allot.stock.AllotException;
 import dev.allot.stock.Json;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -18,7 +19,8 @@ final class Problems {
   static final String PROBLEM = "application/problem+json";
 
   private final int storeRetryAfterSeconds;
-  private long lastStoreWarning;
+  /** An outage fails every call: one line per 5 s per event loop. */
+  private final Throttled storeWarnings = new Throttled(LOG, 5000);
 
   Problems(int storeRetryAfterSeconds) {
     this.storeRetryAfterSeconds = storeRetryAfterSeconds;
@@ -41,12 +43,8 @@ final class Problems {
     if (err instanceof AllotException a) {
       send(ctx, a);
     } else if (err instanceof StoreUnavailableException) {
-      long now = System.currentTimeMillis();
-      if (now - lastStoreWarning > 5000) { // one line per 5 s per event loop: an outage fails every call
-        lastStoreWarning = now;
-        LOG.log(System.Logger.Level.WARNING, "answering 503 store_unavailable (" + ctx.request().method() + " "
-            + ctx.request().path() + "): " + err.getMessage());
-      }
+      storeWarnings.warn(() -> "answering 503 store_unavailable (" + ctx.request().method() + " "
+          + ctx.request().path() + "): " + err.getMessage());
       ctx.response().putHeader("Retry-After", Integer.toString(storeRetryAfterSeconds));
       send(ctx, 503, "store_unavailable", "the stock store (Redis) cannot be reached; retry shortly");
     } else if (ctx.statusCode() == 413 || (err instanceof HttpException h && h.getStatusCode() == 413)) {

@@ -1,6 +1,7 @@
 package dev.allot.stock;
 
 import dev.allot.Settings;
+import dev.allot.common.Throttled;
 import dev.allot.store.RecordStore;
 import dev.allot.store.RecordStore.BeginResult;
 import dev.allot.store.RecordStore.Record;
@@ -18,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 import static dev.allot.stock.ReservationDocs.idempotencyConflict;
@@ -186,20 +186,12 @@ public final class Reservations {
         .compose(r -> settle(id))
         .recover(err -> {
           // One line per 10 s: during an outage every failed creation comes here.
-          long now = System.currentTimeMillis();
-          long last = lastAbandonWarning.get();
-          long skipped = abandonWarningsSkipped.incrementAndGet() - 1;
-          if (now - last > 10_000 && lastAbandonWarning.compareAndSet(last, now)) {
-            abandonWarningsSkipped.set(0);
-            LOG.log(System.Logger.Level.WARNING, "could not undo reservation {0} now ({1}); the sweeper will"
-                + (skipped > 0 ? " (and {2} more since the last such line)" : ""), id, err.toString(), skipped);
-          }
+          abandonWarnings.warn(() -> "could not undo reservation " + id + " now (" + err + "); the sweeper will");
           return Future.succeededFuture();
         });
   }
 
-  private final AtomicLong lastAbandonWarning = new AtomicLong();
-  private final AtomicLong abandonWarningsSkipped = new AtomicLong();
+  private final Throttled abandonWarnings = new Throttled(LOG, 10_000);
 
   // ---- reads and transitions --------------------------------------------------------------
 

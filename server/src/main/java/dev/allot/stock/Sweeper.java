@@ -1,6 +1,7 @@
 package dev.allot.stock;
 
 import dev.allot.Settings;
+import dev.allot.common.Throttled;
 import dev.allot.store.Keys;
 import dev.allot.store.RecordStore;
 import io.vertx.core.Future;
@@ -27,7 +28,7 @@ public final class Sweeper extends VerticleBase {
   private final RecordStore records;
   private volatile boolean stopped;
   private long timer = -1;
-  private long lastErrorLog;
+  private final Throttled errors = new Throttled(LOG, 10_000);
 
   public Sweeper(RecordStore records, Reservations reservations, Settings settings, Metrics metrics,
                  LongSupplier clock) {
@@ -68,11 +69,7 @@ public final class Sweeper extends VerticleBase {
     return Future.join(buckets).transform(ar -> {
       if (ar.failed()) {
         metrics.sweeperError();
-        long now = System.currentTimeMillis();
-        if (now - lastErrorLog > 10_000) {
-          lastErrorLog = now;
-          LOG.log(System.Logger.Level.WARNING, "sweeper pass failed (will retry): {0}", ar.cause().toString());
-        }
+        errors.warn(() -> "sweeper pass failed (will retry): " + ar.cause());
       }
       return Future.succeededFuture();
     });

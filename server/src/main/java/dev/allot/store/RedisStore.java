@@ -1,6 +1,7 @@
 package dev.allot.store;
 
 import dev.allot.common.StoreUnavailableException;
+import dev.allot.common.Throttled;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -40,7 +41,7 @@ public final class RedisStore {
    */
   private final Link main;
   private volatile boolean closed;
-  private long lastRefreshWarning;
+  private final Throttled refreshWarnings = new Throttled(LOG, 10_000);
 
   private final Vertx vertx;
   private final int waitReplicas;
@@ -366,13 +367,9 @@ public final class RedisStore {
     }
   }
 
-  private synchronized void warnRefresh(Throwable cause) {
-    long now = System.currentTimeMillis();
-    if (now - lastRefreshWarning > 10_000) {
-      lastRefreshWarning = now;
-      LOG.log(System.Logger.Level.WARNING, "Redis Cluster: cannot reach every node yet, still serving on the "
-          + "current connection and retrying every second: {0}", cause.getMessage());
-    }
+  private void warnRefresh(Throwable cause) {
+    refreshWarnings.warn(() -> "Redis Cluster: cannot reach every node yet, still serving on the "
+        + "current connection and retrying every second: " + cause.getMessage());
   }
 
   /**
