@@ -46,8 +46,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class StreamHub extends VerticleBase {
   private static final System.Logger LOG = System.getLogger(StreamHub.class.getName());
-  private static final String PREFIX = "allot:{";
-  private static final String SUFFIX = "}:ev";
 
   private final Settings settings;
   private final Store store;
@@ -321,10 +319,6 @@ public final class StreamHub extends VerticleBase {
 
   // ---- the Redis side -----------------------------------------------------------------------
 
-  private static String channelOf(String sku) {
-    return PREFIX + sku + SUFFIX;
-  }
-
   /**
    * Subscribes to the SKUs' channels, each on the node that owns its slot, then reads their
    * current counts (so no change falls in between). SKUs whose node is not connected yet are
@@ -377,7 +371,7 @@ public final class StreamHub extends VerticleBase {
     List<Future<Void>> confirmed = new ArrayList<>();
     for (SkuWatch w : skus) {
       Promise<Void> p = Promise.promise();
-      Promise<Void> earlier = n.confirming.put(channelOf(w.sku), p);
+      Promise<Void> earlier = n.confirming.put(Keys.events(w.sku), p);
       if (earlier != null) {
         p.future().onComplete(earlier);
       }
@@ -387,11 +381,11 @@ public final class StreamHub extends VerticleBase {
     if (n.sharded) {
       // One SSUBSCRIBE per channel: a sharded subscribe may not span slots.
       for (SkuWatch w : skus) {
-        sent.add(c.send(Request.cmd(Command.SSUBSCRIBE).arg(channelOf(w.sku))));
+        sent.add(c.send(Request.cmd(Command.SSUBSCRIBE).arg(Keys.events(w.sku))));
       }
     } else {
       Request sub = Request.cmd(Command.SUBSCRIBE);
-      skus.forEach(w -> sub.arg(channelOf(w.sku)));
+      skus.forEach(w -> sub.arg(Keys.events(w.sku)));
       sent.add(c.send(sub));
     }
     Future.all(sent)
@@ -434,12 +428,12 @@ public final class StreamHub extends VerticleBase {
       }
       if (n.sharded) {
         for (SkuWatch w : skus) {
-          n.unsubscribing.add(channelOf(w.sku));
-          n.conn.send(Request.cmd(Command.SUNSUBSCRIBE).arg(channelOf(w.sku))).onFailure(err -> { });
+          n.unsubscribing.add(Keys.events(w.sku));
+          n.conn.send(Request.cmd(Command.SUNSUBSCRIBE).arg(Keys.events(w.sku))).onFailure(err -> { });
         }
       } else {
         Request unsub = Request.cmd(Command.UNSUBSCRIBE);
-        skus.forEach(w -> unsub.arg(channelOf(w.sku)));
+        skus.forEach(w -> unsub.arg(Keys.events(w.sku)));
         n.conn.send(unsub).onFailure(err -> { });
       }
     });
@@ -670,11 +664,12 @@ public final class StreamHub extends VerticleBase {
       return;
     }
     String ch = r.get(1).toString();
-    if (!ch.startsWith(PREFIX) || !ch.endsWith(SUFFIX)) {
+    String sku = Keys.skuOfEvents(ch);
+    if (sku == null) {
       return;
     }
     events.increment();
-    SkuWatch w = watches.get(ch.substring(PREFIX.length(), ch.length() - SUFFIX.length()));
+    SkuWatch w = watches.get(sku);
     if (w == null) {
       return;
     }
@@ -710,10 +705,11 @@ public final class StreamHub extends VerticleBase {
    * new owner, from a fresh slot map, and re-read, so the watchers converge on the truth.
    */
   private void movedAway(Node n, String ch) {
-    if (ch == null || !ch.startsWith(PREFIX) || !ch.endsWith(SUFFIX) || n.unsubscribing.remove(ch)) {
+    String sku = Keys.skuOfEvents(ch);
+    if (sku == null || n.unsubscribing.remove(ch)) {
       return; // not ours, or the confirmation of our own SUNSUBSCRIBE
     }
-    SkuWatch w = watches.get(ch.substring(PREFIX.length(), ch.length() - SUFFIX.length()));
+    SkuWatch w = watches.get(sku);
     if (w == null || w.node != n) {
       return; // our own SUNSUBSCRIBE, or already placed elsewhere
     }
@@ -743,7 +739,7 @@ public final class StreamHub extends VerticleBase {
           n.skus.remove(w);
           w.node = null;
           orphans.add(w);
-          Promise<Void> p = n.confirming.remove(channelOf(w.sku));
+          Promise<Void> p = n.confirming.remove(Keys.events(w.sku));
           if (p != null) {
             p.tryFail(error); // so the rest of its batch is retried now, not after a timeout
           }
@@ -751,8 +747,7 @@ public final class StreamHub extends VerticleBase {
       }
       int moved = slot;
       // A SUNSUBSCRIBE of ours refused the same way gets no confirmation: forget waiting for it.
-      n.unsubscribing.removeIf(ch -> moved < 0
-          || Slots.of(ch.substring(PREFIX.length(), ch.length() - SUFFIX.length())) == moved);
+      n.unsubscribing.removeIf(ch -> moved < 0 || Slots.of(Keys.skuOfEvents(ch)) == moved);
       slotOwners = null;
       scheduleOrphans(50);
       return;
@@ -851,10 +846,5 @@ public final class StreamHub extends VerticleBase {
       lastErrorLog = now;
       LOG.log(System.Logger.Level.WARNING, what + (err == null ? "" : ": " + err));
     }
-  }
-
-  static {
-    // Keys and the event channel must agree: allot:{SKU}:stock <-> allot:{SKU}:ev.
-    assert Keys.stock("X").equals(PREFIX + "X}:stock");
   }
 }
