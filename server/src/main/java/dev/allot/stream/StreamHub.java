@@ -5,6 +5,7 @@ import dev.allot.stock.Bundle;
 import dev.allot.stock.Availability;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Channel;
+import dev.allot.store.EventPayload;
 import dev.allot.store.Keys;
 import dev.allot.store.Store;
 import dev.allot.store.Store.StockView;
@@ -673,30 +674,22 @@ public final class StreamHub extends VerticleBase {
     if (w == null) {
       return;
     }
-    String payload = r.get(2).toString();
-    int bar = payload.indexOf('|');
-    long version;
-    Map<String, Long> avail = new LinkedHashMap<>();
+    String payload = r.get(2) == null ? null : r.get(2).toString();
+    EventPayload event;
     try {
-      version = Long.parseLong(payload.substring(0, bar));
-      if (bar + 1 < payload.length()) {
-        for (String part : payload.substring(bar + 1).split(",")) {
-          int eq = part.lastIndexOf('=');
-          avail.put(part.substring(0, eq), Long.parseLong(part.substring(eq + 1)));
-        }
-      }
-    } catch (RuntimeException e) {
+      event = EventPayload.decode(payload);
+    } catch (IllegalArgumentException e) {
       problem("stream: malformed event on " + ch + ": " + payload, e);
       return;
     }
     if (!w.ready) {
-      if (version > w.pendingVersion) {
-        w.pendingVersion = version;
-        w.pendingAvailable = avail;
+      if (event.version() > w.pendingVersion) {
+        w.pendingVersion = event.version();
+        w.pendingAvailable = event.available();
       }
       return;
     }
-    apply(w, version, avail, true);
+    apply(w, event.version(), event.available(), true);
   }
 
   /**
