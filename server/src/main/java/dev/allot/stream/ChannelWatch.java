@@ -13,7 +13,7 @@ import java.util.Set;
  */
 final class ChannelWatch {
   final String channel;
-  final Map<Context, Set<StreamSocket>> byContext = new HashMap<>();
+  private final Map<Context, Set<StreamSocket>> byContext = new HashMap<>();
   /** An immutable copy of byContext for the event loops to iterate; rebuilt only when watchers come or go. */
   private Map<Context, StreamSocket[]> frozen;
   int size;
