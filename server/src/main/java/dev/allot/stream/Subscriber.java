@@ -1,5 +1,6 @@
 package dev.allot.stream;
 
+import dev.allot.common.Throttled;
 import dev.allot.Settings;
 import dev.allot.store.EventPayload;
 import dev.allot.store.Keys;
@@ -66,7 +67,7 @@ final class Subscriber {
   private long orphanTimer = -1;
   private long backoff = 100;
   private boolean stopped;
-  private long lastErrorLog;
+  private final Throttled warnings = new Throttled(LOG, 5000);
 
   /**
    * A watched stock SKU and the node its channel is subscribed on (null while being placed). A SKU
@@ -441,10 +442,6 @@ final class Subscriber {
   }
 
   private void problem(String what, Throwable err) {
-    long now = System.currentTimeMillis();
-    if (now - lastErrorLog > 5000) {
-      lastErrorLog = now;
-      LOG.log(System.Logger.Level.WARNING, what + (err == null ? "" : ": " + err));
-    }
+    warnings.warn(() -> what + (err == null ? "" : ": " + err));
   }
 }
