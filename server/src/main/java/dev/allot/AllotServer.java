@@ -1,5 +1,6 @@
 package dev.allot;
 
+import dev.allot.config.Settings;
 import dev.allot.http.ApiVerticle;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Inventory;
@@ -63,14 +64,14 @@ public final class AllotServer {
       settings = settings.withRedisUrl(embedded.url());
       LOG.log(System.Logger.Level.WARNING, "ALLOT_REDIS_URL is not set: started an embedded Redis ({0}) on {1},"
           + " with nothing persisted. Demo mode: fine for play, never for real stock.", embedded.binary(), embedded.url());
-      if (settings.apiKeys().isEmpty()) {
+      if (settings.http().apiKeys().isEmpty()) {
         settings = settings.withApiKeys(Demo.KEYS);
       }
     }
-    if (settings.authDisabled()) {
+    if (settings.http().authDisabled()) {
       LOG.log(System.Logger.Level.WARNING, "*** AUTH IS DISABLED (ALLOT_AUTH_DISABLED=true): every caller is an admin."
           + " Never run like this where anyone else can reach the port. ***");
-    } else if (settings.apiKeys().isEmpty()) {
+    } else if (settings.http().apiKeys().isEmpty()) {
       LOG.log(System.Logger.Level.WARNING, "ALLOT_API_KEYS is empty: every /v1 call will answer 401 until keys are configured");
     }
 
@@ -85,28 +86,28 @@ public final class AllotServer {
         .withMetrics(new MicrometerMetricsFactory(registry))
         .build();
 
-    RedisStore redis = RedisStore.create(vertx, settings.redisUrl(), settings.redisCluster(), settings.redisPoolSize(),
-        settings.redisTimeoutMillis(), settings.redisWaitReplicas(), settings.redisWaitMillis());
-    Store store = new Store(redis, settings.ledgerMaxEntries());
+    RedisStore redis = RedisStore.create(vertx, settings.redis());
+    Store store = new Store(redis, settings.stock().ledgerMaxEntries());
     Metrics metrics = new Metrics(registry);
     LongSupplier clock = System::currentTimeMillis;
     Catalog catalog = new Catalog(store);
     RecordStore records = new RecordStore(redis);
-    Reservations reservations = new Reservations(store, records, catalog, settings, metrics, clock);
-    Movements movements = new Movements(store, catalog, settings, metrics, clock);
-    Sweeper sweeper = new Sweeper(records, reservations, settings, metrics, clock);
+    Reservations reservations = new Reservations(store, records, catalog, settings.reservations(),
+        settings.http().storeRetryAfterSeconds(), metrics, clock);
+    Movements movements = new Movements(store, catalog, settings.stock(), metrics, clock);
+    Sweeper sweeper = new Sweeper(records, reservations, settings.reservations(), metrics, clock);
     AllotServer server = new AllotServer(settings, vertx, embedded, redis);
-    StreamHub hub = new StreamHub(settings, store, catalog, registry);
-    boolean demo = requested.embeddedRedis() && requested.apiKeys().isEmpty();
+    StreamHub hub = new StreamHub(settings.stream(), settings.redis(), store, catalog, registry);
+    boolean demo = requested.embeddedRedis() && requested.http().apiKeys().isEmpty();
     Settings wired = settings;
     // Each HTTP event loop gets stock services over a Redis client of its own, built on that loop.
     Function<Vertx, StockServices> perLoop = loop -> {
-      RedisStore own = RedisStore.create(loop, wired.redisUrl(), wired.redisCluster(), wired.redisPoolSize(),
-          wired.redisTimeoutMillis(), wired.redisWaitReplicas(), wired.redisWaitMillis());
-      Store ownStore = new Store(own, wired.ledgerMaxEntries());
+      RedisStore own = RedisStore.create(loop, wired.redis());
+      Store ownStore = new Store(own, wired.stock().ledgerMaxEntries());
       RecordStore ownRecords = new RecordStore(own);
-      return new StockServices(new Reservations(ownStore, ownRecords, catalog, wired, metrics, clock),
-          new Movements(ownStore, catalog, wired, metrics, clock), new Inventory(ownStore, ownRecords, catalog), own::close);
+      return new StockServices(new Reservations(ownStore, ownRecords, catalog, wired.reservations(),
+          wired.http().storeRetryAfterSeconds(), metrics, clock),
+          new Movements(ownStore, catalog, wired.stock(), metrics, clock), new Inventory(ownStore, ownRecords, catalog), own::close);
     };
     ApiVerticle.Services services = new ApiVerticle.Services(settings, perLoop, catalog, new Inventory(store, records, catalog),
         hub, registry, demo ? Demo.pageConfig() : null);
@@ -125,7 +126,7 @@ public final class AllotServer {
                 apis.add(api);
               }
               return api;
-            }, new DeploymentOptions().setInstances(s.httpInstances())).map(id -> {
+            }, new DeploymentOptions().setInstances(s.http().instances())).map(id -> {
               server.deployments.add(id);
               server.port = apis.get(0).actualPort();
               return null;
@@ -136,14 +137,14 @@ public final class AllotServer {
       server.stop();
       throw e;
     }
-    server.catalogTimer = vertx.setPeriodic(settings.catalogRefreshMillis(), t -> catalog.refreshQuietly());
-    if (requested.embeddedRedis() && requested.apiKeys().isEmpty()) {
+    server.catalogTimer = vertx.setPeriodic(settings.stock().catalogRefreshMillis(), t -> catalog.refreshQuietly());
+    if (requested.embeddedRedis() && requested.http().apiKeys().isEmpty()) {
       LOG.log(System.Logger.Level.INFO, "Demo API keys: demo-admin (admin), demo-web (channel:web),"
           + " demo-marketplace (channel:marketplace), demo-b2b (channel:b2b, backorders), demo-reader (reader)");
     }
     LOG.log(System.Logger.Level.INFO, "Allot ready on port {0,number,#} ({1} HTTP instances, native transport {2}),"
-            + " Redis {3}{4}", server.port, settings.httpInstances(), vertx.isNativeTransportEnabled(),
-        settings.redisDescription(), embedded != null ? " (embedded)" : "");
+            + " Redis {3}{4}", server.port, settings.http().instances(), vertx.isNativeTransportEnabled(),
+        settings.redis().description(), embedded != null ? " (embedded)" : "");
     return server;
   }
 
@@ -151,7 +152,7 @@ public final class AllotServer {
   private Future<Void> loadScriptsOrRetry() {
     return redis.loadScripts().recover(err -> {
       LOG.log(System.Logger.Level.WARNING, "Redis {0} cannot be reached at start ({1}); serving 503 until it can",
-          settings.redisDescription(), err.toString());
+          settings.redis().description(), err.toString());
       scheduleScriptRetry();
       return Future.succeededFuture();
     });
@@ -159,7 +160,7 @@ public final class AllotServer {
 
   private void scheduleScriptRetry() {
     scriptRetryTimer = vertx.setTimer(1000, t -> redis.loadScripts()
-        .onSuccess(v -> LOG.log(System.Logger.Level.INFO, "Redis {0} reachable: scripts loaded, ready", settings.redisDescription()))
+        .onSuccess(v -> LOG.log(System.Logger.Level.INFO, "Redis {0} reachable: scripts loaded, ready", settings.redis().description()))
         .onFailure(err -> scheduleScriptRetry()));
   }
 

@@ -1,5 +1,7 @@
 package dev.allot;
 
+import dev.allot.config.Settings;
+
 import java.util.concurrent.CountDownLatch;
 
 /** {@code java -jar allot-server.jar [--config FILE]}: starts one server and stops it cleanly on SIGTERM. */

@@ -1,5 +1,6 @@
 package dev.allot;
 
+import dev.allot.config.Settings;
 import java.util.HashMap;
 import java.util.Map;
 

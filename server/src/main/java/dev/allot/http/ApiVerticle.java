@@ -1,7 +1,7 @@
 package dev.allot.http;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.allot.Settings;
+import dev.allot.config.Settings;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Inventory;
 import dev.allot.stock.StockServices;
@@ -49,9 +49,10 @@ public final class ApiVerticle extends VerticleBase {
   public Future<?> start() {
     Settings settings = s.settings();
     stock = s.stock().apply(vertx);
-    Problems problems = new Problems(settings.storeRetryAfterSeconds());
-    Auth auth = new Auth(settings.authDisabled(), settings.apiKeys());
-    OpsRoutes ops = new OpsRoutes(vertx, s.readiness(), s.registry(), s.demoPage(), s.hub(), s.catalog(), settings);
+    Problems problems = new Problems(settings.http().storeRetryAfterSeconds());
+    Auth auth = new Auth(settings.http().authDisabled(), settings.http().apiKeys());
+    OpsRoutes ops = new OpsRoutes(vertx, s.readiness(), s.registry(), s.demoPage(), s.hub(), s.catalog(),
+        settings.stream());
 
     Router router = Router.router(vertx);
     router.route().failureHandler(problems::failure);
@@ -64,11 +65,11 @@ public final class ApiVerticle extends VerticleBase {
     router.route("/v1/*").handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT)).handler(auth::authenticate);
     new CatalogRoutes(s.catalog(), stock.inventory()).mount(router);
     new StockRoutes(stock.movements(), stock.inventory()).mount(router);
-    new ReservationRoutes(stock.reservations(), s.catalog(), settings.defaultTtlSeconds()).mount(router);
+    new ReservationRoutes(stock.reservations(), s.catalog(), settings.reservations().defaultTtlSeconds()).mount(router);
 
     HttpServerOptions options = new HttpServerOptions()
-        .setPort(settings.httpPort())
-        .setHost(settings.listenHost())
+        .setPort(settings.http().port())
+        .setHost(settings.http().host())
         .setTcpNoDelay(true)
         // 500 SKUs of up to 64 characters fit in an availability query.
         .setMaxInitialLineLength(64 * 1024)

@@ -1,7 +1,7 @@
 package dev.allot.http;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.allot.Settings;
+import dev.allot.config.Settings;
 import dev.allot.stock.AllotException;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Inventory;
@@ -29,18 +29,18 @@ final class OpsRoutes {
   private final Buffer demoPage;
   private final StreamHub hub;
   private final Catalog catalog;
-  private final Settings settings;
+  private final Settings.Stream stream;
 
   /** demoPage: what the live page shows in demo mode (null elsewhere: the page asks for a key). */
   OpsRoutes(Vertx vertx, Inventory readiness, PrometheusMeterRegistry registry, ObjectNode demoPage, StreamHub hub,
-            Catalog catalog, Settings settings) {
+            Catalog catalog, Settings.Stream stream) {
     this.vertx = vertx;
     this.readiness = readiness;
     this.registry = registry;
     this.demoPage = demoPage == null ? null : Buffer.buffer(Json.bytes(demoPage));
     this.hub = hub;
     this.catalog = catalog;
-    this.settings = settings;
+    this.stream = stream;
   }
 
   /** Routes that need no key. */
@@ -82,7 +82,7 @@ final class OpsRoutes {
       throw AllotException.badField("websocket_required", null, "GET /v1/stream upgrades to a WebSocket");
     }
     ctx.request().toWebSocket()
-        .onSuccess(ws -> StreamSocket.open(vertx, ws, hub, catalog, settings))
+        .onSuccess(ws -> StreamSocket.open(vertx, ws, hub, catalog, stream))
         .onFailure(ctx::fail);
   }
 

@@ -2,7 +2,7 @@ package dev.allot.stock;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.allot.Settings;
+import dev.allot.config.Settings;
 import dev.allot.store.Store;
 import dev.allot.store.Store.MovementResult;
 import dev.allot.store.Store.MovementStatus;
@@ -33,11 +33,11 @@ public final class Movements {
 
   private final Store store;
   private final Catalog catalog;
-  private final Settings settings;
+  private final Settings.Stock settings;
   private final Metrics metrics;
   private final LongSupplier clock;
 
-  public Movements(Store store, Catalog catalog, Settings settings, Metrics metrics, LongSupplier clock) {
+  public Movements(Store store, Catalog catalog, Settings.Stock settings, Metrics metrics, LongSupplier clock) {
     this.store = store;
     this.catalog = catalog;
     this.settings = settings;

@@ -1,6 +1,6 @@
 package dev.allot.stock;
 
-import dev.allot.Settings;
+import dev.allot.config.Settings;
 import dev.allot.common.Throttled;
 import dev.allot.store.RecordStore;
 import dev.allot.store.RecordStore.BeginResult;
@@ -67,17 +67,20 @@ public final class Reservations {
   private final RecordStore records;
   private final Catalog catalog;
   private final ReservationDocs docs;
-  private final Settings settings;
+  private final Settings.Reservations settings;
+  private final int storeRetryAfterSeconds;
   private final Metrics metrics;
   private final LongSupplier clock;
 
-  public Reservations(Store store, RecordStore records, Catalog catalog, Settings settings, Metrics metrics,
-                      LongSupplier clock) {
+  /** storeRetryAfterSeconds: the Retry-After of a creation that took too long and was undone. */
+  public Reservations(Store store, RecordStore records, Catalog catalog, Settings.Reservations settings,
+                      int storeRetryAfterSeconds, Metrics metrics, LongSupplier clock) {
     this.store = store;
     this.records = records;
     this.catalog = catalog;
     this.docs = new ReservationDocs(catalog);
     this.settings = settings;
+    this.storeRetryAfterSeconds = storeRetryAfterSeconds;
     this.metrics = metrics;
     this.clock = clock;
   }
@@ -165,7 +168,7 @@ public final class Reservations {
           return releaseLines(req.id(), stock, "abort").compose(x -> settle(req.id())).transform(x -> Future.failedFuture(
               new AllotException(AllotException.Kind.UNAVAILABLE, "store_unavailable",
                   "the reservation took too long to create and was undone; retry with a new id", null, null,
-                  settings.storeRetryAfterSeconds())));
+                  storeRetryAfterSeconds)));
         });
       }
       boolean limited = holds.stream().anyMatch(h -> h.status() == HoldStatus.CUSTOMER_LIMIT);
@@ -390,7 +393,7 @@ public final class Reservations {
       }
       boolean undone = r.state().equals("rejected") || r.state().equals("aborted");
       return Future.all(changes).compose(cf -> records.finish(id, clock.getAsLong(),
-          undone ? Math.min(86400, settings.reservationRetentionSeconds()) : settings.reservationRetentionSeconds()))
+          undone ? Math.min(86400, settings.retentionSeconds()) : settings.retentionSeconds()))
           .mapEmpty();
     });
   }

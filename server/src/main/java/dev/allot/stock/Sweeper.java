@@ -1,6 +1,6 @@
 package dev.allot.stock;
 
-import dev.allot.Settings;
+import dev.allot.config.Settings;
 import dev.allot.common.Throttled;
 import dev.allot.store.Keys;
 import dev.allot.store.RecordStore;
@@ -22,7 +22,7 @@ public final class Sweeper extends VerticleBase {
   private static final int BATCH = 200;
 
   private final Reservations reservations;
-  private final Settings settings;
+  private final Settings.Reservations settings;
   private final Metrics metrics;
   private final LongSupplier clock;
   private final RecordStore records;
@@ -30,7 +30,7 @@ public final class Sweeper extends VerticleBase {
   private long timer = -1;
   private final Throttled errors = new Throttled(LOG, 10_000);
 
-  public Sweeper(RecordStore records, Reservations reservations, Settings settings, Metrics metrics,
+  public Sweeper(RecordStore records, Reservations reservations, Settings.Reservations settings, Metrics metrics,
                  LongSupplier clock) {
     this.records = records;
     this.reservations = reservations;

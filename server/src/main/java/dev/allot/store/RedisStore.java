@@ -1,6 +1,7 @@
 package dev.allot.store;
 
 import dev.allot.common.StoreUnavailableException;
+import dev.allot.config.Settings;
 import dev.allot.common.Throttled;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -73,6 +74,12 @@ public final class RedisStore {
     for (int i = 0; i < waitLinks.length; i++) {
       waitLinks[i] = new Link(waitRedis, true);
     }
+  }
+
+  /** A client for the configured Redis: standalone, or cluster when cluster nodes are set. */
+  public static RedisStore create(Vertx vertx, Settings.Redis redis) {
+    return create(vertx, redis.url(), redis.cluster(), redis.poolSize(), redis.timeoutMillis(), redis.waitReplicas(),
+        redis.waitMillis());
   }
 
   public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize) {

@@ -1,6 +1,6 @@
 package dev.allot.stream;
 
-import dev.allot.Settings;
+import dev.allot.config.Settings;
 import dev.allot.stock.Availability;
 import dev.allot.stock.Bundle;
 import dev.allot.stock.Catalog;
@@ -35,7 +35,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * sockets call in through {@link #subscribe}/{@link #unsubscribe}/{@link #remove}, which hop onto it.
  */
 public final class StreamHub extends VerticleBase {
-  private final Settings settings;
+  private final Settings.Stream settings;
+  private final Settings.Redis redis;
   private final Reader reader;
   private final Catalog catalog;
   private final Map<String, SkuWatch> watches = new HashMap<>();
@@ -49,12 +50,13 @@ public final class StreamHub extends VerticleBase {
     Future<List<StockView>> read(List<String> skus);
   }
 
-  public StreamHub(Settings settings, Store store, Catalog catalog, MeterRegistry registry) {
-    this(settings, store::readStocks, catalog, registry);
+  public StreamHub(Settings.Stream settings, Settings.Redis redis, Store store, Catalog catalog, MeterRegistry registry) {
+    this(settings, redis, store::readStocks, catalog, registry);
   }
 
-  StreamHub(Settings settings, Reader reader, Catalog catalog, MeterRegistry registry) {
+  StreamHub(Settings.Stream settings, Settings.Redis redis, Reader reader, Catalog catalog, MeterRegistry registry) {
     this.settings = settings;
+    this.redis = redis;
     this.reader = reader;
     this.catalog = catalog;
     this.messages = Counter.builder("allot_stream_messages").description("availability messages sent to sockets")
@@ -70,7 +72,7 @@ public final class StreamHub extends VerticleBase {
   @Override
   public Future<?> start() {
     // Created here, on this verticle's event loop: its connections and timers then run on it too.
-    subscriber = new Subscriber(vertx, settings, events, new Subscriber.Listener() {
+    subscriber = new Subscriber(vertx, redis, events, new Subscriber.Listener() {
       @Override
       public void changed(String sku, EventPayload event) {
         StreamHub.this.changed(sku, event);
@@ -289,7 +291,7 @@ public final class StreamHub extends VerticleBase {
       return; // a send is already due; it will carry the latest value
     }
     long now = System.currentTimeMillis();
-    long wait = cw.lastSentAt + settings.streamCoalesceMillis() - now;
+    long wait = cw.lastSentAt + settings.coalesceMillis() - now;
     if (wait <= 0) {
       broadcast(w, cw, now);
     } else {

@@ -1,7 +1,7 @@
 package dev.allot.stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.allot.Settings;
+import dev.allot.config.Settings;
 import dev.allot.stock.AllotException;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Json;
@@ -29,7 +29,7 @@ public final class StreamSocket {
   private final ServerWebSocket ws;
   private final StreamHub hub;
   private final Catalog catalog;
-  private final Settings settings;
+  private final Settings.Stream settings;
   private final Vertx vertx;
   /** channel -> SKUs subscribed, touched on the socket's event loop. */
   private final Map<String, Set<String>> subscriptions = new HashMap<>();
@@ -41,7 +41,7 @@ public final class StreamSocket {
   /** The event loop this socket lives on: the hub hands it messages there, in one task per change. */
   final Context context;
 
-  StreamSocket(Vertx vertx, ServerWebSocket ws, StreamHub hub, Catalog catalog, Settings settings) {
+  StreamSocket(Vertx vertx, ServerWebSocket ws, StreamHub hub, Catalog catalog, Settings.Stream settings) {
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
     this.ws = ws;
@@ -51,16 +51,16 @@ public final class StreamSocket {
   }
 
   /** Takes over an upgraded socket. */
-  public static void open(Vertx vertx, ServerWebSocket ws, StreamHub hub, Catalog catalog, Settings settings) {
+  public static void open(Vertx vertx, ServerWebSocket ws, StreamHub hub, Catalog catalog, Settings.Stream settings) {
     StreamSocket s = new StreamSocket(vertx, ws, hub, catalog, settings);
-    ws.setWriteQueueMaxSize(settings.streamQueueBytes());
+    ws.setWriteQueueMaxSize(settings.queueBytes());
     ws.textMessageHandler(s::onText);
     ws.binaryMessageHandler(b -> s.error("malformed_message", "send JSON text messages", null));
     ws.pongHandler(b -> s.pongSeen = true);
     ws.closeHandler(v -> s.closed());
     ws.exceptionHandler(err -> LOG.log(System.Logger.Level.DEBUG, "stream socket error: {0}", err.toString()));
     hub.socketOpened();
-    s.pingTimer = vertx.setPeriodic(settings.streamPingMillis(), t -> s.ping());
+    s.pingTimer = vertx.setPeriodic(settings.pingMillis(), t -> s.ping());
   }
 
   private void ping() {
@@ -148,8 +148,8 @@ public final class StreamSocket {
           joining.add(sku);
         }
       }
-      if (subscriptionCount + joining.size() > settings.streamMaxSubscriptions()) {
-        error("too_many_skus", "at most " + settings.streamMaxSubscriptions() + " subscriptions per connection",
+      if (subscriptionCount + joining.size() > settings.maxSubscriptions()) {
+        error("too_many_skus", "at most " + settings.maxSubscriptions() + " subscriptions per connection",
             "skus");
         return;
       }

@@ -1,7 +1,7 @@
 package dev.allot.stream;
 
 import dev.allot.common.Throttled;
-import dev.allot.Settings;
+import dev.allot.config.Settings;
 import dev.allot.store.EventPayload;
 import dev.allot.store.Keys;
 import io.micrometer.core.instrument.Counter;
@@ -51,7 +51,7 @@ final class Subscriber {
   }
 
   private final Vertx vertx;
-  private final Settings settings;
+  private final Settings.Redis settings;
   private final Counter events;
   private final Listener listener;
   /** Every stock SKU the hub watches, and where its channel is subscribed. */
@@ -84,7 +84,7 @@ final class Subscriber {
     }
   }
 
-  Subscriber(Vertx vertx, Settings settings, Counter events, Listener listener) {
+  Subscriber(Vertx vertx, Settings.Redis settings, Counter events, Listener listener) {
     this.vertx = vertx;
     this.settings = settings;
     this.events = events;
@@ -93,7 +93,7 @@ final class Subscriber {
 
   void start() {
     if (!settings.clusterMode()) {
-      node(settings.redisUrl()); // connect now, so the first watcher does not wait for it
+      node(settings.url()); // connect now, so the first watcher does not wait for it
     }
     // A subscriber socket that went half-open (a node gone without a reset) would never end. So
     // each one is sent a heartbeat, a SUBSCRIBE of a channel nobody publishes on, whose
@@ -107,7 +107,7 @@ final class Subscriber {
         if (c == null) {
           continue;
         }
-        if (now - n.lastHeard > HEARTBEAT_MILLIS + settings.redisTimeoutMillis()) {
+        if (now - n.lastHeard > HEARTBEAT_MILLIS + settings.timeoutMillis()) {
           lost(n, c, new IllegalStateException("no answer to the heartbeat"));
         } else {
           c.send(Request.cmd(Command.SUBSCRIBE).arg(HEARTBEAT_CHANNEL)).onFailure(err -> lost(n, c, err));
@@ -185,7 +185,7 @@ final class Subscriber {
     // The counts are read only once Redis has confirmed each subscription: a (S)SUBSCRIBE's
     // future completes when it is written, and a read on another connection could overtake it,
     // leaving a change published in between unseen until the next one.
-    n.subscribe(skus.stream().map(p -> p.channel).toList(), settings.redisTimeoutMillis())
+    n.subscribe(skus.stream().map(p -> p.channel).toList(), settings.timeoutMillis())
         // Only those still watched: one unwatched meanwhile (and perhaps watched again, placed anew) is not read for.
         .compose(r -> listener.reread(skus.stream().filter(p -> watched.get(p.sku) == p).map(p -> p.sku).toList()))
         .onFailure(err -> {
@@ -225,7 +225,7 @@ final class Subscriber {
 
   /** The node URL owning a SKU's channel: the one Redis, or the master of the channel's slot. */
   private String ownerOf(String sku) {
-    return settings.clusterMode() ? slotOwners[Slots.of(sku)] : settings.redisUrl();
+    return settings.clusterMode() ? slotOwners[Slots.of(sku)] : settings.url();
   }
 
   /** The subscriber node for a URL, connecting it if it is new. */
@@ -296,7 +296,7 @@ final class Subscriber {
     slotOwners = null;
     if (!settings.clusterMode() && orphans.isEmpty()) {
       // Standalone and nobody watching: still keep a connection ready.
-      vertx.setTimer(backoff, t -> node(settings.redisUrl()));
+      vertx.setTimer(backoff, t -> node(settings.url()));
     } else {
       scheduleOrphans(backoff);
     }
@@ -322,7 +322,7 @@ final class Subscriber {
     if (slotsLoading != null) {
       return;
     }
-    List<String> seeds = settings.redisCluster();
+    List<String> seeds = settings.cluster();
     String seed = seeds.get(Math.floorMod(slotsAttempts++, seeds.size())); // each load asks the next seed
     Redis client = Redis.createClient(vertx, Node.options(seed));
     slotsLoading = client.connect()

@@ -1,6 +1,6 @@
 package dev.allot.stream;
 
-import dev.allot.Settings;
+import dev.allot.config.Settings;
 import dev.allot.stock.Catalog;
 import dev.allot.store.EventPayload;
 import dev.allot.store.Store.LocationCounts;
@@ -59,7 +59,7 @@ class StreamHubTest {
       }
       return Future.succeededFuture(views);
     };
-    hub = new StreamHub(settings, reader, catalog, new SimpleMeterRegistry());
+    hub = new StreamHub(settings.stream(), settings.redis(), reader, catalog, new SimpleMeterRegistry());
     hubContext = vertx.getOrCreateContext();
     hub.init(vertx, hubContext);
     onHub(hub::start);
@@ -154,7 +154,7 @@ class StreamHubTest {
           Class<?> t = method.getReturnType();
           return t == boolean.class ? false : t == int.class ? 0 : t == long.class ? 0L : null;
         });
-    return new StreamSocket(vertx, ws, hub, catalog, settings);
+    return new StreamSocket(vertx, ws, hub, catalog, settings.stream());
   }
 
   private static List<Long> versions(List<String> messages) {

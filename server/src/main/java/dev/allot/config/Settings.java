@@ -1,4 +1,4 @@
-package dev.allot;
+package dev.allot.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,69 +12,86 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Every setting of the server, in one place. Values come from defaults, then an optional JSON
- * file ({@code --config FILE} or {@code ALLOT_CONFIG}), then environment variables, the last
- * one winning. The environment names are part of the contract (API.md, "Running").
+ * Every setting of the server, in one place, grouped by the concern that reads it: each service
+ * is handed its own group. Values come from defaults, then an optional JSON file
+ * ({@code --config FILE} or {@code ALLOT_CONFIG}), then environment variables, the last one
+ * winning. The environment names are part of the contract (API.md, "Running").
  */
-public record Settings(
-    int httpPort,
-    String httpHost,            // null: see listenHost()
-    String redisUrl,            // null: start an embedded Redis (demo mode)
-    List<String> redisCluster,  // non-empty: cluster mode
-    Map<String, String> apiKeys, // key -> role ("admin", "reader", "channel:<id>")
-    boolean authDisabled,
-    int defaultTtlSeconds,
-    int streamCoalesceMillis,
-    int redisPoolSize,
-    int redisTimeoutMillis,
-    int httpInstances,
-    long pendingLeaseMillis,     // how long a reservation may stay "pending" before the sweeper undoes it
-    long cleanupLeaseMillis,     // how long a decided reservation's per-SKU clean-up may take
-    long sweepIntervalMillis,
-    long reservationRetentionSeconds,
-    long movementRetentionSeconds,
-    long catalogRefreshMillis,
-    int storeRetryAfterSeconds,
-    int streamPingMillis,        // a stream socket that does not answer a ping within two of these is closed
-    int streamMaxSubscriptions,  // SKU subscriptions per stream connection
-    int streamQueueBytes,        // bytes a stream socket may have waiting to be sent before it is closed
-    int ledgerMaxEntries,        // ledger entries kept per SKU (newest first); older ones are trimmed
-    int redisWaitReplicas,       // > 0: a script's change is answered only once this many replicas have it (WAIT)
-    int redisWaitMillis) {       // how long that WAIT may take before the call answers 503
+public record Settings(Http http, Redis redis, Reservations reservations, Stock stock, Stream stream) {
 
   public static final int DEFAULT_PORT = 8080;
 
+  /**
+   * HTTP: where it listens and who may call. {@code host} is where it listens: ALLOT_HTTP_HOST,
+   * else loopback only in demo mode (its keys are public), else all interfaces. {@code apiKeys}:
+   * key -> role ("admin", "reader", "channel:<id>"). {@code storeRetryAfterSeconds}: the
+   * Retry-After of a 503 store_unavailable.
+   */
+  public record Http(int port, String host, int instances, Map<String, String> apiKeys, boolean authDisabled,
+                     int storeRetryAfterSeconds) {
+    public Http withApiKeys(Map<String, String> keys) {
+      return new Http(port, host, instances, keys, authDisabled, storeRetryAfterSeconds);
+    }
+  }
+
+  /**
+   * Redis: {@code url} null and no {@code cluster} nodes means an embedded Redis (demo mode);
+   * cluster nodes mean cluster mode. {@code waitReplicas} > 0: a script's change is answered only
+   * once this many replicas have it (WAIT, for at most {@code waitMillis}).
+   */
+  public record Redis(String url, List<String> cluster, int poolSize, int timeoutMillis, int waitReplicas,
+                      int waitMillis) {
+    public boolean embedded() {
+      return url == null && cluster.isEmpty();
+    }
+
+    public boolean clusterMode() {
+      return !cluster.isEmpty();
+    }
+
+    public String description() {
+      return clusterMode() ? "cluster " + String.join(",", cluster) : url;
+    }
+
+    public Redis withUrl(String newUrl) {
+      return new Redis(newUrl, cluster, poolSize, timeoutMillis, waitReplicas, waitMillis);
+    }
+  }
+
+  /**
+   * Reservations: the default TTL; how long one may stay "pending" before the sweeper undoes it;
+   * how long a decided one's per-SKU clean-up may take; how often the sweeper looks; how long a
+   * finished record is kept.
+   */
+  public record Reservations(int defaultTtlSeconds, long pendingLeaseMillis, long cleanupLeaseMillis,
+                             long sweepIntervalMillis, long retentionSeconds) {
+  }
+
+  /**
+   * Stock: how long a movement id is remembered, ledger entries kept per SKU (newest first), how
+   * often each instance re-reads the catalogue.
+   */
+  public record Stock(long movementRetentionSeconds, int ledgerMaxEntries, long catalogRefreshMillis) {
+  }
+
+  /**
+   * The live stream: coalescing per (SKU, channel); a socket that does not answer a ping within two
+   * of {@code pingMillis} is closed; SKU subscriptions per connection; bytes a socket may have
+   * waiting before it is closed.
+   */
+  public record Stream(int coalesceMillis, int pingMillis, int maxSubscriptions, int queueBytes) {
+  }
+
   public boolean embeddedRedis() {
-    return redisUrl == null && redisCluster.isEmpty();
-  }
-
-  /** Where HTTP listens: ALLOT_HTTP_HOST, else loopback only in demo mode (its keys are public), else all interfaces. */
-  public String listenHost() {
-    return httpHost != null ? httpHost : embeddedRedis() ? "127.0.0.1" : "0.0.0.0";
-  }
-
-  public boolean clusterMode() {
-    return !redisCluster.isEmpty();
-  }
-
-  public String redisDescription() {
-    return clusterMode() ? "cluster " + String.join(",", redisCluster) : redisUrl;
+    return redis.embedded();
   }
 
   public Settings withRedisUrl(String url) {
-    return new Settings(httpPort, httpHost, url, redisCluster, apiKeys, authDisabled, defaultTtlSeconds,
-        streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
-        sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
-        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes, ledgerMaxEntries,
-        redisWaitReplicas, redisWaitMillis);
+    return new Settings(http, redis.withUrl(url), reservations, stock, stream);
   }
 
   public Settings withApiKeys(Map<String, String> keys) {
-    return new Settings(httpPort, httpHost, redisUrl, redisCluster, keys, authDisabled, defaultTtlSeconds,
-        streamCoalesceMillis, redisPoolSize, redisTimeoutMillis, httpInstances, pendingLeaseMillis, cleanupLeaseMillis,
-        sweepIntervalMillis, reservationRetentionSeconds, movementRetentionSeconds, catalogRefreshMillis,
-        storeRetryAfterSeconds, streamPingMillis, streamMaxSubscriptions, streamQueueBytes, ledgerMaxEntries,
-        redisWaitReplicas, redisWaitMillis);
+    return new Settings(http.withApiKeys(keys), redis, reservations, stock, stream);
   }
 
   /** Reads the settings: command line {@code --config FILE}, else {@code ALLOT_CONFIG}, then the environment. */
@@ -141,7 +158,8 @@ public record Settings(
     });
   }
 
-  static Settings fromValues(Map<String, String> v) {
+  /** The settings from ALLOT_* names and their values (as the environment or a config file gives them). */
+  public static Settings fromValues(Map<String, String> v) {
     String redisUrl = blankToNull(v.get("ALLOT_REDIS_URL"));
     String cluster = blankToNull(v.get("ALLOT_REDIS_CLUSTER"));
     List<String> clusterNodes = new ArrayList<>();
@@ -153,36 +171,40 @@ public record Settings(
       }
     }
     int cores = Runtime.getRuntime().availableProcessors();
-    Settings s = new Settings(
-        intSetting(v, "ALLOT_HTTP_PORT", DEFAULT_PORT, 0, 65535),
-        blankToNull(v.get("ALLOT_HTTP_HOST")),
-        redisUrl,
-        List.copyOf(clusterNodes),
-        parseKeys(v.getOrDefault("ALLOT_API_KEYS", "")),
-        boolSetting(v, "ALLOT_AUTH_DISABLED"),
-        intSetting(v, "ALLOT_DEFAULT_TTL_SECONDS", 900, 1, 86400),
-        intSetting(v, "ALLOT_STREAM_COALESCE_MILLIS", 50, 1, 60_000),
+    Redis redis = new Redis(redisUrl, List.copyOf(clusterNodes),
         intSetting(v, "ALLOT_REDIS_POOL_SIZE", 16, 1, 1024),
         intSetting(v, "ALLOT_REDIS_TIMEOUT_MILLIS", 5000, 10, 600_000),
+        intSetting(v, "ALLOT_REDIS_WAIT_REPLICAS", 0, 0, 16),
+        intSetting(v, "ALLOT_REDIS_WAIT_MILLIS", 1000, 1, 600_000));
+    if (redis.waitReplicas() > 0 && redis.waitMillis() >= redis.timeoutMillis()) {
+      throw new IllegalArgumentException("ALLOT_REDIS_WAIT_MILLIS (" + redis.waitMillis()
+          + ") must be below ALLOT_REDIS_TIMEOUT_MILLIS (" + redis.timeoutMillis() + "): the wait is part of the call");
+    }
+    // Decided here, before an embedded Redis gets its URL: demo mode (its keys are public) stays on loopback.
+    String host = blankToNull(v.get("ALLOT_HTTP_HOST"));
+    Http http = new Http(
+        intSetting(v, "ALLOT_HTTP_PORT", DEFAULT_PORT, 0, 65535),
+        host != null ? host : redis.embedded() ? "127.0.0.1" : "0.0.0.0",
         intSetting(v, "ALLOT_HTTP_INSTANCES", cores, 1, 256),
+        parseKeys(v.getOrDefault("ALLOT_API_KEYS", "")),
+        boolSetting(v, "ALLOT_AUTH_DISABLED"),
+        intSetting(v, "ALLOT_STORE_RETRY_AFTER_SECONDS", 1, 1, 3600));
+    Reservations reservations = new Reservations(
+        intSetting(v, "ALLOT_DEFAULT_TTL_SECONDS", 900, 1, 86400),
         intSetting(v, "ALLOT_PENDING_LEASE_MILLIS", 10_000, 100, 600_000),
         intSetting(v, "ALLOT_CLEANUP_LEASE_MILLIS", 5_000, 100, 600_000),
         intSetting(v, "ALLOT_SWEEP_INTERVAL_MILLIS", 200, 10, 60_000),
-        intSetting(v, "ALLOT_RESERVATION_RETENTION_SECONDS", 7 * 86400, 1, Integer.MAX_VALUE),
+        intSetting(v, "ALLOT_RESERVATION_RETENTION_SECONDS", 7 * 86400, 1, Integer.MAX_VALUE));
+    Stock stock = new Stock(
         intSetting(v, "ALLOT_MOVEMENT_RETENTION_SECONDS", 30 * 86400, 1, Integer.MAX_VALUE),
-        intSetting(v, "ALLOT_CATALOG_REFRESH_MILLIS", 1000, 50, 600_000),
-        intSetting(v, "ALLOT_STORE_RETRY_AFTER_SECONDS", 1, 1, 3600),
+        intSetting(v, "ALLOT_LEDGER_MAX_ENTRIES", 1000, 10, 1_000_000),
+        intSetting(v, "ALLOT_CATALOG_REFRESH_MILLIS", 1000, 50, 600_000));
+    Stream stream = new Stream(
+        intSetting(v, "ALLOT_STREAM_COALESCE_MILLIS", 50, 1, 60_000),
         intSetting(v, "ALLOT_STREAM_PING_MILLIS", 15_000, 10, 3_600_000),
         intSetting(v, "ALLOT_STREAM_MAX_SUBSCRIPTIONS", 1000, 1, 100_000),
-        intSetting(v, "ALLOT_STREAM_QUEUE_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
-        intSetting(v, "ALLOT_LEDGER_MAX_ENTRIES", 1000, 10, 1_000_000),
-        intSetting(v, "ALLOT_REDIS_WAIT_REPLICAS", 0, 0, 16),
-        intSetting(v, "ALLOT_REDIS_WAIT_MILLIS", 1000, 1, 600_000));
-    if (s.redisWaitReplicas() > 0 && s.redisWaitMillis() >= s.redisTimeoutMillis()) {
-      throw new IllegalArgumentException("ALLOT_REDIS_WAIT_MILLIS (" + s.redisWaitMillis()
-          + ") must be below ALLOT_REDIS_TIMEOUT_MILLIS (" + s.redisTimeoutMillis() + "): the wait is part of the call");
-    }
-    return s;
+        intSetting(v, "ALLOT_STREAM_QUEUE_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024));
+    return new Settings(http, redis, reservations, stock, stream);
   }
 
   /** {@code key1=admin,key2=channel:web,key3=reader}. */

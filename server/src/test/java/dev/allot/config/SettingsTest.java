@@ -1,4 +1,4 @@
-package dev.allot;
+package dev.allot.config;
 
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -19,12 +19,12 @@ class SettingsTest {
   @DisplayName("defaults: port 8080, TTL 900, coalescing 50 ms, embedded Redis, auth on")
   void defaults() {
     Settings s = Settings.load(new String[0], Map.of());
-    assertEquals(8080, s.httpPort());
-    assertEquals(900, s.defaultTtlSeconds());
-    assertEquals(50, s.streamCoalesceMillis());
+    assertEquals(8080, s.http().port());
+    assertEquals(900, s.reservations().defaultTtlSeconds());
+    assertEquals(50, s.stream().coalesceMillis());
     assertTrue(s.embeddedRedis());
-    assertFalse(s.authDisabled());
-    assertEquals("127.0.0.1", s.listenHost(), "demo mode listens on loopback only");
+    assertFalse(s.http().authDisabled());
+    assertEquals("127.0.0.1", s.http().host(), "demo mode listens on loopback only");
   }
 
   @Test
@@ -34,13 +34,13 @@ class SettingsTest {
     Files.writeString(f, "{\"http\": {\"port\": 9090}, \"redis\": {\"url\": \"redis://h:1\"},"
         + " \"apiKeys\": {\"a\": \"admin\", \"w\": \"channel:web\"}, \"defaultTtlSeconds\": 60}");
     Settings s = Settings.load(new String[] {"--config", f.toString()}, Map.of("ALLOT_DEFAULT_TTL_SECONDS", "120"));
-    assertEquals(9090, s.httpPort());
-    assertEquals("redis://h:1", s.redisUrl());
-    assertEquals(Map.of("a", "admin", "w", "channel:web"), s.apiKeys());
-    assertEquals(120, s.defaultTtlSeconds());
-    assertEquals("0.0.0.0", s.listenHost());
+    assertEquals(9090, s.http().port());
+    assertEquals("redis://h:1", s.redis().url());
+    assertEquals(Map.of("a", "admin", "w", "channel:web"), s.http().apiKeys());
+    assertEquals(120, s.reservations().defaultTtlSeconds());
+    assertEquals("0.0.0.0", s.http().host());
     Settings viaEnv = Settings.load(new String[0], Map.of("ALLOT_CONFIG", f.toString(), "ALLOT_HTTP_PORT", "7070"));
-    assertEquals(7070, viaEnv.httpPort());
+    assertEquals(7070, viaEnv.http().port());
   }
 
   @Test
@@ -51,13 +51,13 @@ class SettingsTest {
         "ALLOT_REDIS_CLUSTER", "redis://a:1,redis://b:2",
         "ALLOT_AUTH_DISABLED", "true",
         "ALLOT_STREAM_COALESCE_MILLIS", "20"));
-    assertEquals("channel:web", s.apiKeys().get("k2"));
-    assertEquals(3, s.apiKeys().size());
-    assertTrue(s.clusterMode());
+    assertEquals("channel:web", s.http().apiKeys().get("k2"));
+    assertEquals(3, s.http().apiKeys().size());
+    assertTrue(s.redis().clusterMode());
     assertFalse(s.embeddedRedis());
-    assertEquals(2, s.redisCluster().size());
-    assertTrue(s.authDisabled());
-    assertEquals(20, s.streamCoalesceMillis());
+    assertEquals(2, s.redis().cluster().size());
+    assertTrue(s.http().authDisabled());
+    assertEquals(20, s.stream().coalesceMillis());
   }
 
   @Test
