@@ -211,7 +211,7 @@ final class CatalogRoutes {
     JsonNode limit = body.get("limitPerCustomer");
     Long value = limit == null || limit.isNull() ? null
         : requiredLong(body, "limitPerCustomer", "limitPerCustomer", 1, 1_000_000, "invalid_limit");
-    respond(ctx, 200, catalog.setCustomerLimit(sku, value).map(x -> {
+    respond(ctx, 200, inventory.setCustomerLimit(sku, value).map(x -> {
       ObjectNode o = Json.object();
       o.put("sku", sku);
       if (value == null) {

@@ -45,8 +45,10 @@ final class Problems {
     } else if (err instanceof StoreUnavailableException) {
       storeWarnings.warn(() -> "answering 503 store_unavailable (" + ctx.request().method() + " "
           + ctx.request().path() + "): " + err.getMessage());
-      ctx.response().putHeader("Retry-After", Integer.toString(storeRetryAfterSeconds));
-      send(ctx, 503, "store_unavailable", "the stock store (Redis) cannot be reached; retry shortly");
+      if (!ctx.response().ended()) {
+        ctx.response().putHeader("Retry-After", Integer.toString(storeRetryAfterSeconds));
+        send(ctx, 503, "store_unavailable", "the stock store (Redis) cannot be reached; retry shortly");
+      }
     } else if (ctx.statusCode() == 413 || (err instanceof HttpException h && h.getStatusCode() == 413)) {
       send(ctx, 413, "body_too_large", "the body is larger than " + ApiVerticle.BODY_LIMIT + " bytes");
     } else if (err instanceof HttpException h && h.getStatusCode() < 500) {

@@ -135,11 +135,6 @@ public final class Catalog {
     });
   }
 
-  /** Sets (or, with null, removes) the per-customer limit of a SKU (PUT /v1/skus/{sku}/policy). */
-  public Future<Void> setCustomerLimit(String sku, Long limit) {
-    return store.setCustomerLimit(sku, limit);
-  }
-
   /** The channel as this instance knows it now (null when unknown here); never waits. */
   public Channel cachedChannel(String id) {
     return channels.get(id);

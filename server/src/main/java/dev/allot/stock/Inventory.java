@@ -31,16 +31,23 @@ public final class Inventory {
     this.catalog = catalog;
   }
 
-  /** Whether the store is reachable and holds the scripts (GET /health/ready). */
-  public record Readiness(boolean reachable, boolean scriptsLoaded) {
-    public boolean ready() {
-      return reachable && scriptsLoaded;
-    }
+  /**
+   * GET /health/ready: whether the store answered at all, whether it is ready (it answered PONG and
+   * holds the scripts), and whether the scripts are loaded.
+   */
+  public record Readiness(boolean reachable, boolean ready, boolean scriptsLoaded) {
   }
 
   public Future<Readiness> readiness() {
-    return store.redis().ping().transform(ar -> Future.succeededFuture(new Readiness(
-        ar.succeeded() && ar.result(), store.redis().scriptsLoaded())));
+    return store.redis().ping().transform(ar -> {
+      boolean loaded = store.redis().scriptsLoaded();
+      return Future.succeededFuture(new Readiness(ar.succeeded(), ar.succeeded() && ar.result() && loaded, loaded));
+    });
+  }
+
+  /** Sets (or, with null, removes) the per-customer limit of a SKU (PUT /v1/skus/{sku}/policy). */
+  public Future<Void> setCustomerLimit(String sku, Long limit) {
+    return store.setCustomerLimit(sku, limit);
   }
 
   /** Whether stock was ever recorded for the SKU (a bundle has none of its own). */

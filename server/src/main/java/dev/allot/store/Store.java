@@ -48,7 +48,7 @@ public final class Store {
   public Future<LineHold> reserveLine(String sku, String reservationId, long qty, long now, long deadline,
                                       long buffer, String channel, List<String> locations, String customer,
                                       boolean backorder) {
-    List<String> args = skuArgs(sku, now, reservationId, Long.toString(qty), Long.toString(deadline),
+    List<String> args = skuArgs(sku, now, locations.size(), reservationId, Long.toString(qty), Long.toString(deadline),
         Long.toString(buffer), channel, customer == null ? "" : customer, backorder ? "1" : "0");
     args.addAll(locations);
     return redis.eval(Script.RESERVE_LINE, skuKeys(sku), args).map(r -> {
@@ -112,7 +112,12 @@ public final class Store {
    * now_ms, the ledger's maximum length and the SKU's event channel, then the script's own.
    */
   private List<String> skuArgs(String sku, long now, String... own) {
-    List<String> args = new ArrayList<>(3 + own.length);
+    return skuArgs(sku, now, 0, own);
+  }
+
+  /** room: how many more arguments the caller appends (sized once, never regrown). */
+  private List<String> skuArgs(String sku, long now, int room, String... own) {
+    List<String> args = new ArrayList<>(3 + own.length + room);
     args.add(Long.toString(now));
     args.add(ledgerMax);
     args.add(Keys.events(sku));

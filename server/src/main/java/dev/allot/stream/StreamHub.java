@@ -12,8 +12,11 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Context;
+import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -208,12 +211,26 @@ public final class StreamHub extends VerticleBase {
       return Future.succeededFuture();
     }
     List<SkuWatch> asked = skus.stream().map(watches::get).toList();
-    return reader.read(skus).map(views -> {
-      for (int i = 0; i < asked.size(); i++) {
-        snapshot(asked.get(i), views.get(i));
+    // The read may complete on the store connection's own context (a shared cluster connection):
+    // take its answer on the hub's event loop, where every watcher is touched.
+    return reader.read(skus).transform(ar -> {
+      if (Vertx.currentContext() == context) {
+        return take(asked, ar);
       }
-      return null;
+      Promise<Void> taken = Promise.promise();
+      context.runOnContext(v -> take(asked, ar).onComplete(taken));
+      return taken.future();
     });
+  }
+
+  private Future<Void> take(List<SkuWatch> asked, AsyncResult<List<StockView>> read) {
+    if (read.failed()) {
+      return Future.failedFuture(read.cause());
+    }
+    for (int i = 0; i < asked.size(); i++) {
+      snapshot(asked.get(i), read.result().get(i));
+    }
+    return Future.succeededFuture();
   }
 
   private void snapshot(SkuWatch w, StockView view) {
