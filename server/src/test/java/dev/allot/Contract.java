@@ -39,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  * Content-Type must be one the document lists for that status, and no body may come where it lists
  * none; then vertx-openapi's {@link ResponseValidator} checks the declared headers and the JSON body
  * (problem documents included) against the schema, with vertx-json-schema (JSON Schema 2020-12,
- * as OpenAPI 3.1 uses). A problem document must also carry its HTTP status in {@code status} and
+ * as OpenAPI 3.1 uses); a body field the schema does not describe fails too. A problem document must also carry its HTTP status in {@code status} and
  * {@code urn:allot:problem:<code>} in {@code type}, as the document says.
  * <p>
  * vertx-openapi 5.0 reads only some media types and looks response headers up by their
@@ -259,13 +259,16 @@ public final class Contract {
    * refuses the contract over them (they are checked in {@link #check}); response header names
    * lower-cased, as the library looks them up so; every operation also answering 404, 405 and 500
    * with a problem document, and one more operation for requests that match none, as the document's
-   * "Errors" section says of any request; no {@code servers} (below).
+   * "Errors" section says of any request; no {@code servers} (below); and every object schema
+   * closed ({@link #closeObjects}).
    */
   static JsonObject forLibrary(JsonObject original) {
     JsonObject copy = original.copy();
     // The document's server is the relative "/" (wherever it is served); the library reads only
     // absolute server URLs. Without servers the base path is "/", the same thing.
     copy.remove("servers");
+    closeObjects(copy.getJsonObject("paths"), false);
+    closeObjects(copy.getJsonObject("components"), false);
     JsonObject anyRequest = new JsonObject().put("description", "any request (see Errors)")
         .put("content", new JsonObject().put(PROBLEM_FOR_LIBRARY, new JsonObject()
             .put("schema", new JsonObject().put("$ref", "#/components/schemas/Problem"))));
@@ -297,6 +300,36 @@ public final class Contract {
     paths.put("/" + UNMATCHED, new JsonObject().put("get", new JsonObject().put("operationId", UNMATCHED)
         .put("security", new JsonArray()).put("responses", unmatched)));
     return copy;
+  }
+
+  /**
+   * Closes every object schema: a property the schema does not describe fails
+   * ({@code unevaluatedProperties: false}, which sees through allOf/oneOf/$ref in JSON Schema
+   * 2020-12). The document says what this build sends; a field the code sends and the document does
+   * not describe is drift too. Left open: schemas that already say what extra properties may be
+   * (maps), and the branches of an allOf (the allOf as a whole is closed instead).
+   */
+  static void closeObjects(Object node, boolean allOfBranch) {
+    if (node instanceof JsonObject o) {
+      boolean objectSchema = o.containsKey("properties") || o.containsKey("allOf");
+      if (objectSchema && !allOfBranch && !o.containsKey("additionalProperties")
+          && !o.containsKey("unevaluatedProperties")) {
+        o.put("unevaluatedProperties", false);
+      }
+      for (String key : new ArrayList<>(o.fieldNames())) {
+        Object value = o.getValue(key);
+        if (key.equals("example") || key.equals("examples")) {
+          continue; // data, not schemas
+        }
+        if (key.equals("allOf") && value instanceof JsonArray branches) {
+          branches.forEach(b -> closeObjects(b, true));
+        } else {
+          closeObjects(value, false);
+        }
+      }
+    } else if (node instanceof JsonArray a) {
+      a.forEach(x -> closeObjects(x, false));
+    }
   }
 
   private static void adaptResponse(JsonObject response) {

@@ -40,6 +40,21 @@ class ContractTest {
   }
 
   @Test
+  void aFieldTheDocumentDoesNotDescribeFails() {
+    AssertionError e = assertThrows(AssertionError.class, () -> contract.check("GET", "/v1/locations", 200, JSON,
+        "{\"locations\":[{\"id\":\"main\",\"name\":\"Main\",\"region\":\"north\"}]}"));
+    assertTrue(e.getMessage().contains("region"), e.getMessage());
+    // Also beside an allOf (insufficient_stock is Problem and its lines).
+    String insufficient = "{\"type\":\"urn:allot:problem:insufficient_stock\",\"title\":\"insufficient stock\","
+        + "\"status\":409,\"detail\":\"d\",\"code\":\"insufficient_stock\","
+        + "\"lines\":[{\"sku\":\"A\",\"requested\":2,\"available\":1}]}";
+    contract.check("POST", "/v1/reservations", 409, PROBLEM, insufficient);
+    AssertionError extra = assertThrows(AssertionError.class, () -> contract.check("POST", "/v1/reservations", 409,
+        PROBLEM, insufficient.replace("\"code\"", "\"retry\":true,\"code\"")));
+    assertTrue(extra.getMessage().contains("retry"), extra.getMessage());
+  }
+
+  @Test
   void openApi31SchemaKeywordsAreEnforced() {
     // `const` is JSON Schema 2020-12 (OpenAPI 3.1), not OpenAPI 3.0: a validator of 3.0 would ignore it.
     AssertionError e = assertThrows(AssertionError.class, () ->
