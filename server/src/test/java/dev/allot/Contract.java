@@ -170,7 +170,7 @@ public final class Contract {
 
     if (PROBLEM.equals(mediaType)) {
       JsonObject problem = new JsonObject(body);
-      if (problem.getInteger("status") != status) {
+      if (!Integer.valueOf(status).equals(problem.getValue("status"))) {
         fail(call, "problem document's status " + problem.getValue("status") + " is not the HTTP status", body);
       }
       if (!("urn:allot:problem:" + problem.getString("code")).equals(problem.getString("type"))) {
