@@ -8,10 +8,17 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
 
-/** A small blocking/async HTTP client for tests: every call returns status, headers and parsed JSON. */
+/**
+ * A small blocking/async HTTP client for tests: every call returns status, headers and parsed JSON.
+ * Every response is first checked against the server's openapi.yaml ({@link Contract}): a response
+ * the document does not describe fails the test, whatever the test itself asserts.
+ */
 public final class Api {
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -52,7 +59,18 @@ public final class Api {
   }
 
   public Res call(String method, String path, String body) {
-    return async(method, path, body).join();
+    try {
+      return async(method, path, body).join();
+    } catch (CompletionException e) {
+      // Surface a contract mismatch (or any other failure) as itself, not wrapped.
+      if (e.getCause() instanceof Error err) {
+        throw err;
+      }
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      throw e;
+    }
   }
 
   public CompletableFuture<Res> async(String method, String path, String body) {
@@ -65,6 +83,9 @@ public final class Api {
       b.header("content-type", "application/json");
     }
     return CLIENT.sendAsync(b.build(), HttpResponse.BodyHandlers.ofString()).thenApply(r -> {
+      Map<String, String> headers = new HashMap<>();
+      r.headers().map().forEach((name, values) -> headers.put(name, values.get(0)));
+      Contract.get().check(method, path, r.statusCode(), headers, r.body());
       JsonNode json = null;
       try {
         json = r.body().isEmpty() ? null : MAPPER.readTree(r.body());
