@@ -71,7 +71,8 @@ class SlotMoveTest {
 
         // Move the slot: importing on the target, migrating on the source, keys over, then the new owner.
         cluster.moveSlot(vertx, slot, from, to);
-        assertEquals(to, ownerIndex(vertx, cluster, slot), "the slot has moved");
+        // The nodes agree on the new owner through the cluster bus: give them a moment on a busy box.
+        await("the slot has moved", 10_000, () -> ownerIs(vertx, cluster, slot, to));
         traffic.join();
 
         // Creations cut off by a redirection are undone by the sweeper; then every unit held is a 201.
@@ -87,6 +88,16 @@ class SlotMoveTest {
         vertx.close().await(10, TimeUnit.SECONDS);
         server.stop();
       }
+    }
+  }
+
+  private static boolean ownerIs(Vertx vertx, TestCluster cluster, int slot, int node) {
+    try {
+      return ownerIndex(vertx, cluster, slot) == node;
+    } catch (IllegalStateException e) {
+      return false; // no node claims it yet
+    } catch (Exception e) {
+      throw new AssertionError("cannot read the slot's owner", e);
     }
   }
 
