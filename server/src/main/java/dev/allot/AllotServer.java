@@ -25,7 +25,6 @@ import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.micrometer.VertxPrometheusOptions;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -57,65 +56,34 @@ public final class AllotServer {
    * call it from a plain thread, never from an event loop.
    */
   public static AllotServer start(Settings requested) throws Exception {
-    RedisProcess embedded = null;
-    Settings settings = requested;
-    if (settings.embeddedRedis()) {
-      embedded = RedisProcess.start();
-      settings = settings.withRedisUrl(embedded.url());
-      LOG.log(System.Logger.Level.WARNING, "ALLOT_REDIS_URL is not set: started an embedded Redis ({0}) on {1},"
-          + " with nothing persisted. Demo mode: fine for play, never for real stock.", embedded.binary(), embedded.url());
-      if (settings.http().apiKeys().isEmpty()) {
-        settings = settings.withApiKeys(Demo.KEYS);
-      }
-    }
-    if (settings.http().authDisabled()) {
-      LOG.log(System.Logger.Level.WARNING, "*** AUTH IS DISABLED (ALLOT_AUTH_DISABLED=true): every caller is an admin."
-          + " Never run like this where anyone else can reach the port. ***");
-    } else if (settings.http().apiKeys().isEmpty()) {
-      LOG.log(System.Logger.Level.WARNING, "ALLOT_API_KEYS is empty: every /v1 call will answer 401 until keys are configured");
-    }
-
+    RedisProcess embedded = requested.embeddedRedis() ? RedisProcess.start() : null;
+    Settings settings = effective(requested, embedded);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    MicrometerMetricsOptions metricsOptions = new MicrometerMetricsOptions()
-        .setEnabled(true)
-        .setJvmMetricsEnabled(true)
-        .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))
-        .addLabels(Label.HTTP_METHOD, Label.HTTP_CODE, Label.HTTP_ROUTE);
-    Vertx vertx = Vertx.builder()
-        .with(new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(metricsOptions))
-        .withMetrics(new MicrometerMetricsFactory(registry))
-        .build();
+    Vertx vertx = newVertx(registry);
 
     RedisStore redis = RedisStore.create(vertx, settings.redis());
     Store store = new Store(redis, settings.stock().ledgerMaxEntries());
     Metrics metrics = new Metrics(registry);
     LongSupplier clock = System::currentTimeMillis;
     Catalog catalog = new Catalog(store);
-    RecordStore records = new RecordStore(redis);
-    Reservations reservations = new Reservations(store, records, catalog, settings.reservations(),
-        settings.http().storeRetryAfterSeconds(), metrics, clock);
-    Movements movements = new Movements(store, catalog, settings.stock(), metrics, clock);
-    Sweeper sweeper = new Sweeper(records, reservations, settings.reservations(), metrics, clock);
+    StockServices shared = stockOver(redis, settings, catalog, metrics, clock);
+    Reservations reservations = shared.reservations();
+    Movements movements = shared.movements();
+    Sweeper sweeper = new Sweeper(new RecordStore(redis), reservations, settings.reservations(), metrics, clock);
     AllotServer server = new AllotServer(settings, vertx, embedded, redis);
     StreamHub hub = new StreamHub(settings.stream(), settings.redis(), store, catalog, registry);
     boolean demo = requested.embeddedRedis() && requested.http().apiKeys().isEmpty();
-    Settings wired = settings;
     // Each HTTP event loop gets stock services over a Redis client of its own, built on that loop.
-    Function<Vertx, StockServices> perLoop = loop -> {
-      RedisStore own = RedisStore.create(loop, wired.redis());
-      Store ownStore = new Store(own, wired.stock().ledgerMaxEntries());
-      RecordStore ownRecords = new RecordStore(own);
-      return new StockServices(new Reservations(ownStore, ownRecords, catalog, wired.reservations(),
-          wired.http().storeRetryAfterSeconds(), metrics, clock),
-          new Movements(ownStore, catalog, wired.stock(), metrics, clock), new Inventory(ownStore, ownRecords, catalog), own::close);
-    };
-    ApiVerticle.Services services = new ApiVerticle.Services(settings, perLoop, catalog, new Inventory(store, records, catalog),
+    Settings wired = settings;
+    Function<Vertx, StockServices> perLoop = loop ->
+        stockOver(RedisStore.create(loop, wired.redis()), wired, catalog, metrics, clock);
+    ApiVerticle.Services services = new ApiVerticle.Services(settings, perLoop, catalog, shared.inventory(),
         hub, registry, demo ? Demo.pageConfig() : null);
     Settings s = settings;
     try {
       Future<Void> started = server.loadScriptsOrRetry()
           .compose(v -> catalog.refreshQuietly())
-          .compose(v -> s.embeddedRedis() || requested.embeddedRedis() ? Demo.load(catalog, movements, store) : Future.succeededFuture())
+          .compose(v -> s.embeddedRedis() || requested.embeddedRedis() ? Demo.load(catalog, movements, shared.inventory()) : Future.succeededFuture())
           .compose(v -> vertx.deployVerticle(sweeper).map(id -> server.deployments.add(id)))
           .compose(v -> vertx.deployVerticle(hub).map(id -> server.deployments.add(id)))
           .compose(v -> {
@@ -146,6 +114,52 @@ public final class AllotServer {
             + " Redis {3}{4}", server.port, settings.http().instances(), vertx.isNativeTransportEnabled(),
         settings.redis().description(), embedded != null ? " (embedded)" : "");
     return server;
+  }
+
+  /** The settings as served: an embedded Redis's URL, and the demo keys when none are configured; says what is risky. */
+  private static Settings effective(Settings requested, RedisProcess embedded) {
+    Settings settings = requested;
+    if (embedded != null) {
+      settings = settings.withRedisUrl(embedded.url());
+      LOG.log(System.Logger.Level.WARNING, "ALLOT_REDIS_URL is not set: started an embedded Redis ({0}) on {1},"
+          + " with nothing persisted. Demo mode: fine for play, never for real stock.", embedded.binary(), embedded.url());
+      if (settings.http().apiKeys().isEmpty()) {
+        settings = settings.withApiKeys(Demo.KEYS);
+      }
+    }
+    if (settings.http().authDisabled()) {
+      LOG.log(System.Logger.Level.WARNING, "*** AUTH IS DISABLED (ALLOT_AUTH_DISABLED=true): every caller is an admin."
+          + " Never run like this where anyone else can reach the port. ***");
+    } else if (settings.http().apiKeys().isEmpty()) {
+      LOG.log(System.Logger.Level.WARNING, "ALLOT_API_KEYS is empty: every /v1 call will answer 401 until keys are configured");
+    }
+    return settings;
+  }
+
+  /** Vert.x with native transport where the OS has it, and its metrics in the Prometheus registry. */
+  private static Vertx newVertx(PrometheusMeterRegistry registry) {
+    MicrometerMetricsOptions metricsOptions = new MicrometerMetricsOptions()
+        .setEnabled(true)
+        .setJvmMetricsEnabled(true)
+        .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))
+        .addLabels(Label.HTTP_METHOD, Label.HTTP_CODE, Label.HTTP_ROUTE);
+    return Vertx.builder()
+        .with(new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(metricsOptions))
+        .withMetrics(new MicrometerMetricsFactory(registry))
+        .build();
+  }
+
+  /** The stock services over one Redis client; closing them closes that client. */
+  private static StockServices stockOver(RedisStore redis, Settings settings, Catalog catalog, Metrics metrics,
+                                         LongSupplier clock) {
+    Store store = new Store(redis, settings.stock().ledgerMaxEntries());
+    RecordStore records = new RecordStore(redis);
+    return new StockServices(
+        new Reservations(store, records, catalog, settings.reservations(), settings.http().storeRetryAfterSeconds(),
+            metrics, clock),
+        new Movements(store, catalog, settings.stock(), metrics, clock),
+        new Inventory(store, records, catalog),
+        redis::close);
   }
 
   /** Loads the scripts; if Redis is not there yet, the server starts anyway (not ready) and keeps trying. */

@@ -2,6 +2,7 @@ package dev.allot;
 
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Channel;
+import dev.allot.stock.Inventory;
 import dev.allot.stock.Location;
 import dev.allot.stock.Movements;
 import io.vertx.core.Future;
@@ -61,7 +62,7 @@ public final class Demo {
   public static final String ALIAS = "MKT-TEE-BLK-M";
   public static final String LIMITED = "FLASH-DROP-1";
 
-  public static Future<Void> load(Catalog catalog, Movements movements, dev.allot.store.Store store) {
+  public static Future<Void> load(Catalog catalog, Movements movements, Inventory inventory) {
     return catalog.putLocation(new Location("main", "Main warehouse"))
         .compose(v -> catalog.putLocation(new Location("shop", "City shop")))
         .compose(v -> catalog.putChannel(new Channel("web", List.of("main", "shop"), 0, false)))
@@ -82,7 +83,7 @@ public final class Demo {
             new dev.allot.stock.Bundle.Component("TSHIRT-BLK-M", 1), new dev.allot.stock.Bundle.Component("CAP-RED", 1),
             new dev.allot.stock.Bundle.Component("MUG-LOGO", 1)))))
         .compose(v -> catalog.putAlias("marketplace", ALIAS, "TSHIRT-BLK-M"))
-        .compose(v -> store.setCustomerLimit(LIMITED, 2L))
+        .compose(v -> inventory.setCustomerLimit(LIMITED, 2L))
         .mapEmpty();
   }
 }
