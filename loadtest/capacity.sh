@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Capacity, side by side: how many reservations a second Allot takes on one hot SKU, against what a
+# user would build instead, in one run, in alternating rounds (A B C A B C ...), with medians and
+# ranges and the CPU each process used. Every request reserves 1 unit with a fresh reservation id.
+#   (a) allot  - the server jar, one hot SKU
+#   (b) naive  - a hand-rolled bare Vert.x server running loadtest/baseline/naive_reserve.lua once per
+#                request (dev.allot.loadtest.baseline.HandRolled): what a user would write in an afternoon
+#   (c) hello  - bare Vert.x HTTP answering a fixed JSON: the box's HTTP ceiling
+#   (d) script - redis-benchmark running naive_reserve.lua, pipelined 16: the script's own ceiling
+# It prints Allot's ratio to (b), (c) and (d). The load generator is wrk (one thread), lean enough not
+# to be the bottleneck: its CPU is printed beside the servers'. Gatling stays for the journeys and the
+# invariants (loadtest/bench.sh); this is the headline capacity figure.
+#
+#   loadtest/capacity.sh [--no-build] [--seconds 10] [--connections 50] [--rounds 3] [--warm 15]
+#                        [--checkout] [--fsync] [--skus N] [--cluster]
+#     --checkout  a full checkout per buyer: reserve, then commit (both sides); counts checkouts/s
+#     --fsync     appendonly yes, appendfsync always on every Redis (a commit survives a crash)
+#     --skus N    N SKUs instead of one hot SKU, each request picks one at random
+#     --cluster   Allot and the baseline each in front of a local 3-master Redis Cluster
+#
+# Needs a JDK 17+, Maven, python3, and Debian's wrk, redis-server and redis-tools: installed with
+# apt-get when missing and this runs as root; otherwise it says what to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+BUILD=1; SECONDS_=10; CONNS=50; ROUNDS=3; WARM=15; CHECKOUT=0; FSYNC=0; SKUS=1; CLUSTER=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-build) BUILD=0 ;;
+    --seconds) SECONDS_=$2; shift ;;
+    --connections) CONNS=$2; shift ;;
+    --rounds) ROUNDS=$2; shift ;;
+    --warm) WARM=$2; shift ;;
+    --checkout) CHECKOUT=1 ;;
+    --fsync) FSYNC=1 ;;
+    --skus) SKUS=$2; shift ;;
+    --cluster) CLUSTER=1 ;;
+    *) echo "capacity: unknown option $1 (see the header of $0)"; exit 2 ;;
+  esac
+  shift
+done
+[ "$ROUNDS" -ge 3 ] || { echo "capacity: at least 3 rounds (medians need them)"; exit 2; }
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-benchmark >/dev/null && command -v redis-cli >/dev/null || need+=(redis-tools)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "capacity: installing Debian's ${need[*]}"
+    policy=/usr/sbin/policy-rc.d; made=
+    [ -e "$policy" ] || { printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; made=1; }
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; } || true
+    [ -n "$made" ] && rm -f "$policy"
+  fi
+  for t in wrk redis-server redis-benchmark redis-cli; do
+    command -v $t >/dev/null || { echo "capacity: $t is missing (Debian: wrk, redis-server, redis-tools)"; exit 1; }
+  done
+fi
+
+if [ "$BUILD" = 1 ]; then
+  echo "capacity: building (mvn package -DskipTests)"
+  mvn -q -B package -DskipTests
+fi
+JAR=${JAR:-$ROOT/server/target/allot-server.jar}
+CLASSES=$ROOT/loadtest/target/test-classes
+[ -f "$JAR" ] && [ -f "$CLASSES/dev/allot/loadtest/baseline/HandRolled.class" ] \
+  || { echo "capacity: build first (mvn -q -B package -DskipTests), or drop --no-build"; exit 1; }
+
+WORK=$(mktemp -d /tmp/allot-capacity.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# A cluster node also needs its port + 10000 for the cluster bus.
+free_node_port() { while :; do p=$(free_port); [ $p -lt 55000 ] && python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',$p+10000))" 2>/dev/null && { echo $p; return; }; done; }
+REDIS_ARGS=(--save "" --appendonly no)
+[ "$FSYNC" = 1 ] && REDIS_ARGS=(--save "" --appendonly yes --appendfsync always)
+
+# Starts one Redis (or a 3-master cluster) for one side; prints its URL(s) and the redis-server pids.
+start_redis() { # $1 = name
+  local name=$1 dir="$WORK/$1"; mkdir -p "$dir"
+  if [ "$CLUSTER" = 0 ]; then
+    local p; p=$(free_port)
+    redis-server --port $p --bind 127.0.0.1 --dir "$dir" --logfile "$dir/redis.log" "${REDIS_ARGS[@]}" & PIDS+=($!)
+    echo "$!" > "$dir/pids"; echo "redis://127.0.0.1:$p" > "$dir/urls"
+    for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.05; done
+    return
+  fi
+  local nodes=() urls=() pids=()
+  for _ in 1 2 3; do
+    local p; p=$(free_node_port); mkdir -p "$dir/$p"
+    # Each node in a folder of its own (its AOF files), with absolute paths: redis-server changes into --dir.
+    redis-server --port $p --bind 127.0.0.1 --dir "$dir/$p" --logfile "$dir/$p/redis.log" --cluster-enabled yes \
+      --cluster-config-file "$dir/$p/nodes.conf" --cluster-node-timeout 5000 "${REDIS_ARGS[@]}" & PIDS+=($!); pids+=($!)
+    nodes+=("127.0.0.1:$p"); urls+=("redis://127.0.0.1:$p")
+    for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.05; done
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-yes > "$dir/create.log" 2>&1
+  for _ in $(seq 100); do redis-cli -p "${nodes[0]#*:}" cluster info | grep -q cluster_state:ok && break; sleep 0.1; done
+  echo "${pids[*]}" > "$dir/pids"; (IFS=,; echo "${urls[*]}") > "$dir/urls"
+}
+start_redis allot; start_redis naive; start_redis script
+ALLOT_REDIS=$(cat "$WORK/allot/urls"); NAIVE_REDIS=$(cat "$WORK/naive/urls"); SCRIPT_REDIS=$(cat "$WORK/script/urls")
+
+PA=$(free_port); PN=$(free_port); PH=$(free_port)
+ADMIN=adm$RANDOM$RANDOM; WEB=web$RANDOM$RANDOM
+if [ "$CLUSTER" = 1 ]; then REDIS_ENV=(ALLOT_REDIS_CLUSTER="$ALLOT_REDIS"); else REDIS_ENV=(ALLOT_REDIS_URL="$ALLOT_REDIS"); fi
+env "${REDIS_ENV[@]}" ALLOT_HTTP_PORT=$PA ALLOT_HTTP_HOST=127.0.0.1 ALLOT_API_KEYS="$ADMIN=admin,$WEB=channel:web" \
+  java ${ALLOT_JAVA_OPTS:-} -jar "$JAR" > "$WORK/allot.log" 2>&1 & PIDS+=($!); ALLOT_PID=$!
+java -cp "$JAR:$CLASSES" dev.allot.loadtest.baseline.HandRolled naive $PN "$NAIVE_REDIS" "$ROOT/loadtest/baseline" \
+  > "$WORK/naive.log" 2>&1 & PIDS+=($!); NAIVE_PID=$!
+java -cp "$JAR:$CLASSES" dev.allot.loadtest.baseline.HandRolled hello $PH > "$WORK/hello.log" 2>&1 & PIDS+=($!); HELLO_PID=$!
+for _ in $(seq 240); do
+  curl -fsS http://127.0.0.1:$PA/health/ready >/dev/null 2>&1 && grep -q ready "$WORK/naive.log" && grep -q ready "$WORK/hello.log" && break
+  sleep 0.25
+done
+curl -fsS http://127.0.0.1:$PA/health/ready >/dev/null || { tail -20 "$WORK/allot.log"; echo "capacity: Allot did not start"; exit 1; }
+grep -q ready "$WORK/naive.log" && grep -q ready "$WORK/hello.log" \
+  || { tail -20 "$WORK/naive.log" "$WORK/hello.log"; echo "capacity: a baseline server did not start"; exit 1; }
+
+# Stock: SKU BENCH-HOT (or BENCH-0 .. BENCH-<N-1>) with more units than any run can take, on both sides.
+SKU=BENCH-HOT; [ "$SKUS" -gt 1 ] && SKU=BENCH
+H="Authorization: Bearer $ADMIN"; J='Content-Type: application/json'
+curl -fsS -X PUT -H "$H" -H "$J" http://127.0.0.1:$PA/v1/locations/main -d '{"name":"Main"}' >/dev/null
+curl -fsS -X PUT -H "$H" -H "$J" http://127.0.0.1:$PA/v1/channels/web -d '{"locations":["main"],"buffer":0,"backorder":false}' >/dev/null
+python3 - "$SKUS" "$SKU" > "$WORK/skus.txt" <<'EOF'
+import sys
+n, base = int(sys.argv[1]), sys.argv[2]
+for i in range(n):
+    print(base if n == 1 else f"{base}-{i}")
+EOF
+python3 - "$WORK/skus.txt" "$WORK/move" <<'EOF'
+import json, sys
+skus = open(sys.argv[1]).read().split()
+for b in range(0, len(skus), 1000):
+    with open(f"{sys.argv[2]}-{b // 1000}.json", "w") as f:
+        json.dump({"movements": [{"id": f"cap-{s}", "sku": s, "location": "main", "type": "receive",
+                                  "qty": 900000000} for s in skus[b:b + 1000]]}, f)
+EOF
+for f in "$WORK"/move-*.json; do curl -fsS -X POST -H "$H" -H "$J" http://127.0.0.1:$PA/v1/movements --data-binary @"$f" >/dev/null; done
+NAIVE_PORT=${NAIVE_REDIS%%,*}; NAIVE_PORT=${NAIVE_PORT##*:}
+SCRIPT_PORT=${SCRIPT_REDIS%%,*}; SCRIPT_PORT=${SCRIPT_PORT##*:}
+C=(); [ "$CLUSTER" = 1 ] && C=(-c)
+awk '{print "HSET {" $1 "}:stock on_hand 1000000000000000 reserved 0"}' "$WORK/skus.txt" | redis-cli "${C[@]}" -p $NAIVE_PORT > /dev/null
+redis-cli "${C[@]}" -p $SCRIPT_PORT HSET '{HOT}:stock' on_hand 1000000000000000 reserved 0 > /dev/null
+# redis-benchmark talks to one node: the hot key's own (in a cluster, the master owning its slot).
+if [ "$CLUSTER" = 1 ]; then
+  for u in ${SCRIPT_REDIS//,/ }; do p=${u##*:}; [ "$(redis-cli -p $p exists '{HOT}:stock')" = 1 ] && SCRIPT_PORT=$p; done
+fi
+SHA=$(redis-cli -p $SCRIPT_PORT SCRIPT LOAD "$(cat loadtest/baseline/naive_reserve.lua)")
+
+ticks() { # CPU ticks (user + system) of the given pids
+  local t=0; for p in "$@"; do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t
+}
+HZ=$(getconf CLK_TCK)
+run_wrk() { # $1 = port, $2 = seconds: prints wrk's line, then "wrk_cpu=<cores>"
+  local out
+  out=$( { RUN=r$RANDOM$(date +%N) SKU=$SKU SKUS=$SKUS KEY=$WEB CHECKOUT=$CHECKOUT \
+    wrk -t1 -c$CONNS -d${2}s -s loadtest/baseline/reserve.wrk.lua http://127.0.0.1:$1 2>&1; times; } )
+  echo "$out" | grep '^held='
+  # `times`, second line: the children's (wrk's) user and system time, e.g. "0m1.234s 0m0.567s".
+  echo "$out" | tail -n 1 | python3 -c "import re,sys; v=[int(m)*60+float(s) for m,s in re.findall(r'(\d+)m([\d.]+)s', sys.stdin.read())]; print('wrk_cpu=%.2f' % (sum(v)/$2))"
+}
+
+declare -A FIG CPU_S CPU_R CPU_W P99
+measure() { # $1 = system, $2 = port, $3 = server pid, $4 = its Redis pids file
+  local rpids; rpids=$(cat "$4")
+  local s0 r0 s1 r1 out line wcpu fig
+  s0=$(ticks $3); r0=$(ticks $rpids)
+  out=$(run_wrk $2 $SECONDS_)
+  s1=$(ticks $3); r1=$(ticks $rpids)
+  line=$(echo "$out" | grep '^held='); wcpu=$(echo "$out" | grep '^wrk_cpu=' | cut -d= -f2)
+  if [ "$CHECKOUT" = 1 ]; then fig=$(echo "$line" | sed -E 's/.*committed_per_s=([0-9]+).*/\1/')
+  else fig=$(echo "$line" | sed -E 's/.*held_per_s=([0-9]+).*/\1/'); fi
+  local sc rc; sc=$(python3 -c "print('%.2f' % (($s1-$s0)/$HZ/$SECONDS_))"); rc=$(python3 -c "print('%.2f' % (($r1-$r0)/$HZ/$SECONDS_))")
+  FIG[$1]+="$fig "; CPU_S[$1]+="$sc "; CPU_R[$1]+="$rc "; CPU_W[$1]+="$wcpu "
+  P99[$1]+="$(echo "$line" | sed -E 's/.*p99_ms=([0-9.]+).*/\1/') "
+  echo "round $i $1: $line  cpu: server $sc, redis $rc, wrk $wcpu cores"
+  echo "$line" | grep -q ' other=0 errors=0 ' || { echo "  (answers other than 201/200/409, or socket errors; the server's log ends:)"; tail -n 5 "$WORK/$1.log" | sed 's/^/    /'; }
+}
+
+UNIT="reservations/s"; [ "$CHECKOUT" = 1 ] && UNIT="checkouts/s (reserve + commit)"
+echo "capacity: $(nproc) cores; $(java -version 2>&1 | head -n 1 | tr -d '"'); $(redis-server --version | sed 's/.*v=\([^ ]*\).*/redis \1/');" \
+  "$( [ "$CLUSTER" = 1 ] && echo 'Redis Cluster of 3 masters per side' || echo 'standalone Redis per side')," \
+  "$( [ "$FSYNC" = 1 ] && echo 'appendfsync always' || echo 'no persistence'), $SKUS SKU(s), wrk -t1 -c$CONNS, ${SECONDS_}s rounds; figure: $UNIT"
+echo "capacity: warm-up (${WARM}s for Allot, less for the others)"
+i=0
+run_wrk $PA $WARM > /dev/null; run_wrk $PN $((WARM / 2 + 1)) > /dev/null; run_wrk $PH 3 > /dev/null
+for i in $(seq "$ROUNDS"); do
+  measure allot $PA $ALLOT_PID "$WORK/allot/pids"
+  measure naive $PN $NAIVE_PID "$WORK/naive/pids"
+  measure hello $PH $HELLO_PID /dev/null
+  out=$(redis-benchmark -h 127.0.0.1 -p $SCRIPT_PORT -c $CONNS -n $((SECONDS_ * 40000)) -P 16 -r 1000000000 --csv \
+    EVALSHA $SHA 3 '{HOT}:stock' '{HOT}:hold:__rand_int__' '{HOT}:expiry' 1 __rand_int__ 3600000 | tail -n 1)
+  v=$(echo "$out" | cut -d, -f2 | tr -d '"' | cut -d. -f1)
+  FIG[script]+="$v "
+  echo "round $i script: redis-benchmark EVALSHA naive_reserve -P 16: $v ops/s"
+done
+
+python3 - "$CHECKOUT" <<EOF
+import statistics, sys
+fig = {k: [float(x) for x in v.split()] for k, v in {"allot": "${FIG[allot]}", "naive": "${FIG[naive]}", "hello": "${FIG[hello]}", "script": "${FIG[script]}"}.items()}
+cpu = {k: ("${CPU_S[allot]}", "${CPU_R[allot]}", "${CPU_W[allot]}") if k == "allot" else ("${CPU_S[naive]}", "${CPU_R[naive]}", "${CPU_W[naive]}") if k == "naive" else ("${CPU_S[hello]}", "", "${CPU_W[hello]}") for k in ("allot", "naive", "hello")}
+p99 = {"allot": "${P99[allot]}", "naive": "${P99[naive]}", "hello": "${P99[hello]}"}
+med = lambda xs: statistics.median(xs) if xs else float("nan")
+names = {"allot": "(a) Allot", "naive": "(b) hand-rolled Vert.x + naive script", "hello": "(c) bare Vert.x HTTP, fixed JSON", "script": "(d) naive script alone, redis-benchmark -P 16"}
+print("---- capacity summary (medians over %d rounds; range in brackets) ----" % len(fig["allot"]))
+for k in ("allot", "naive", "hello", "script"):
+    xs = fig[k]
+    line = "%-48s %9.0f  [%.0f - %.0f]" % (names[k], med(xs), min(xs), max(xs))
+    if k in cpu:
+        s, r, w = ([float(x) for x in c.split()] for c in cpu[k])
+        line += "  p99 %5.1f ms  cpu: server %.2f" % (med([float(x) for x in p99[k].split()]), med(s))
+        if r: line += ", redis %.2f" % med(r)
+        line += ", wrk %.2f cores" % med(w)
+    print(line)
+a = med(fig["allot"])
+print("Allot / (b) hand-rolled = %.2f   Allot / (c) HTTP ceiling = %.2f   Allot / (d) script ceiling = %.2f"
+      % (a / med(fig["naive"]), a / med(fig["hello"]), a / med(fig["script"])))
+if sys.argv[1] == "1":
+    print("(a), (b) and (c) count completed checkouts (reserve + commit, two requests); (d) counts single script calls.")
+EOF
