@@ -199,6 +199,15 @@ for i in $(seq "$ROUNDS"); do
   echo "round $i script: redis-benchmark EVALSHA naive_reserve -P 16: $v ops/s"
 done
 
+# Where each side's Redis time went (standalone: the one node), for the profile of a reservation.
+if [ "$CLUSTER" = 0 ]; then
+  for side in allot naive; do
+    u=$(cat "$WORK/$side/urls"); p=${u##*:}
+    echo "redis of $side: $(redis-cli -p $p INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|eval|hgetall|set|get):' \
+      | sed -E 's/^cmdstat_([a-z]+):calls=([0-9]+),usec=[0-9]+,usec_per_call=([0-9.]+).*/\1 \2 calls, \3 us each;/' | tr '\n' ' ')"
+  done
+fi
+
 python3 - "$CHECKOUT" <<EOF
 import statistics, sys
 fig = {k: [float(x) for x in v.split()] for k, v in {"allot": "${FIG[allot]}", "naive": "${FIG[naive]}", "hello": "${FIG[hello]}", "script": "${FIG[script]}"}.items()}
