@@ -48,7 +48,7 @@ local function ver()
   return tonumber(rcall('HGET', K_STOCK, 'ver')) or 0
 end
 
-drop_expired()
+local more_expired = drop_expired()
 
 local existing = rcall('HGET', K_HOLDS, rid)
 if existing then
@@ -65,6 +65,11 @@ end
 local limit = tonumber(rcall('HGET', K_STOCK, 'limit'))
 if limit and customer ~= '' then
   local has = tonumber(rcall('HGET', K_CUSTOMERS, customer)) or 0
+  -- Never refuse for units that expired holds of this customer would give back.
+  while has + qty > limit and more_expired do
+    more_expired = drop_expired()
+    has = tonumber(rcall('HGET', K_CUSTOMERS, customer)) or 0
+  end
   if has + qty > limit then
     local allowed = limit - has
     if allowed < 0 then allowed = 0 end
@@ -73,6 +78,12 @@ if limit and customer ~= '' then
 end
 
 local avail, total = channel_view()
+-- Never refuse a sale that expired holds would allow: a flash sale whose carts share one TTL can
+-- leave more than a batch of them behind.
+while qty > total and more_expired do
+  more_expired = drop_expired()
+  avail, total = channel_view()
+end
 local take, bo = qty, 0
 if qty > total then
   -- A SKU this Redis has never seen cannot be backordered: most likely a mistyped code.

@@ -19,7 +19,7 @@
     parse_entry(e)                    the fields of a holds entry
     drop_entry(id, e, kind, fields)   takes an entry's units off the given counts; drops the entry
     give_back(id, e, kind)            returns what an entry holds or has committed; drops the entry
-    drop_expired()                    lazy expiry of this SKU's holds
+    drop_expired()                    lazy expiry of this SKU's holds, a batch; true when more may be left
     publish(), finish(result)         the event; `changed = true` makes finish publish
   Reads and writes only the five keys above; publishes only on EV_CHANNEL. ]]
 local rcall = redis.call
@@ -87,9 +87,12 @@ local function give_back(id, e, kind)
   return drop_entry(id, e, kind, {'|res'})
 end
 
--- Expired holds of this SKU give their units back before anything is decided.
+-- Expired holds of this SKU give their units back before anything is decided, 200 at a time
+-- (a script blocks Redis while it runs). Answers true when more expired holds may be left: a
+-- script about to refuse for want of units calls it again until none are (reserve_line).
+local EXPIRE_BATCH = 200
 local function drop_expired()
-  local ids = rcall('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, 200)
+  local ids = rcall('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, EXPIRE_BATCH)
   local dropped = 0
   for _, id in ipairs(ids) do
     local e = rcall('HGET', K_HOLDS, id)
@@ -101,6 +104,7 @@ local function drop_expired()
     end
   end
   if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
+  return #ids == EXPIRE_BATCH
 end
 
 -- Every change is told to its watchers in the same atomic step: the SKU's version and each

@@ -145,6 +145,38 @@ class LuaScriptsTest {
   }
 
   @Test
+  @DisplayName("more expired holds than one expiry batch never refuse a sale their expiry allows (carts sharing one TTL)")
+  void manyExpiredHoldsNeverBlock() {
+    receive("main", 492); // 500 at main, 3 at shop
+    for (int i = 0; i < 450; i++) {
+      assertEquals(HoldStatus.HELD, hold("cart-" + i, 1, NOW, NOW + 1000, 0).status());
+    }
+    // All 450 carts expired together; the script drops them 200 at a time until the 500 are free.
+    Store.LineHold h = hold("big", 500, NOW + 1000, NOW + 60_000, 0);
+    assertEquals(HoldStatus.HELD, h.status(), "450 expired carts give their units back: 503 are free");
+    assertEquals(500, counts("main").reserved() + counts("shop").reserved());
+    assertEquals(0L, await(redis.send(Command.ZCOUNT, Keys.expiry(sku), "-inf", Long.toString(NOW + 1000))).toLong(),
+        "no expired hold is left behind");
+    // And a refusal still refuses once nothing has expired.
+    assertEquals(HoldStatus.INSUFFICIENT, hold("more", 4, NOW + 1000, NOW + 60_000, 0).status());
+  }
+
+  @Test
+  @DisplayName("a customer's expired holds count against the limit no more, however many there are")
+  void manyExpiredHoldsFreeTheLimit() {
+    receive("main", 1000);
+    await(store.setCustomerLimit(sku, 300L));
+    for (int i = 0; i < 300; i++) {
+      assertEquals(HoldStatus.HELD, await(store.reserveLine(sku, "c-" + i, 1, NOW, NOW + 1000, 0, "web", LOCS, "bot",
+          false)).status());
+    }
+    assertEquals(HoldStatus.CUSTOMER_LIMIT, await(store.reserveLine(sku, "c-late", 1, NOW + 999, NOW + 60_000, 0, "web",
+        LOCS, "bot", false)).status(), "at the limit while the holds live");
+    assertEquals(HoldStatus.HELD, await(store.reserveLine(sku, "c-next", 300, NOW + 1000, NOW + 60_000, 0, "web", LOCS,
+        "bot", false)).status(), "300 expired holds (more than a batch) free the whole limit");
+  }
+
+  @Test
   @DisplayName("commit_line, release_line, extend_line, ship_line: each transition and its replay")
   void lineTransitions() {
     hold("a", 2, NOW, NOW + 10_000, 0);
