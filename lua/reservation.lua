@@ -33,24 +33,8 @@ if not now then return redis.error_reply('ERR reservation: bad arguments') end
 local terminal = { released = true, expired = true, cancelled = true, shipped = true,
                    rejected = true, aborted = true }
 
-if op == 'begin' then
-  local fp = rcall('HGET', K_REC, 'fp')
-  if fp then
-    if fp ~= ARGV[4] then return {3} end
-    local v = rcall('HMGET', K_REC, 'st', 'sc', 'body')
-    return {2, v[1], tonumber(v[2]) or 0, v[3] or ''}
-  end
-  rcall('HSET', K_REC, 'st', 'pending', 'fp', ARGV[4], 'ch', ARGV[5], 'dl', ARGV[6],
-        'lu', ARGV[7], 'ln', ARGV[8], 'cl', 0, 'cr', now)
-  rcall('ZADD', K_DUE, ARGV[7], rid)
-  return {1}
-end
-
-local st = rcall('HGET', K_REC, 'st')
-if not st then
-  if op == 'expire' then rcall('ZREM', K_DUE, rid) end
-  return {-1}
-end
+-- The record's state now (nil: no record); `to` moves it and keeps the counters and the due index.
+local st
 
 local function to(state, due_at)
   if st == 'held' and state ~= 'held' then rcall('HINCRBY', K_STATS, 'held', -1) end
@@ -64,17 +48,34 @@ local function to(state, due_at)
   if due_at then rcall('ZADD', K_DUE, due_at, rid) else rcall('ZREM', K_DUE, rid) end
 end
 
-if op == 'held' then
+-- Each op: its own ARGV from 4 on (see the header), its reply.
+local ops = {}
+
+-- release, ship, cancel: one state to another, decided by the record alone.
+local function simple(from, target)
+  return function()
+    if st == target then return {2} end
+    if st ~= from then return {0, st} end
+    to(target, now + tonumber(ARGV[4]))
+    return {1}
+  end
+end
+
+function ops.held()
   if st ~= 'pending' then return {0, st} end
   rcall('HSET', K_REC, 'body', ARGV[4], 'sc', 201)
   to('held', rcall('HGET', K_REC, 'dl'))
   return {1}
-elseif op == 'reject' then
+end
+
+function ops.reject()
   if st ~= 'pending' then return {0, st} end
   rcall('HSET', K_REC, 'body', ARGV[4], 'sc', 409)
   to('rejected', now + tonumber(ARGV[5]))
   return {1}
-elseif op == 'commit' then
+end
+
+function ops.commit()
   if st == 'committed' then return {2, rcall('HGET', K_REC, 'oid') or ''} end
   if st ~= 'held' then return {0, st} end
   if (tonumber(rcall('HGET', K_REC, 'dl')) or 0) <= now then
@@ -85,20 +86,20 @@ elseif op == 'commit' then
   rcall('HSET', K_REC, 'oid', ARGV[4])
   to('committed', nil)
   return {1, ARGV[4]}
-elseif op == 'release' or op == 'ship' or op == 'cancel' then
-  local from, target = 'held', 'released'
-  if op == 'ship' then from, target = 'committed', 'shipped' end
-  if op == 'cancel' then from, target = 'committed', 'cancelled' end
-  if st == target then return {2} end
-  if st ~= from then return {0, st} end
-  to(target, now + tonumber(ARGV[4]))
-  return {1}
-elseif op == 'extend' then
+end
+
+ops.release = simple('held', 'released')
+ops.ship = simple('committed', 'shipped')
+ops.cancel = simple('committed', 'cancelled')
+
+function ops.extend()
   if st ~= 'held' then return {0, st} end
   rcall('HSET', K_REC, 'dl', ARGV[4])
   rcall('ZADD', K_DUE, ARGV[4], rid)
   return {1}
-elseif op == 'expire' then
+end
+
+function ops.expire()
   local force = ARGV[4] == '1'
   local lease = tonumber(ARGV[5])
   local v = rcall('HMGET', K_REC, 'dl', 'lu', 'cl', 'ln')
@@ -116,11 +117,35 @@ elseif op == 'expire' then
     rcall('ZREM', K_DUE, rid)
   end
   return {changed, st, tonumber(cl) or 0, ln}
-elseif op == 'finish' then
+end
+
+function ops.finish()
   if not terminal[st] then return {0, st} end
   rcall('HSET', K_REC, 'cl', 1)
   rcall('ZREM', K_DUE, rid)
   rcall('EXPIRE', K_REC, tonumber(ARGV[4]))
   return {1}
 end
-return redis.error_reply('ERR reservation: unknown op ' .. tostring(op))
+
+-- begin is the one op on a record that may not exist yet.
+if op == 'begin' then
+  local fp = rcall('HGET', K_REC, 'fp')
+  if fp then
+    if fp ~= ARGV[4] then return {3} end
+    local v = rcall('HMGET', K_REC, 'st', 'sc', 'body')
+    return {2, v[1], tonumber(v[2]) or 0, v[3] or ''}
+  end
+  rcall('HSET', K_REC, 'st', 'pending', 'fp', ARGV[4], 'ch', ARGV[5], 'dl', ARGV[6],
+        'lu', ARGV[7], 'ln', ARGV[8], 'cl', 0, 'cr', now)
+  rcall('ZADD', K_DUE, ARGV[7], rid)
+  return {1}
+end
+
+local run = ops[op]
+if not run then return redis.error_reply('ERR reservation: unknown op ' .. tostring(op)) end
+st = rcall('HGET', K_REC, 'st')
+if not st then
+  if op == 'expire' then rcall('ZREM', K_DUE, rid) end
+  return {-1}
+end
+return run()
