@@ -43,6 +43,8 @@ done
 [ "$ROUNDS" -ge 3 ] || { echo "capacity: at least 3 rounds (medians need them)"; exit 2; }
 
 need=()
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
 command -v wrk >/dev/null || need+=(wrk)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-benchmark >/dev/null && command -v redis-cli >/dev/null || need+=(redis-tools)
@@ -54,8 +56,8 @@ if [ ${#need[@]} -gt 0 ]; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; } || true
     [ -n "$made" ] && rm -f "$policy"
   fi
-  for t in wrk redis-server redis-benchmark redis-cli; do
-    command -v $t >/dev/null || { echo "capacity: $t is missing (Debian: wrk, redis-server, redis-tools)"; exit 1; }
+  for t in curl python3 wrk redis-server redis-benchmark redis-cli; do
+    command -v $t >/dev/null || { echo "capacity: $t is missing (Debian: curl, python3, wrk, redis-server, redis-tools)"; exit 1; }
   done
 fi
 
@@ -113,11 +115,11 @@ java -cp "$JAR:$CLASSES" dev.allot.loadtest.baseline.HandRolled naive $PN "$NAIV
   > "$WORK/naive.log" 2>&1 & PIDS+=($!); NAIVE_PID=$!
 java -cp "$JAR:$CLASSES" dev.allot.loadtest.baseline.HandRolled hello $PH > "$WORK/hello.log" 2>&1 & PIDS+=($!); HELLO_PID=$!
 for _ in $(seq 240); do
-  curl -fsS http://127.0.0.1:$PA/health/ready >/dev/null 2>&1 && grep -q ready "$WORK/naive.log" && grep -q ready "$WORK/hello.log" && break
+  curl -fsS http://127.0.0.1:$PA/health/ready >/dev/null 2>&1 && grep -q '^ready ' "$WORK/naive.log" && grep -q '^ready ' "$WORK/hello.log" && break
   sleep 0.25
 done
 curl -fsS http://127.0.0.1:$PA/health/ready >/dev/null || { tail -20 "$WORK/allot.log"; echo "capacity: Allot did not start"; exit 1; }
-grep -q ready "$WORK/naive.log" && grep -q ready "$WORK/hello.log" \
+grep -q '^ready ' "$WORK/naive.log" && grep -q '^ready ' "$WORK/hello.log" \
   || { tail -20 "$WORK/naive.log" "$WORK/hello.log"; echo "capacity: a baseline server did not start"; exit 1; }
 
 # Stock: SKU BENCH-HOT (or BENCH-0 .. BENCH-<N-1>) with more units than any run can take, on both sides.
@@ -150,6 +152,9 @@ if [ "$CLUSTER" = 1 ]; then
   for u in ${SCRIPT_REDIS//,/ }; do p=${u##*:}; [ "$(redis-cli -p $p exists '{HOT}:stock')" = 1 ] && SCRIPT_PORT=$p; done
 fi
 SHA=$(redis-cli -p $SCRIPT_PORT SCRIPT LOAD "$(cat loadtest/baseline/naive_reserve.lua)")
+# redis-benchmark counts error replies as operations: make sure one call really holds first.
+redis-cli -p $SCRIPT_PORT EVALSHA $SHA 3 '{HOT}:stock' '{HOT}:hold:check' '{HOT}:expiry' 1 check 3600000 | grep -q '^OK$' \
+  || { echo "capacity: the naive script does not hold on the benchmark's keys"; exit 1; }
 
 ticks() { # CPU ticks (user + system) of the given pids
   local t=0; for p in "$@"; do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t
@@ -157,7 +162,7 @@ ticks() { # CPU ticks (user + system) of the given pids
 HZ=$(getconf CLK_TCK)
 run_wrk() { # $1 = port, $2 = seconds: prints wrk's line, then "wrk_cpu=<cores>"
   local out
-  out=$( { RUN=r$RANDOM$(date +%N) SKU=$SKU SKUS=$SKUS KEY=$WEB CHECKOUT=$CHECKOUT \
+  out=$( { LC_ALL=C; RUN=r$RANDOM$(date +%N) SKU=$SKU SKUS=$SKUS KEY=$WEB CHECKOUT=$CHECKOUT \
     wrk -t1 -c$CONNS -d${2}s -s loadtest/baseline/reserve.wrk.lua http://127.0.0.1:$1 2>&1; times; } )
   echo "$out" | grep '^held='
   # `times`, second line: the children's (wrk's) user and system time, e.g. "0m1.234s 0m0.567s".
@@ -171,7 +176,8 @@ measure() { # $1 = system, $2 = port, $3 = server pid, $4 = its Redis pids file
   s0=$(ticks $3); r0=$(ticks $rpids)
   out=$(run_wrk $2 $SECONDS_)
   s1=$(ticks $3); r1=$(ticks $rpids)
-  line=$(echo "$out" | grep '^held='); wcpu=$(echo "$out" | grep '^wrk_cpu=' | cut -d= -f2)
+  line=$(echo "$out" | grep '^held=' || true); wcpu=$(echo "$out" | grep '^wrk_cpu=' | cut -d= -f2 || true)
+  [ -n "$line" ] || { echo "capacity: wrk printed no result against $1:"; echo "$out" | sed 's/^/    /'; exit 1; }
   if [ "$CHECKOUT" = 1 ]; then fig=$(echo "$line" | sed -E 's/.*committed_per_s=([0-9]+).*/\1/')
   else fig=$(echo "$line" | sed -E 's/.*held_per_s=([0-9]+).*/\1/'); fi
   local sc rc; sc=$(python3 -c "print('%.2f' % (($s1-$s0)/$HZ/$SECONDS_))"); rc=$(python3 -c "print('%.2f' % (($r1-$r0)/$HZ/$SECONDS_))")

@@ -275,8 +275,10 @@ public final class Contract {
     JsonObject components = copy.getJsonObject("components");
     JsonObject responses = components.getJsonObject("responses", new JsonObject());
     components.put("responses", responses);
-    responses.put("XAnyRequest", anyRequest);
     responses.forEach(e -> adaptResponse((JsonObject) e.getValue()));
+    // Added after the adaptation: it already names the library's media type (adapting it again
+    // would drop that type, and with it every check of a generic error's body).
+    responses.put("XAnyRequest", anyRequest);
     JsonObject paths = copy.getJsonObject("paths");
     for (String path : paths.fieldNames()) {
       JsonObject item = paths.getJsonObject(path);

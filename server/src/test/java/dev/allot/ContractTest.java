@@ -88,6 +88,12 @@ class ContractTest {
     AssertionError e = assertThrows(AssertionError.class, () -> contract.check("GET", "/v1/no-such-thing", 404,
         PROBLEM, NOT_FOUND.replace(",\"code\":\"not_found\"", "")));
     assertTrue(e.getMessage().contains("code"), e.getMessage());
+    // ... checked against the Problem schema itself: title is required, no undocumented field.
+    e = assertThrows(AssertionError.class, () -> contract.check("GET", "/v1/no-such-thing", 404, PROBLEM,
+        NOT_FOUND.replaceFirst("\"title\":\"[^\"]*\",", "")));
+    assertTrue(e.getMessage().contains("title"), e.getMessage());
+    assertThrows(AssertionError.class, () -> contract.check("DELETE", "/v1/locations", 405, PROBLEM,
+        NOT_FOUND.replace("404", "405").replace("not_found", "method_not_allowed").replace("}", ",\"extra\":1}")));
     // ... whose status is the HTTP status.
     assertThrows(AssertionError.class, () -> contract.check("GET", "/v1/no-such-thing", 404, PROBLEM,
         NOT_FOUND.replace("\"status\":404", "\"status\":400")));
