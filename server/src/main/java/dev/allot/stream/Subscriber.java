@@ -194,6 +194,13 @@ final class Subscriber {
           // stay placed on it, so an unsubscribe meanwhile reaches the node that has them. SKUs a
           // MOVED sent elsewhere, and all of a node that was lost, are placed again by refused()/drop().
           problem("stream: could not start watching " + skus.size() + " SKU(s) on " + n.url + "; retrying", err);
+          String why = err.getMessage();
+          if (why != null && why.startsWith("MOVED ")) {
+            // The client may fail the (S)SUBSCRIBE's own future with the MOVED instead of handing it
+            // to the push handler: place that slot's SKUs again from a fresh map either way, or
+            // they would be retried on the old owner for ever.
+            refused(n, why);
+          }
           vertx.setTimer(backoff, t -> {
             List<Placed> again = skus.stream().filter(p -> p.node == n && watched.get(p.sku) == p).toList();
             if (!again.isEmpty() && n.conn != null && nodes.get(n.url) == n && !stopped) {
