@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A SKU made of other SKUs (a kit). It has no stock of its own: its availability is the minimum
@@ -24,11 +23,6 @@ public record Bundle(String sku, List<Component> components) {
       }
     }
     return 0;
-  }
-
-  /** How many bundles the components' available units make ({@link Availability#bundle}). */
-  public long available(Map<String, Long> componentAvailable) {
-    return Availability.bundle(this, componentAvailable);
   }
 
   public ObjectNode toJson() {

@@ -40,9 +40,6 @@ public final class Reservations {
 
   /** A requested line; {@code alias} is the channel's own code when the client used one (else null). */
   public record Line(String sku, long qty, String alias) {
-    public Line(String sku, long qty) {
-      this(sku, qty, null);
-    }
   }
 
   /** customer: null for none (then no per-customer limit applies). */

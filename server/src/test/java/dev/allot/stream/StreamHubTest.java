@@ -94,6 +94,7 @@ class StreamHubTest {
       hub.changed("SKU-1", event(3)); // older than what was sent: never goes out
       return null;
     });
+    // Absence cannot be awaited: wait out a whole coalescing window, then look.
     Thread.sleep(COALESCE_MILLIS + 200);
     assertEquals(List.of(1L, 4L), versions(a), "nothing older goes out");
 
@@ -118,6 +119,7 @@ class StreamHubTest {
       return null;
     });
     awaitVersions(a, List.of(7L));
+    // Absence cannot be awaited: wait out a whole coalescing window, then look.
     Thread.sleep(COALESCE_MILLIS + 200);
     assertEquals(List.of(7L), versions(a));
   }
@@ -135,6 +137,7 @@ class StreamHubTest {
       return null;
     });
     awaitVersions(a, List.of(1L, 2L));
+    // Absence cannot be awaited: wait out a whole coalescing window, then look.
     Thread.sleep(COALESCE_MILLIS + 200);
     assertEquals(List.of(1L, 2L), versions(a));
   }
