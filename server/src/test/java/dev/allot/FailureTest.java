@@ -182,8 +182,10 @@ class FailureTest {
       admin.receive(sku, "main", 1000);
 
       List<CompletableFuture<Api.Res>> calls = new ArrayList<>();
+      List<String> ids = new ArrayList<>();
       for (int i = 0; i < 200; i++) {
-        calls.add(web.async("POST", "/v1/reservations", "{\"id\":\"" + Api.id("o") + "\",\"channel\":\"web\","
+        ids.add(Api.id("o"));
+        calls.add(web.async("POST", "/v1/reservations", "{\"id\":\"" + ids.get(i) + "\",\"channel\":\"web\","
             + "\"lines\":[{\"sku\":\"" + sku + "\",\"qty\":1}]}"));
         if (i == 100) {
           redis.close();
@@ -191,13 +193,15 @@ class FailureTest {
       }
       int held = 0;
       int unavailable = 0;
-      for (CompletableFuture<Api.Res> f : calls) {
-        Api.Res r = f.join();
+      List<String> unanswered = new ArrayList<>();
+      for (int i = 0; i < calls.size(); i++) {
+        Api.Res r = calls.get(i).join();
         assertTrue(r.status() == 201 || r.status() == 503, "only held or unavailable, never a crash: " + r);
         if (r.status() == 201) {
           held++;
         } else {
           unavailable++;
+          unanswered.add(ids.get(i));
           assertEquals("store_unavailable", r.code());
           assertTrue(r.raw().headers().firstValue("Retry-After").isPresent());
         }
@@ -211,12 +215,18 @@ class FailureTest {
       RedisProcess restarted = redis;
       await("ready again", 10_000, () -> anon.get("/health/ready").status() == 200);
       await("served again", 10_000, () -> web.get("/v1/skus/" + sku).status() == 200);
-      int h = held;
-      // A hold whose answer was lost with the connection belongs to a pending record: the sweeper undoes it.
-      await("only acknowledged holds remain", 10_000, () -> web.sku(sku, "main").path("reserved").asLong() == h);
+      // A 503 may still have been decided: Redis applied the record's "held" and died before the
+      // answer left (docs/protocol.md: a 503'd change may stand; its retry answers from it). Every
+      // other hold whose answer was lost belongs to a pending record, which the sweeper undoes.
+      await("every unanswered reservation decided", 10_000, () -> unanswered.stream()
+          .allMatch(id -> web.get("/v1/reservations/" + id).status() != 409));
+      long heldAnyway = unanswered.stream().filter(id -> web.get("/v1/reservations/" + id).status() == 200).count();
+      long h = held + heldAnyway;
+      await("only the holds of held reservations remain", 10_000,
+          () -> web.sku(sku, "main").path("reserved").asLong() == h);
       JsonNode main = web.sku(sku, "main");
       assertEquals(1000, main.path("onHand").asLong());
-      assertEquals(1000 - held, main.path("available").asLong());
+      assertEquals(1000 - h, main.path("available").asLong());
       expect(web.post("/v1/reservations", "{\"id\":\"" + Api.id("o") + "\",\"channel\":\"web\","
           + "\"lines\":[{\"sku\":\"" + sku + "\",\"qty\":1}]}"), 201);
       assertTrue(restarted.isAlive());
