@@ -16,12 +16,15 @@
     rcall                             redis.call
     location_available(on, res, com)  the availability rule, max(0, on - res - com), and the shortfall
     ledger(kind, loc, ref, drift)     one ledger entry for one location
+    ledger_entry(seq, kind, loc, ref, on, res, com, q, drift)  an entry's JSON text
     parse_entry(e)                    the fields of a holds entry
     drop_entry(id, e, kind, fields)   takes an entry's units off the given counts; drops the entry
     give_back(id, e, kind)            returns what an entry holds or has committed; drops the entry
     drop_expired()                    lazy expiry of this SKU's holds, a batch; true when more may be left
     publish(), finish(result)         the event; `changed = true` makes finish publish
-  Reads and writes only the five keys above; publishes only on EV_CHANNEL. ]]
+    bind_sku(base, channel)           a script over several SKUs (create_batch): makes KEYS[base..base+4]
+                                      and that SKU's event channel the ones every function above uses
+  Reads and writes only the five keys bound; publishes only on EV_CHANNEL. ]]
 local rcall = redis.call
 local K_STOCK, K_HOLDS, K_EXPIRY, K_LEDGER, K_CUSTOMERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = tonumber(ARGV[1])
@@ -30,6 +33,12 @@ local EV_CHANNEL = ARGV[3]
 local PREFIX_OK = now ~= nil and LEDGER_MAX ~= nil and EV_CHANNEL ~= nil and EV_CHANNEL ~= ''
 
 local changed = false
+
+local function bind_sku(base, channel)
+  K_STOCK, K_HOLDS, K_EXPIRY, K_LEDGER, K_CUSTOMERS = KEYS[base], KEYS[base + 1], KEYS[base + 2], KEYS[base + 3],
+    KEYS[base + 4]
+  EV_CHANNEL = channel
+end
 
 -- The one availability rule (stock.Availability on the Java side): what a location can still
 -- promise is onHand - reserved - committed, never below 0 (a missing count is 0). The second
@@ -40,14 +49,20 @@ local function location_available(on, res, com)
   return a, 0
 end
 
+-- One ledger entry as JSON: its cause and the location's numbers after the change. Every value
+-- is a number or an id of the contract's safe characters (lua/README.md), so nothing needs escaping.
+local function ledger_entry(seq, kind, loc, ref, on, res, com, q, drift)
+  local e = string.format('{"seq":%d,"at":%d,"type":"%s","location":"%s","ref":"%s","onHand":%d,"reserved":%d,'
+    .. '"committed":%d,"quarantine":%d', seq, now, kind, loc, ref, on, res, com, q)
+  if drift then e = e .. string.format(',"drift":%d', drift) end
+  return e .. '}'
+end
+
 -- One ledger entry per location a change touched: its cause and that location's numbers after it.
 local function ledger(kind, loc, ref, drift)
   local v = rcall('HMGET', K_STOCK, loc .. '|on', loc .. '|res', loc .. '|com', loc .. '|q')
-  local entry = {seq = rcall('HINCRBY', K_STOCK, 'lseq', 1), at = now, type = kind, location = loc, ref = ref,
-    onHand = tonumber(v[1]) or 0, reserved = tonumber(v[2]) or 0, committed = tonumber(v[3]) or 0,
-    quarantine = tonumber(v[4]) or 0}
-  if drift then entry.drift = drift end
-  rcall('LPUSH', K_LEDGER, cjson.encode(entry))
+  rcall('LPUSH', K_LEDGER, ledger_entry(rcall('HINCRBY', K_STOCK, 'lseq', 1), kind, loc, ref, tonumber(v[1]) or 0,
+    tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0, drift))
   rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1)
 end
 

@@ -57,24 +57,42 @@ class RaceTest {
     adminA.receive(sku, "main", 60);
     adminA.receive(sku, "shop", 40);
     List<CompletableFuture<Api.Res>> calls = new ArrayList<>();
+    List<String> ids = new ArrayList<>();
     for (int i = 0; i < 500; i++) {
       Api api = i % 2 == 0 ? webA : webB;
-      calls.add(api.async("POST", "/v1/reservations", cart(Api.id("c"), sku, "1")));
+      ids.add(Api.id("c"));
+      calls.add(api.async("POST", "/v1/reservations", cart(ids.get(i), sku, "1")));
     }
     int held = 0;
     int refused = 0;
-    for (CompletableFuture<Api.Res> f : calls) {
-      Api.Res r = f.join();
+    List<CompletableFuture<Api.Res>> reads = new ArrayList<>();
+    List<Integer> expected = new ArrayList<>();
+    for (int i = 0; i < calls.size(); i++) {
+      Api.Res r = calls.get(i).join();
       if (r.status() == 201) {
         held++;
+        expected.add(200);
       } else {
         assertEquals(409, r.status(), r.toString());
         assertEquals("insufficient_stock", r.code());
         refused++;
+        expected.add(404);
       }
+      reads.add((i % 2 == 0 ? webB : webA).async("GET", "/v1/reservations/" + ids.get(i), null));
     }
     assertEquals(100, held);
     assertEquals(400, refused);
+    // Every 201 holds exactly one unit under its record; every 409 left no reservation behind.
+    for (int i = 0; i < reads.size(); i++) {
+      Api.Res r = reads.get(i).join();
+      assertEquals(expected.get(i), r.status(), ids.get(i) + ": " + r);
+      if (r.status() == 200) {
+        assertEquals("held", r.json().path("state").asText());
+        JsonNode allocations = r.json().path("lines").path(0).path("allocations");
+        assertEquals(1, allocations.size(), r.toString());
+        assertEquals(1, allocations.path(0).path("qty").asLong(), r.toString());
+      }
+    }
     JsonNode read = expect(webA.get("/v1/skus/" + sku), 200).json();
     assertEquals(60, read.path("locations").path("main").path("reserved").asLong());
     assertEquals(40, read.path("locations").path("shop").path("reserved").asLong());

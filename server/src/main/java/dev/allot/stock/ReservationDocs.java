@@ -2,6 +2,7 @@ package dev.allot.stock;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.util.RawValue;
 import dev.allot.store.RecordStore.StockLine;
 import dev.allot.store.Store;
 import dev.allot.store.Store.HoldStatus;
@@ -25,7 +26,21 @@ final class ReservationDocs {
     this.catalog = catalog;
   }
 
-  /** The 201 body: each requested line with where its units are held; "holds" when bundles or merged lines differ. */
+  /**
+   * The 201 body before anything is held, for lua/create_batch.lua: the document {@link #created}
+   * writes, with a raw {@code \u0001k\u0001} where the k-th stock line's allocations go (the script
+   * writes them there, and "backordered" after them when units are backordered, as
+   * {@code putAllocations} does). Raw control characters never occur in JSON text otherwise: Jackson
+   * escapes them inside strings.
+   */
+  String createdTemplate(Reservations.ReserveRequest req, List<StockLine> stock, Channel channel, long deadline) {
+    return Json.write(created(req, stock, channel, deadline, null));
+  }
+
+  /**
+   * The 201 body: each requested line with where its units are held; "holds" when bundles or merged
+   * lines differ. holds null: the template (see {@link #createdTemplate}).
+   */
   ObjectNode created(Reservations.ReserveRequest req, List<StockLine> stock, Channel channel, long deadline,
                      List<LineHold> holds) {
     ObjectNode o = Json.object();
@@ -53,19 +68,23 @@ final class ReservationDocs {
         continue;
       }
       // A SKU also held for a bundle of the same cart is one hold: its allocations cover both.
-      LineHold h = holds.get(indexOf(stock, l.sku()));
-      putAllocations(line, h);
+      putAllocations(line, holds, indexOf(stock, l.sku()));
     }
     if (stock.size() != req.lines().size() || anyBundle) {
       ArrayNode held = o.putArray("holds");
       for (int i = 0; i < stock.size(); i++) {
-        putAllocations(held.addObject().put("sku", stock.get(i).sku()).put("qty", stock.get(i).qty()), holds.get(i));
+        putAllocations(held.addObject().put("sku", stock.get(i).sku()).put("qty", stock.get(i).qty()), holds, i);
       }
     }
     return o;
   }
 
-  private static void putAllocations(ObjectNode line, LineHold h) {
+  private static void putAllocations(ObjectNode line, List<LineHold> holds, int k) {
+    if (holds == null) {
+      line.putRawValue("allocations", new RawValue("\u0001" + k + "\u0001"));
+      return;
+    }
+    LineHold h = holds.get(k);
     ArrayNode allocs = line.putArray("allocations");
     for (Store.Allocation a : h.allocations()) {
       allocs.addObject().put("location", a.location()).put("qty", a.qty());

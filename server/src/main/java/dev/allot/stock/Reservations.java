@@ -2,6 +2,10 @@ package dev.allot.stock;
 
 import dev.allot.config.Settings;
 import dev.allot.common.Throttled;
+import dev.allot.store.Creations;
+import dev.allot.store.Creations.Creation;
+import dev.allot.store.Creations.LineDecision;
+import dev.allot.store.Creations.NewReservation;
 import dev.allot.store.RecordStore;
 import dev.allot.store.RecordStore.BeginResult;
 import dev.allot.store.RecordStore.Record;
@@ -31,8 +35,9 @@ import static dev.allot.stock.ReservationDocs.view;
  * The multi-SKU reservation protocol (docs/protocol.md). Each SKU is changed by its own script
  * in its own slot; the reservation record is the single decision point. Holds carry the
  * reservation id and a deadline, so whatever a dead instance leaves behind either expires on
- * its own or is finished by the sweeper from the record. The documents it answers are
- * {@link ReservationDocs}'.
+ * its own or is finished by the sweeper from the record. Where the record and every SKU live on
+ * one Redis (standalone), a reservation is created in one group-committed script call instead
+ * ({@link Creations}). The documents it answers are {@link ReservationDocs}'.
  */
 public final class Reservations {
   private static final System.Logger LOG = System.getLogger(Reservations.class.getName());
@@ -62,6 +67,8 @@ public final class Reservations {
 
   private final Store store;
   private final RecordStore records;
+  /** null in front of a Redis Cluster: the saga then creates every reservation. */
+  private final Creations creations;
   private final Catalog catalog;
   private final ReservationDocs docs;
   private final Settings.Reservations settings;
@@ -70,10 +77,11 @@ public final class Reservations {
   private final LongSupplier clock;
 
   /** storeRetryAfterSeconds: the Retry-After of a creation that took too long and was undone. */
-  public Reservations(Store store, RecordStore records, Catalog catalog, Settings.Reservations settings,
-                      int storeRetryAfterSeconds, Metrics metrics, LongSupplier clock) {
+  public Reservations(Store store, RecordStore records, Creations creations, Catalog catalog,
+                      Settings.Reservations settings, int storeRetryAfterSeconds, Metrics metrics, LongSupplier clock) {
     this.store = store;
     this.records = records;
+    this.creations = creations;
     this.catalog = catalog;
     this.docs = new ReservationDocs(catalog);
     this.settings = settings;
@@ -113,6 +121,9 @@ public final class Reservations {
       long deadline = now + req.ttlSeconds() * 1000L;
       String fp = Json.fingerprint(req.canonical());
       List<StockLine> stock = stockLines(req.lines());
+      if (creations != null) {
+        return createAtOnce(req, stock, channel, fp, now, deadline);
+      }
       return records.begin(req.id(), now, fp, channel.id(), deadline, now + settings.pendingLeaseMillis(), stock)
           .compose(begin -> {
             if (begin.result() == BeginResult.CREATED) {
@@ -125,6 +136,57 @@ public final class Reservations {
             return Future.succeededFuture(replayCreate(req.id(), begin));
           });
     });
+  }
+
+  /** Record and lines in one group-committed call (one Redis holds them all). */
+  private Future<Outcome> createAtOnce(ReserveRequest req, List<StockLine> stock, Channel channel, String fp, long now,
+                                       long deadline) {
+    NewReservation create = new NewReservation(req.id(), now, fp, channel.id(), deadline, channel.buffer(),
+        req.customer(), channel.backorder(), channel.locations(), stock,
+        docs.createdTemplate(req, stock, channel, deadline), Math.min(86400, settings.retentionSeconds()));
+    return creations.create(create).transform(ar -> {
+      if (ar.failed()) {
+        // One atomic script: it either happened whole (a replay answers it) or not at all.
+        metrics.reservation("unavailable");
+        return Future.failedFuture(ar.cause());
+      }
+      Creation c = ar.result();
+      return Future.succeededFuture(switch (c.result()) {
+        case CREATED -> {
+          metrics.reservation("held");
+          yield new Outcome(true, c.body());
+        }
+        case REFUSED -> refused(req, stock, c.refusal(), true);
+        case OTHER_REQUEST -> {
+          metrics.reservation("idempotency_conflict");
+          throw idempotencyConflict(req.id());
+        }
+        case SAME_REQUEST -> c.status() == 409 && c.body().isEmpty() && !c.refusal().isEmpty()
+            ? replayRefusal(req, stock, c.refusal())
+            : replayCreate(req.id(), new RecordStore.Begin(RecordStore.BeginResult.SAME_REQUEST, c.state(), c.status(),
+                c.body()));
+      });
+    });
+  }
+
+  /** A refusal create_batch decided: its 409 document, written from each stock line's decision. */
+  private Outcome refused(ReserveRequest req, List<StockLine> stock, List<LineDecision> decisions, boolean count) {
+    List<LineHold> holds = new ArrayList<>(decisions.size());
+    boolean limited = false;
+    for (LineDecision d : decisions) {
+      holds.add(new LineHold(d.status(), 0, d.value(), 0, List.of()));
+      limited |= d.status() == HoldStatus.CUSTOMER_LIMIT;
+    }
+    if (count) {
+      metrics.reservation(limited ? "customer_limit" : "insufficient_stock");
+    }
+    return new Outcome(false, Json.write(limited ? docs.customerLimit(req, stock, holds)
+        : docs.insufficient(req, stock, holds)));
+  }
+
+  private Outcome replayRefusal(ReserveRequest req, List<StockLine> stock, List<LineDecision> decisions) {
+    metrics.reservation("replay");
+    return refused(req, stock, decisions, false);
   }
 
   private Outcome replayCreate(String id, RecordStore.Begin begin) {

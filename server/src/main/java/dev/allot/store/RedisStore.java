@@ -141,6 +141,11 @@ public final class RedisStore {
     });
   }
 
+  /** True in front of a Redis Cluster: keys of different slots may live on different nodes. */
+  public boolean cluster() {
+    return cluster;
+  }
+
   public boolean scriptsLoaded() {
     return scriptsLoaded;
   }

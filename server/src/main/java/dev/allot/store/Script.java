@@ -1,6 +1,9 @@
 package dev.allot.store;
 
-/** The Lua scripts in lua/, each with the number of KEYS it takes (its header lists them). */
+/**
+ * The Lua scripts in lua/, each with the number of KEYS it takes (its header lists them); -1 for
+ * create_batch, whose KEYS grow with its batch.
+ */
 public enum Script {
   RESERVE_LINE("reserve_line", 5),
   COMMIT_LINE("commit_line", 5),
@@ -9,6 +12,7 @@ public enum Script {
   SHIP_LINE("ship_line", 5),
   MOVEMENT("movement", 7),
   RESERVATION("reservation", 3),
+  CREATE_BATCH("create_batch", -1),
   SWEEP_CLAIM("sweep_claim", 1);
 
   public final String file;

@@ -1,0 +1,146 @@
+--[[ create_batch: creates whole reservations, record and every stock line, many in one call:
+  the group commit of a Redis where a reservation's record and all its SKUs live together
+  (standalone Redis; a cluster uses the saga of reservation + reserve_line, docs/protocol.md).
+  The reservations are taken in the order given (their arrival order), each all or nothing: a
+  replay of a known id answers its record, a known id with another request answers 3, and
+  per-customer limits see every reservation before them in the batch.
+  KEYS  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s;
+        then for each reservation j = 1..N: its record, its bucket's due index and counters
+        (reservation.lua's KEYS[1..3]) at 5S+3(j-1)+1 .. 5S+3j
+  ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] SKU 1's event channel   (stock_prelude's prefix)
+  ARGV[4] S   ARGV[5] N   ARGV[6] seconds a refused reservation's record is kept
+  ARGV[7 .. 6+S]  each SKU's event channel, allot:{SKU}:ev
+  then each reservation: id, fingerprint, channel, deadline_ms, buffer, customer ('' none),
+    backorder 0/1, lines for the record ("SKU=qty,..."), body template, L (stock lines), L pairs
+    (SKU index, qty), C (channel locations), C locations in draw order.
+    The body template is the 201 document with "\1<k>\1" where the k-th stock line's allocations
+    go (k from 0); each becomes [{"location":"L","qty":n},...] and, when units are backordered,
+    ,"backordered":n after it (ReservationDocs writes the template, and the same document itself
+    on the saga's path).
+  Returns one entry per reservation, in order:
+    {1, body}                   created and held: the record is held and its body is `body`
+    {2, state, status, body, refusal}  the same request again: the record as it stands
+                                (a refused record has status 409, body '' and its refusal)
+    {3}                         the id belongs to another request: nothing changed
+    {0, refusal}                refused, nothing held; the record is kept as rejected with the
+                                refusal, for the replay
+    where refusal is one "code:value" per stock line, comma separated: 1:available (could be
+    held; available before), 0:available (not enough), 3:allowed (the customer's limit)
+  Events  one SPUBLISH (Redis 7+; PUBLISH before) per SKU that changed, after the whole batch ]]
+--- @include "include/hold"
+local S, N = tonumber(ARGV[4]), tonumber(ARGV[5])
+local REFUSED_RETENTION = tonumber(ARGV[6])
+if not PREFIX_OK or not S or not N or not REFUSED_RETENTION or #KEYS ~= 5 * S + 3 * N then
+  return redis.error_reply('ERR create_batch: bad arguments')
+end
+
+local more, dirty = {}, {}
+-- Binds SKU s; its expired holds go back the first time the batch touches it.
+local function use_sku(s)
+  bind_sku(5 * (s - 1) + 1, ARGV[6 + s])
+  if more[s] == nil then more[s] = drop_expired() end
+end
+local function leave_sku(s)
+  if changed then dirty[s] = true; changed = false end
+end
+
+local function fill(template, allocs)
+  return (string.gsub(template, '\1(%d+)\1', function(k)
+    local a = allocs[tonumber(k) + 1]
+    local parts = {}
+    for i = 1, #a.list, 2 do
+      parts[#parts + 1] = '{"location":"' .. a.list[i] .. '","qty":' .. a.list[i + 1] .. '}'
+    end
+    local json = '[' .. table.concat(parts, ',') .. ']'
+    if a.bo > 0 then json = json .. ',"backordered":' .. a.bo end
+    return json
+  end))
+end
+
+-- The due index and counters of each bucket a held reservation went to: written once per bucket.
+local dues, held = {}, {}
+
+local out = {}
+local p = 7 + S
+for j = 1, N do
+  local id, fp, channel = ARGV[p], ARGV[p + 1], ARGV[p + 2]
+  local deadline, buffer = tonumber(ARGV[p + 3]), tonumber(ARGV[p + 4])
+  local customer, backorder, ln, template = ARGV[p + 5], ARGV[p + 6] == '1', ARGV[p + 7], ARGV[p + 8]
+  local L = tonumber(ARGV[p + 9])
+  local lines = {}
+  for k = 1, L do
+    lines[k] = {s = tonumber(ARGV[p + 8 + 2 * k]), qty = tonumber(ARGV[p + 9 + 2 * k])}
+  end
+  p = p + 10 + 2 * L
+  local C = tonumber(ARGV[p])
+  local locs = {}
+  for c = 1, C do locs[c] = ARGV[p + c] end
+  p = p + 1 + C
+
+  local base = 5 * S + 3 * (j - 1)
+  local K_REC, K_DUE, K_STATS = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3]
+  local known = rcall('HMGET', K_REC, 'fp', 'st', 'sc', 'body', 'rf')
+  if known[1] then
+    if known[1] ~= fp then
+      out[j] = {3}
+    else
+      out[j] = {2, known[2] or '', tonumber(known[3]) or 0, known[4] or '', known[5] or ''}
+    end
+  else
+    -- Decide every line first; hold them only when every one can be held. No record means no
+    -- hold under this id: a record is written with its holds and outlives them.
+    local decisions, refused = {}, false
+    for k, l in ipairs(lines) do
+      use_sku(l.s)
+      local d
+      d, more[l.s] = decide_hold(id, l.qty, buffer, customer, backorder, locs, more[l.s], false)
+      decisions[k] = d
+      refused = refused or d.code ~= 1
+      leave_sku(l.s)
+    end
+    if refused then
+      local rf = {}
+      for k, d in ipairs(decisions) do
+        if d.code == 3 then rf[k] = '3:' .. d.allowed else rf[k] = (d.code == 0 and '0:' or '1:') .. d.total end
+      end
+      local refusal = table.concat(rf, ',')
+      rcall('HSET', K_REC, 'st', 'rejected', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cl', 1, 'cr', now,
+        'sc', 409, 'body', '', 'rf', refusal)
+      rcall('EXPIRE', K_REC, REFUSED_RETENTION)
+      out[j] = {0, refusal}
+    else
+      local allocs = {}
+      for k, l in ipairs(lines) do
+        use_sku(l.s)
+        local d = decisions[k]
+        allocs[k] = {list = apply_hold(id, d, l.qty, deadline, channel, customer, locs), bo = d.bo}
+        leave_sku(l.s)
+      end
+      local body = fill(template, allocs)
+      rcall('HSET', K_REC, 'st', 'held', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cr', now, 'sc', 201,
+        'body', body)
+      local due = dues[K_DUE]
+      if not due then
+        due = {}
+        dues[K_DUE] = due
+      end
+      due[#due + 1] = deadline
+      due[#due + 1] = id
+      held[K_STATS] = (held[K_STATS] or 0) + 1
+      out[j] = {1, body}
+    end
+  end
+end
+
+for key, members in pairs(dues) do rcall('ZADD', key, unpack(members)) end
+for key, n in pairs(held) do
+  rcall('HINCRBY', key, 'held', n)
+  rcall('HINCRBY', key, 'created', n)
+end
+for s = 1, S do
+  bind_sku(5 * (s - 1) + 1, ARGV[6 + s])
+  hold_flush()
+  leave_sku(s)
+  if dirty[s] then publish() end
+end
+return out

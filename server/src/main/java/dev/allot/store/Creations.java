@@ -1,0 +1,153 @@
+package dev.allot.store;
+
+import dev.allot.store.RecordStore.StockLine;
+import dev.allot.store.Store.HoldStatus;
+import io.vertx.core.Future;
+import io.vertx.redis.client.Response;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reservations created whole, record and every stock line, in one script call (lua/create_batch.lua)
+ * where all their keys live on one Redis: a standalone Redis. Calls are group-committed
+ * ({@link GroupCommit}): one batch in flight per instance of this class (one per event loop), what
+ * arrives meanwhile goes in the next. A Redis Cluster spreads a reservation over several nodes and
+ * uses the saga instead ({@link RecordStore#begin}, {@link Store#reserveLine}).
+ */
+public final class Creations {
+  /** At most this many reservations in one script call: Redis runs nothing else while it runs. */
+  public static final int BATCH_CAP = 256;
+
+  /**
+   * One reservation to create. {@code bodyTemplate}: its 201 document with {@code "\u0001k\u0001"} (a raw
+   * control character, which JSON text never holds unescaped) where the k-th stock line's allocations go.
+   * {@code refusedRetentionSeconds}: how long the record of a refused reservation is kept for its replay.
+   */
+  public record NewReservation(String id, long now, String fingerprint, String channel, long deadline, long buffer,
+                               String customer, boolean backorder, List<String> locations, List<StockLine> lines,
+                               String bodyTemplate, long refusedRetentionSeconds) {
+  }
+
+  public enum Result { CREATED, SAME_REQUEST, OTHER_REQUEST, REFUSED }
+
+  /**
+   * One stock line's part in a refusal: INSUFFICIENT with what the channel has, CUSTOMER_LIMIT with how
+   * many more units the customer may take, or HELD (it could have been held) with what it had.
+   */
+  public record LineDecision(HoldStatus status, long value) {
+  }
+
+  /**
+   * CREATED: held, with its body. SAME_REQUEST: the record's state, first status and body (a refused
+   * record keeps its refusal instead of a body). OTHER_REQUEST: the id is another request's.
+   * REFUSED: nothing held, each stock line's decision in {@code refusal}.
+   */
+  public record Creation(Result result, String state, int status, String body, List<LineDecision> refusal) {
+  }
+
+  private final RedisStore redis;
+  private final String ledgerMax;
+  private final GroupCommit<NewReservation, Creation> group;
+
+  public Creations(RedisStore redis, int ledgerMaxEntries) {
+    this.redis = redis;
+    this.ledgerMax = Integer.toString(ledgerMaxEntries);
+    this.group = new GroupCommit<>(BATCH_CAP, 1, this::send);
+  }
+
+  public Future<Creation> create(NewReservation r) {
+    return group.submit(r);
+  }
+
+  /** One create_batch call for these reservations, in this order (package-private for the tests). */
+  Future<List<Creation>> send(List<NewReservation> batch) {
+    Map<String, Integer> skus = new LinkedHashMap<>();
+    long now = 0;
+    int argc = 0;
+    for (NewReservation r : batch) {
+      for (StockLine l : r.lines()) {
+        skus.putIfAbsent(l.sku(), skus.size() + 1);
+      }
+      now = Math.max(now, r.now());
+      argc += 11 + 2 * r.lines().size() + r.locations().size();
+    }
+    List<String> keys = new ArrayList<>(5 * skus.size() + 3 * batch.size());
+    List<String> args = new ArrayList<>(6 + skus.size() + argc);
+    String first = skus.keySet().iterator().next();
+    args.add(Long.toString(now));
+    args.add(ledgerMax);
+    args.add(Keys.events(first));
+    args.add(Integer.toString(skus.size()));
+    args.add(Integer.toString(batch.size()));
+    args.add(Long.toString(batch.get(0).refusedRetentionSeconds()));
+    for (String sku : skus.keySet()) {
+      keys.add(Keys.stock(sku));
+      keys.add(Keys.holds(sku));
+      keys.add(Keys.expiry(sku));
+      keys.add(Keys.ledger(sku));
+      keys.add(Keys.customers(sku));
+      args.add(Keys.events(sku));
+    }
+    for (NewReservation r : batch) {
+      int bucket = Keys.bucket(r.id());
+      keys.add(Keys.reservation(r.id()));
+      keys.add(Keys.due(bucket));
+      keys.add(Keys.stats(bucket));
+      args.add(r.id());
+      args.add(r.fingerprint());
+      args.add(r.channel());
+      args.add(Long.toString(r.deadline()));
+      args.add(Long.toString(r.buffer()));
+      args.add(r.customer() == null ? "" : r.customer());
+      args.add(r.backorder() ? "1" : "0");
+      args.add(RecordStore.encodeLines(r.lines()));
+      args.add(r.bodyTemplate());
+      args.add(Integer.toString(r.lines().size()));
+      for (StockLine l : r.lines()) {
+        args.add(Integer.toString(skus.get(l.sku())));
+        args.add(Long.toString(l.qty()));
+      }
+      args.add(Integer.toString(r.locations().size()));
+      args.addAll(r.locations());
+    }
+    return redis.eval(Script.CREATE_BATCH, keys, args).map(reply -> {
+      List<Creation> out = new ArrayList<>(reply.size());
+      for (Response r : reply) {
+        out.add(creation(r));
+      }
+      return out;
+    });
+  }
+
+  private static Creation creation(Response r) {
+    return switch (r.get(0).toInteger()) {
+      case 1 -> new Creation(Result.CREATED, "held", 201, r.get(1).toString(), List.of());
+      case 2 -> new Creation(Result.SAME_REQUEST, r.get(1).toString(), r.get(2).toInteger(), r.get(3).toString(),
+          refusal(r.get(4).toString()));
+      case 3 -> new Creation(Result.OTHER_REQUEST, null, 0, null, List.of());
+      default -> new Creation(Result.REFUSED, "rejected", 409, null, refusal(r.get(1).toString()));
+    };
+  }
+
+  /** "code:value,..." per stock line (lua/create_batch.lua). */
+  static List<LineDecision> refusal(String s) {
+    if (s == null || s.isEmpty()) {
+      return List.of();
+    }
+    String[] parts = s.split(",");
+    List<LineDecision> out = new ArrayList<>(parts.length);
+    for (String p : parts) {
+      int colon = p.indexOf(':');
+      HoldStatus status = switch (p.substring(0, colon)) {
+        case "0" -> HoldStatus.INSUFFICIENT;
+        case "3" -> HoldStatus.CUSTOMER_LIMIT;
+        default -> HoldStatus.HELD;
+      };
+      out.add(new LineDecision(status, Long.parseLong(p.substring(colon + 1))));
+    }
+    return List.copyOf(out);
+  }
+}

@@ -1,0 +1,103 @@
+package dev.allot.store;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * Group commit: at most one call in flight; whatever is submitted meanwhile waits and goes to
+ * Redis together in the next call, at most {@code cap} items a call. Nothing ever waits on a
+ * timer: on an idle queue a submission is sent at once, so an idle box answers as fast as
+ * before, and a busy one sends fewer, fuller calls (TigerBeetle's clients do the same).
+ *
+ * <p>The call answers one outcome per item, in order; a failed call fails every item in it (the
+ * script is atomic, so either all of the batch happened or none of it did, and a caller told 503
+ * may find its change made, as with any single call). Thread-safe, though each instance is used
+ * by the event loop that owns its Redis client.
+ */
+final class GroupCommit<I, O> {
+  private static final System.Logger LOG = System.getLogger(GroupCommit.class.getName());
+
+  private record Waiting<I, O>(I item, Promise<O> promise) {
+  }
+
+  private final Function<List<I>, Future<List<O>>> call;
+  private final int cap;
+  private final int maxInFlight;
+  private final ArrayDeque<Waiting<I, O>> queue = new ArrayDeque<>();
+  private int inFlight;
+
+  /**
+   * call: sends one batch and answers one outcome per item, in order. maxInFlight: how many calls may
+   * be under way at once (each on a connection of its own).
+   */
+  GroupCommit(int cap, int maxInFlight, Function<List<I>, Future<List<O>>> call) {
+    if (cap < 1 || maxInFlight < 1) {
+      throw new IllegalArgumentException("cap and maxInFlight must be at least 1");
+    }
+    this.cap = cap;
+    this.maxInFlight = maxInFlight;
+    this.call = call;
+  }
+
+  Future<O> submit(I item) {
+    Promise<O> promise = Promise.promise();
+    boolean send;
+    synchronized (this) {
+      queue.add(new Waiting<>(item, promise));
+      send = inFlight < maxInFlight;
+      if (send) {
+        inFlight++;
+      }
+    }
+    if (send) {
+      next();
+    }
+    return promise.future();
+  }
+
+  /** Sends what waits (up to the cap), or marks the queue idle when nothing does. */
+  private void next() {
+    List<Waiting<I, O>> batch;
+    synchronized (this) {
+      if (queue.isEmpty()) {
+        inFlight--;
+        return;
+      }
+      batch = new ArrayList<>(Math.min(cap, queue.size()));
+      while (batch.size() < cap && !queue.isEmpty()) {
+        batch.add(queue.poll());
+      }
+    }
+    List<I> items = new ArrayList<>(batch.size());
+    batch.forEach(w -> items.add(w.item()));
+    Future<List<O>> sent;
+    try {
+      sent = call.apply(items);
+    } catch (RuntimeException e) {
+      sent = Future.failedFuture(e);
+    }
+    sent.onComplete(ar -> {
+      try {
+        if (ar.failed()) {
+          batch.forEach(w -> w.promise().tryFail(ar.cause()));
+        } else if (ar.result().size() != batch.size()) {
+          IllegalStateException e = new IllegalStateException("a batch of " + batch.size() + " answered "
+              + ar.result().size() + " outcomes");
+          LOG.log(System.Logger.Level.ERROR, e.getMessage());
+          batch.forEach(w -> w.promise().tryFail(e));
+        } else {
+          for (int i = 0; i < batch.size(); i++) {
+            batch.get(i).promise().tryComplete(ar.result().get(i));
+          }
+        }
+      } finally {
+        next();
+      }
+    });
+  }
+}

@@ -1,0 +1,187 @@
+package dev.allot.store;
+
+import dev.allot.Api;
+import dev.allot.TestRedis;
+import dev.allot.store.Creations.Creation;
+import dev.allot.store.Creations.LineDecision;
+import dev.allot.store.Creations.NewReservation;
+import dev.allot.store.Creations.Result;
+import dev.allot.store.RecordStore.StockLine;
+import dev.allot.store.Store.HoldStatus;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * create_batch driven one batch at a time ({@link Creations#send}): whatever a batch mixes, each
+ * reservation's outcome is the one it would have had alone, in arrival order.
+ */
+class CreationsTest {
+  static final long NOW = 1_700_000_000_000L;
+  static final List<String> LOCS = List.of("main", "shop");
+  static Vertx vertx;
+  static RedisStore redis;
+  static Store store;
+  static RecordStore records;
+  static Creations creations;
+  String sku;
+
+  @BeforeAll
+  static void setUp() {
+    vertx = Vertx.vertx();
+    redis = RedisStore.create(vertx, TestRedis.url(), List.of(), 4);
+    await(redis.loadScripts());
+    store = new Store(redis, 1000);
+    records = new RecordStore(redis);
+    creations = new Creations(redis, 1000);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    await(redis.close());
+    await(vertx.close());
+  }
+
+  static <T> T await(Future<T> f) {
+    try {
+      return f.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new RuntimeException(e);
+    }
+  }
+
+  @BeforeEach
+  void stock() {
+    sku = Api.sku("batch");
+    receive(sku, "main", 2);
+    receive(sku, "shop", 1);
+  }
+
+  void receive(String s, String loc, long qty) {
+    assertEquals(Store.MovementStatus.APPLIED, await(store.movement(Api.id("m"), "fp", "receive", s, loc, qty, NOW,
+        1000)).status());
+  }
+
+  NewReservation res(String id, String fp, String customer, StockLine... lines) {
+    return new NewReservation(id, NOW, fp, "web", NOW + 60_000, 0, customer, false, LOCS, List.of(lines),
+        "{\"id\":\"" + id + "\",\"lines\":[{\"allocations\":\u00010\u0001}]}", 600);
+  }
+
+  long reserved(String s) {
+    Store.StockView v = await(store.readStock(s));
+    return v.locations().values().stream().mapToLong(Store.LocationCounts::reserved).sum();
+  }
+
+  @Test
+  @DisplayName("one batch of new ids, a replay of an id earlier in the batch, the same id with another request, and a refusal")
+  void mixedBatch() {
+    String a = Api.id("a");
+    String b = Api.id("b");
+    String c = Api.id("c");
+    String d = Api.id("d");
+    List<Creation> out = await(creations.send(List.of(
+        res(a, "fa", null, new StockLine(sku, 2)),
+        res(b, "fb", null, new StockLine(sku, 1)),
+        res(a, "fa", null, new StockLine(sku, 2)),
+        res(a, "other", null, new StockLine(sku, 1)),
+        res(c, "fc", null, new StockLine(sku, 1)),
+        res(d, "fd", null, new StockLine(sku, 1)))));
+    assertEquals(List.of(Result.CREATED, Result.CREATED, Result.SAME_REQUEST, Result.OTHER_REQUEST, Result.REFUSED,
+        Result.REFUSED), out.stream().map(Creation::result).toList());
+    assertEquals("{\"id\":\"" + a + "\",\"lines\":[{\"allocations\":[{\"location\":\"main\",\"qty\":2}]}]}",
+        out.get(0).body(), "the template filled with where the units are held");
+    assertEquals("{\"id\":\"" + b + "\",\"lines\":[{\"allocations\":[{\"location\":\"shop\",\"qty\":1}]}]}",
+        out.get(1).body(), "the first location is empty: the next one in the channel's order");
+    assertEquals(out.get(0).body(), out.get(2).body(), "the replay answers the first outcome");
+    assertEquals("held", out.get(2).state());
+    assertEquals(201, out.get(2).status());
+    assertEquals(List.of(new LineDecision(HoldStatus.INSUFFICIENT, 0)), out.get(4).refusal());
+    assertEquals(3, reserved(sku), "a and b hold 3 units; the conflict and the refusals hold nothing");
+
+    // The records agree: a and b held with their bodies, c refused (no body, its refusal kept for a replay).
+    assertEquals("held", await(records.read(a)).state());
+    assertEquals(out.get(1).body(), await(records.read(b)).body());
+    assertEquals("rejected", await(records.read(c)).state());
+    List<Creation> again = await(creations.send(List.of(res(c, "fc", null, new StockLine(sku, 1)))));
+    assertEquals(Result.SAME_REQUEST, again.get(0).result());
+    assertEquals(409, again.get(0).status());
+    assertEquals(List.of(new LineDecision(HoldStatus.INSUFFICIENT, 0)), again.get(0).refusal());
+  }
+
+  @Test
+  @DisplayName("a per-customer limit reached in the middle of a batch: exactly the limit is held for that customer")
+  void customerLimitMidBatch() {
+    receive(sku, "main", 10);
+    await(store.setCustomerLimit(sku, 3L));
+    List<NewReservation> batch = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      batch.add(res(Api.id("x"), "f" + i, "bot", new StockLine(sku, 1)));
+      batch.add(res(Api.id("y"), "g" + i, "human-" + i, new StockLine(sku, 1)));
+    }
+    List<Creation> out = await(creations.send(batch));
+    List<Result> bot = new ArrayList<>();
+    for (int i = 0; i < out.size(); i += 2) {
+      bot.add(out.get(i).result());
+      assertEquals(Result.CREATED, out.get(i + 1).result(), "other customers are not limited by bot");
+    }
+    assertEquals(List.of(Result.CREATED, Result.CREATED, Result.CREATED, Result.REFUSED, Result.REFUSED), bot,
+        "the first three of bot's, in arrival order");
+    assertEquals(List.of(new LineDecision(HoldStatus.CUSTOMER_LIMIT, 0)), out.get(6).refusal());
+    assertEquals("3", await(redis.send(Command.HGET, Keys.customers(sku), "bot")).toString());
+    assertEquals(8, reserved(sku));
+  }
+
+  @Test
+  @DisplayName("a cart over two SKUs is all or nothing inside a batch; each SKU's ledger explains its numbers")
+  void cartsAllOrNothing() {
+    String other = Api.sku("other");
+    receive(other, "main", 1);
+    String first = Api.id("cart");
+    String second = Api.id("cart");
+    List<Creation> out = await(creations.send(List.of(
+        new NewReservation(first, NOW, "f1", "web", NOW + 60_000, 0, null, false, LOCS,
+            List.of(new StockLine(sku, 1), new StockLine(other, 1)),
+            "{\"a\":\u00010\u0001,\"b\":\u00011\u0001}", 600),
+        new NewReservation(second, NOW, "f2", "web", NOW + 60_000, 0, null, false, LOCS,
+            List.of(new StockLine(sku, 1), new StockLine(other, 1)), "{}", 600))));
+    assertEquals(Result.CREATED, out.get(0).result());
+    assertEquals("{\"a\":[{\"location\":\"main\",\"qty\":1}],\"b\":[{\"location\":\"main\",\"qty\":1}]}",
+        out.get(0).body());
+    assertEquals(Result.REFUSED, out.get(1).result());
+    assertEquals(List.of(new LineDecision(HoldStatus.HELD, 2), new LineDecision(HoldStatus.INSUFFICIENT, 0)),
+        out.get(1).refusal(), "the first SKU could have been held (2 left); the second could not");
+    assertEquals(1, reserved(sku), "the refused cart holds nothing of the SKU it could have had");
+    assertEquals(1, reserved(other));
+    List<String> ledger = await(store.ledger(sku, 10));
+    assertTrue(ledger.get(0).contains("\"type\":\"hold\"") && ledger.get(0).contains("\"ref\":\"" + first + "\"")
+        && ledger.get(0).contains("\"reserved\":1"), ledger.get(0));
+    assertEquals("", await(records.read(second)).body(), "a refused record keeps its refusal, not a body");
+  }
+
+  @Test
+  @DisplayName("a backorder taking no units from the shelf, in a batch with a hold that empties it")
+  void wholeBackorderInBatch() {
+    String a = Api.id("a");
+    String b = Api.id("b");
+    List<Creation> out = await(creations.send(List.of(
+        res(a, "fa", null, new StockLine(sku, 3)),
+        new NewReservation(b, NOW, "fb", "trade", NOW + 60_000, 0, null, true, LOCS, List.of(new StockLine(sku, 2)),
+            "{\"allocations\":\u00010\u0001}", 600))));
+    assertEquals(Result.CREATED, out.get(1).result());
+    assertEquals("{\"allocations\":[],\"backordered\":2}", out.get(1).body());
+    assertEquals(3, reserved(sku));
+    assertEquals(2, await(store.readStock(sku)).backordered());
+  }
+}
