@@ -23,14 +23,6 @@ end
 drop_expired()
 local e = rcall('HGET', K_HOLDS, rid)
 if not e then return finish({0, ver()}) end
-local st, _, channel, alloc, customer, bo = parse_entry(e)
-if st == 'c' then return finish({2, ver()}) end
-for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
-  rcall('HINCRBY', K_STOCK, loc .. '|res', -tonumber(q))
-  rcall('HINCRBY', K_STOCK, loc .. '|com', tonumber(q))
-  ledger('commit', loc, rid)
-end
-rcall('HSET', K_HOLDS, rid, 'c|0|' .. channel .. '|' .. alloc .. '|' .. customer .. '|' .. bo)
-rcall('ZREM', K_EXPIRY, rid)
-changed = true
+if parse_entry(e) == 'c' then return finish({2, ver()}) end
+commit_entry(rid, e)
 return finish({1, rcall('HINCRBY', K_STOCK, 'ver', 1)})

@@ -57,8 +57,9 @@ local function fill(template, allocs)
   end))
 end
 
--- The due index and counters of each bucket a held reservation went to: written once per bucket.
-local dues, held = {}, {}
+-- The due index of each bucket a held reservation went to, written once per bucket, and how
+-- many were held.
+local dues, held = {}, 0
 
 local out = {}
 local p = 7 + S
@@ -78,7 +79,7 @@ for j = 1, N do
   p = p + 1 + C
 
   local base = 5 * S + 3 * (j - 1)
-  local K_REC, K_DUE, K_STATS = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3]
+  local K_REC, K_DUE = KEYS[base + 1], KEYS[base + 2]
   local known = rcall('HMGET', K_REC, 'fp', 'st', 'sc', 'body', 'rf')
   if known[1] then
     if known[1] ~= fp then
@@ -126,16 +127,18 @@ for j = 1, N do
       end
       due[#due + 1] = deadline
       due[#due + 1] = id
-      held[K_STATS] = (held[K_STATS] or 0) + 1
+      held = held + 1
       out[j] = {1, body}
     end
   end
 end
 
 for key, members in pairs(dues) do rcall('ZADD', key, unpack(members)) end
-for key, n in pairs(held) do
-  rcall('HINCRBY', key, 'held', n)
-  rcall('HINCRBY', key, 'created', n)
+-- The counters are only ever read summed over the buckets (RecordStore.stats), so the whole
+-- batch counts in the first reservation's bucket: two writes per batch, not two per bucket.
+if held > 0 then
+  rcall('HINCRBY', KEYS[5 * S + 3], 'held', held)
+  rcall('HINCRBY', KEYS[5 * S + 3], 'created', held)
 end
 for s = 1, S do
   bind_sku(5 * (s - 1) + 1, ARGV[6 + s])

@@ -24,29 +24,11 @@
     finish  retention_s                                       -> {1} | {0, st}
   Every op on a missing record answers {-1}.
   Events  none ]]
-local rcall = redis.call
-local K_REC, K_DUE, K_STATS = KEYS[1], KEYS[2], KEYS[3]
-local op, rid = ARGV[1], ARGV[2]
+--- @include "include/record"
+bind_record(KEYS[1], KEYS[2], KEYS[3], ARGV[2])
+local op = ARGV[1]
 local now = tonumber(ARGV[3])
 if not now then return redis.error_reply('ERR reservation: bad arguments') end
-
-local terminal = { released = true, expired = true, cancelled = true, shipped = true,
-                   rejected = true, aborted = true }
-
--- The record's state now (nil: no record); `to` moves it and keeps the counters and the due index.
-local st
-
-local function to(state, due_at)
-  if st == 'held' and state ~= 'held' then rcall('HINCRBY', K_STATS, 'held', -1) end
-  if state == 'held' then
-    rcall('HINCRBY', K_STATS, 'held', 1)
-    rcall('HINCRBY', K_STATS, 'created', 1)
-  elseif state == 'committed' or state == 'expired' then
-    rcall('HINCRBY', K_STATS, state, 1)
-  end
-  rcall('HSET', K_REC, 'st', state)
-  if due_at then rcall('ZADD', K_DUE, due_at, rid) else rcall('ZREM', K_DUE, rid) end
-end
 
 -- Each op: its own ARGV from 4 on (see the header), its reply.
 local ops = {}
@@ -76,16 +58,7 @@ function ops.reject()
 end
 
 function ops.commit()
-  if st == 'committed' then return {2, rcall('HGET', K_REC, 'oid') or ''} end
-  if st ~= 'held' then return {0, st} end
-  if (tonumber(rcall('HGET', K_REC, 'dl')) or 0) <= now then
-    -- The deadline is strict even when every line was committed by an earlier, failed attempt.
-    to('expired', now + tonumber(ARGV[5] or 5000))
-    return {0, 'expired'}
-  end
-  rcall('HSET', K_REC, 'oid', ARGV[4])
-  to('committed', nil)
-  return {1, ARGV[4]}
+  return record_commit(now, ARGV[4], tonumber(ARGV[5] or 5000))
 end
 
 ops.release = simple('held', 'released')
@@ -120,11 +93,7 @@ function ops.expire()
 end
 
 function ops.finish()
-  if not terminal[st] then return {0, st} end
-  rcall('HSET', K_REC, 'cl', 1)
-  rcall('ZREM', K_DUE, rid)
-  rcall('EXPIRE', K_REC, tonumber(ARGV[4]))
-  return {1}
+  return record_finish(tonumber(ARGV[4]))
 end
 
 -- begin is the one op on a record that may not exist yet.

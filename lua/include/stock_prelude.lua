@@ -19,6 +19,7 @@
     ledger_entry(seq, kind, loc, ref, on, res, com, q, drift)  an entry's JSON text
     parse_entry(e)                    the fields of a holds entry
     drop_entry(id, e, kind, fields)   takes an entry's units off the given counts; drops the entry
+    commit_entry(id, e)               a held entry's units become committed (the entry stays, state c)
     give_back(id, e, kind)            returns what an entry holds or has committed; drops the entry
     drop_expired()                    lazy expiry of this SKU's holds, a batch; true when more may be left
     publish(), finish(result)         the event; `changed = true` makes finish publish
@@ -94,6 +95,20 @@ local function drop_entry(id, e, kind, fields)
   rcall('ZREM', K_EXPIRY, id)
   changed = true
   return units
+end
+
+-- Turns a held entry (h) into committed units: res -> com at each of its locations, with a
+-- ledger line each; the entry stays (state c) with its customer and backordered units.
+local function commit_entry(id, e)
+  local _, _, channel, alloc, customer, bo = parse_entry(e)
+  for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
+    rcall('HINCRBY', K_STOCK, loc .. '|res', -tonumber(q))
+    rcall('HINCRBY', K_STOCK, loc .. '|com', tonumber(q))
+    ledger('commit', loc, id)
+  end
+  rcall('HSET', K_HOLDS, id, 'c|0|' .. channel .. '|' .. alloc .. '|' .. customer .. '|' .. bo)
+  rcall('ZREM', K_EXPIRY, id)
+  changed = true
 end
 
 -- Gives back everything an entry holds (h) or has committed (c); drops the entry.

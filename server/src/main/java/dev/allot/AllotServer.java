@@ -11,6 +11,7 @@ import dev.allot.stock.StockServices;
 import dev.allot.stock.Sweeper;
 import dev.allot.stream.StreamHub;
 import dev.allot.store.Creations;
+import dev.allot.store.Decisions;
 import dev.allot.store.RecordStore;
 import dev.allot.store.RedisProcess;
 import dev.allot.store.RedisStore;
@@ -156,9 +157,12 @@ public final class AllotServer {
     Store store = new Store(redis, settings.stock().ledgerMaxEntries());
     RecordStore records = new RecordStore(redis);
     // One Redis holds a reservation's record and all its SKUs unless it is a cluster: then one call creates it.
-    Creations creations = redis.cluster() ? null : new Creations(redis, settings.stock().ledgerMaxEntries());
+    Creations creations = redis.cluster() ? null : new Creations(redis, settings.stock().ledgerMaxEntries(),
+        settings.redis().groupCommitInFlight());
     return new StockServices(
-        new Reservations(store, records, creations, catalog, settings.reservations(),
+        new Reservations(store, records, creations,
+            redis.cluster() ? null : new Decisions(redis, settings.stock().ledgerMaxEntries()), catalog,
+            settings.reservations(),
             settings.http().storeRetryAfterSeconds(), metrics, clock),
         new Movements(store, catalog, settings.stock(), metrics, clock),
         new Inventory(store, records, catalog),

@@ -37,10 +37,11 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
   /**
    * Redis: {@code url} null and no {@code cluster} nodes means an embedded Redis (demo mode);
    * cluster nodes mean cluster mode. {@code waitReplicas} > 0: a script's change is answered only
-   * once this many replicas have it (WAIT, for at most {@code waitMillis}).
+   * once this many replicas have it (WAIT, for at most {@code waitMillis}). {@code groupCommitInFlight}:
+   * how many group-committed calls an event loop may have under way at once (store.Creations).
    */
   public record Redis(String url, List<String> cluster, int poolSize, int timeoutMillis, int waitReplicas,
-                      int waitMillis) {
+                      int waitMillis, int groupCommitInFlight) {
     public boolean embedded() {
       return url == null && cluster.isEmpty();
     }
@@ -54,7 +55,7 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
     }
 
     public Redis withUrl(String newUrl) {
-      return new Redis(newUrl, cluster, poolSize, timeoutMillis, waitReplicas, waitMillis);
+      return new Redis(newUrl, cluster, poolSize, timeoutMillis, waitReplicas, waitMillis, groupCommitInFlight);
     }
   }
 
@@ -175,7 +176,8 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
         intSetting(v, "ALLOT_REDIS_POOL_SIZE", 16, 1, 1024),
         intSetting(v, "ALLOT_REDIS_TIMEOUT_MILLIS", 5000, 10, 600_000),
         intSetting(v, "ALLOT_REDIS_WAIT_REPLICAS", 0, 0, 16),
-        intSetting(v, "ALLOT_REDIS_WAIT_MILLIS", 1000, 1, 600_000));
+        intSetting(v, "ALLOT_REDIS_WAIT_MILLIS", 1000, 1, 600_000),
+        intSetting(v, "ALLOT_GROUP_COMMIT_IN_FLIGHT", 2, 1, 16));
     if (redis.waitReplicas() > 0 && redis.waitMillis() >= redis.timeoutMillis()) {
       throw new IllegalArgumentException("ALLOT_REDIS_WAIT_MILLIS (" + redis.waitMillis()
           + ") must be below ALLOT_REDIS_TIMEOUT_MILLIS (" + redis.timeoutMillis() + "): the wait is part of the call");

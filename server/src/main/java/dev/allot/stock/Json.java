@@ -73,11 +73,17 @@ public final class Json {
 
   /** A short, stable fingerprint of a canonical request text (for idempotency comparisons). */
   public static String fingerprint(String canonical) {
+    byte[] d = SHA256.get().digest(canonical.getBytes(StandardCharsets.UTF_8));
+    return HEX.formatHex(d, 0, 16);
+  }
+
+  private static final HexFormat HEX = HexFormat.of();
+  /** One digest per thread, reused (digest() resets it): looking the algorithm up per request showed in the profile. */
+  private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
     try {
-      byte[] d = MessageDigest.getInstance("SHA-256").digest(canonical.getBytes(StandardCharsets.UTF_8));
-      return HexFormat.of().formatHex(d, 0, 16);
+      return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-  }
+  });
 }

@@ -6,6 +6,7 @@ import dev.allot.store.Creations;
 import dev.allot.store.Creations.Creation;
 import dev.allot.store.Creations.LineDecision;
 import dev.allot.store.Creations.NewReservation;
+import dev.allot.store.Decisions;
 import dev.allot.store.RecordStore;
 import dev.allot.store.RecordStore.BeginResult;
 import dev.allot.store.RecordStore.Record;
@@ -69,6 +70,8 @@ public final class Reservations {
   private final RecordStore records;
   /** null in front of a Redis Cluster: the saga then creates every reservation. */
   private final Creations creations;
+  /** null in front of a Redis Cluster: commit and release then run the record's op and each SKU's script. */
+  private final Decisions decisions;
   private final Catalog catalog;
   private final ReservationDocs docs;
   private final Settings.Reservations settings;
@@ -77,11 +80,12 @@ public final class Reservations {
   private final LongSupplier clock;
 
   /** storeRetryAfterSeconds: the Retry-After of a creation that took too long and was undone. */
-  public Reservations(Store store, RecordStore records, Creations creations, Catalog catalog,
+  public Reservations(Store store, RecordStore records, Creations creations, Decisions decisions, Catalog catalog,
                       Settings.Reservations settings, int storeRetryAfterSeconds, Metrics metrics, LongSupplier clock) {
     this.store = store;
     this.records = records;
     this.creations = creations;
+    this.decisions = decisions;
     this.catalog = catalog;
     this.docs = new ReservationDocs(catalog);
     this.settings = settings;
@@ -273,6 +277,10 @@ public final class Reservations {
         throw stateConflict(id, state);
       }
       long now = clock.getAsLong();
+      if (decisions != null) {
+        return decisions.commit(id, rec.lines(), orderId, now, settings.cleanupLeaseMillis())
+            .compose(r -> committed(id, orderId, rec, r));
+      }
       List<Future<LineChange>> changes = new ArrayList<>();
       rec.lines().forEach(l -> changes.add(store.commitLine(l.sku(), id, now)));
       return Future.all(changes).compose(cf -> {
@@ -284,20 +292,27 @@ public final class Reservations {
             return Future.failedFuture(stateConflict(id, st));
           });
         }
-        return records.commit(id, now, orderId, settings.cleanupLeaseMillis()).compose(r -> {
-          if (r.result() == Result.DONE) {
-            metrics.transition("commit", "committed");
-            return Future.succeededFuture(view(rec.body(), "committed", rec.deadline(), orderId));
-          }
-          if (r.result() == Result.ALREADY) {
-            return committedReplay(id, orderId);
-          }
-          // Released or expired while we were committing lines: the record decided; undo the lines.
-          metrics.transition("commit", r.state());
-          return settle(id).transform(x -> Future.failedFuture(stateConflict(id, r.state())));
-        });
+        return records.commit(id, now, orderId, settings.cleanupLeaseMillis())
+            .compose(r -> committed(id, orderId, rec, r));
       });
     });
+  }
+
+  /** What the record's commit decided, answered. */
+  private Future<String> committed(String id, String orderId, Record rec, RecordStore.Commit r) {
+    if (r.result() == Result.DONE) {
+      metrics.transition("commit", "committed");
+      return Future.succeededFuture(view(rec.body(), "committed", rec.deadline(), orderId));
+    }
+    if (r.result() == Result.ALREADY) {
+      return committedReplay(id, orderId);
+    }
+    if (r.result() == Result.MISSING) {
+      throw AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
+    }
+    // Released or expired meanwhile (or a line's hold was gone): the record decided; settle the lines.
+    metrics.transition("commit", r.state());
+    return settle(id).transform(x -> Future.failedFuture(stateConflict(id, r.state())));
   }
 
   private Future<String> committedReplay(String id, String orderId) {
@@ -334,6 +349,20 @@ public final class Reservations {
       }
       long now = clock.getAsLong();
       long lease = settings.cleanupLeaseMillis();
+      if (decisions != null && op.equals("release")) {
+        // One call: the record decides and every line is given back with it.
+        return decisions.release(id, rec.lines(), now, lease, settings.retentionSeconds()).map(r -> {
+          if (r.result() == Result.MISSING) {
+            throw AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
+          }
+          if (r.result() == Result.REFUSED) {
+            metrics.transition(op, r.state());
+            throw stateConflict(id, r.state());
+          }
+          metrics.transition(op, r.done() ? to : "replay");
+          return view(rec.body(), to, rec.deadline(), rec.orderId());
+        });
+      }
       Future<Transition> decided = switch (op) {
         case "release" -> records.release(id, now, lease);
         case "ship" -> records.ship(id, now, lease);

@@ -9,8 +9,9 @@ import java.util.List;
 import java.util.function.Function;
 
 /**
- * Group commit: at most one call in flight; whatever is submitted meanwhile waits and goes to
- * Redis together in the next call, at most {@code cap} items a call. Nothing ever waits on a
+ * Group commit: at most {@code maxInFlight} calls in flight (each on a connection of its own);
+ * whatever is submitted meanwhile waits and goes to Redis together in the next call, at most
+ * {@code cap} items a call. Nothing ever waits on a
  * timer: on an idle queue a submission is sent at once, so an idle box answers as fast as
  * before, and a busy one sends fewer, fuller calls (TigerBeetle's clients do the same).
  *
@@ -82,21 +83,20 @@ final class GroupCommit<I, O> {
       sent = Future.failedFuture(e);
     }
     sent.onComplete(ar -> {
-      try {
-        if (ar.failed()) {
-          batch.forEach(w -> w.promise().tryFail(ar.cause()));
-        } else if (ar.result().size() != batch.size()) {
-          IllegalStateException e = new IllegalStateException("a batch of " + batch.size() + " answered "
-              + ar.result().size() + " outcomes");
-          LOG.log(System.Logger.Level.ERROR, e.getMessage());
-          batch.forEach(w -> w.promise().tryFail(e));
-        } else {
-          for (int i = 0; i < batch.size(); i++) {
-            batch.get(i).promise().tryComplete(ar.result().get(i));
-          }
+      // The next batch goes out before this one's callers are answered: Redis works on it while
+      // this loop writes the answers.
+      next();
+      if (ar.failed()) {
+        batch.forEach(w -> w.promise().tryFail(ar.cause()));
+      } else if (ar.result().size() != batch.size()) {
+        IllegalStateException e = new IllegalStateException("a batch of " + batch.size() + " answered "
+            + ar.result().size() + " outcomes");
+        LOG.log(System.Logger.Level.ERROR, e.getMessage());
+        batch.forEach(w -> w.promise().tryFail(e));
+      } else {
+        for (int i = 0; i < batch.size(); i++) {
+          batch.get(i).promise().tryComplete(ar.result().get(i));
         }
-      } finally {
-        next();
       }
     });
   }

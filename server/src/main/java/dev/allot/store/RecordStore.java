@@ -179,7 +179,7 @@ public final class RecordStore {
     });
   }
 
-  private static Result result(int code) {
+  static Result result(int code) {
     return switch (code) {
       case 1 -> Result.DONE;
       case 2 -> Result.ALREADY;

@@ -2,7 +2,7 @@ package dev.allot.store;
 
 /**
  * The Lua scripts in lua/, each with the number of KEYS it takes (its header lists them); -1 for
- * create_batch, whose KEYS grow with its batch.
+ * create_batch and decide_at_once, whose KEYS grow with their batch or the reservation's SKUs.
  */
 public enum Script {
   RESERVE_LINE("reserve_line", 5),
@@ -13,6 +13,7 @@ public enum Script {
   MOVEMENT("movement", 7),
   RESERVATION("reservation", 3),
   CREATE_BATCH("create_batch", -1),
+  DECIDE_AT_ONCE("decide_at_once", -1),
   SWEEP_CLAIM("sweep_claim", 1);
 
   public final String file;

@@ -25,8 +25,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * create_batch driven one batch at a time ({@link Creations#send}): whatever a batch mixes, each
- * reservation's outcome is the one it would have had alone, in arrival order.
+ * The one-call scripts of a standalone Redis, driven directly: create_batch one batch at a time
+ * ({@link Creations#send}; whatever a batch mixes, each reservation's outcome is the one it would
+ * have had alone, in arrival order), and decide_at_once's commit and release ({@link Decisions}).
  */
 class CreationsTest {
   static final long NOW = 1_700_000_000_000L;
@@ -36,6 +37,7 @@ class CreationsTest {
   static Store store;
   static RecordStore records;
   static Creations creations;
+  static Decisions decisions;
   String sku;
 
   @BeforeAll
@@ -45,7 +47,8 @@ class CreationsTest {
     await(redis.loadScripts());
     store = new Store(redis, 1000);
     records = new RecordStore(redis);
-    creations = new Creations(redis, 1000);
+    creations = new Creations(redis, 1000, 1);
+    decisions = new Decisions(redis, 1000);
   }
 
   @AfterAll
@@ -183,5 +186,75 @@ class CreationsTest {
     assertEquals("{\"allocations\":[],\"backordered\":2}", out.get(1).body());
     assertEquals(3, reserved(sku));
     assertEquals(2, await(store.readStock(sku)).backordered());
+  }
+
+  /** A reservation of 1 unit of sku and of other, created by create_batch. */
+  private List<StockLine> cart(String id, String other) {
+    List<StockLine> lines = List.of(new StockLine(sku, 1), new StockLine(other, 1));
+    assertEquals(Result.CREATED, await(creations.send(List.of(new NewReservation(id, NOW, "f", "web", NOW + 60_000, 0,
+        null, false, LOCS, lines, "{}", 600)))).get(0).result());
+    return lines;
+  }
+
+  long committed(String s) {
+    return await(store.readStock(s)).locations().values().stream().mapToLong(Store.LocationCounts::committed).sum();
+  }
+
+  @Test
+  @DisplayName("decide_at_once commit: the record and every line in one call; a replay answers the order id")
+  void commitAtOnce() {
+    String other = Api.sku("other");
+    receive(other, "main", 2);
+    String id = Api.id("r");
+    List<StockLine> lines = cart(id, other);
+    RecordStore.Commit c = await(decisions.commit(id, lines, "order-1", NOW + 1000, 5000));
+    assertEquals(RecordStore.Result.DONE, c.result());
+    assertEquals("order-1", c.orderId());
+    assertEquals(0, reserved(sku) + reserved(other));
+    assertEquals(1, committed(sku));
+    assertEquals(1, committed(other));
+    assertEquals("committed", await(records.read(id)).state());
+    assertTrue(await(store.ledger(other, 1)).get(0).contains("\"type\":\"commit\""));
+    RecordStore.Commit again = await(decisions.commit(id, lines, "order-1", NOW + 2000, 5000));
+    assertEquals(RecordStore.Result.ALREADY, again.result());
+    assertEquals("order-1", again.orderId());
+    assertEquals(1, committed(sku), "a replay changes nothing");
+    assertEquals(RecordStore.Result.MISSING, await(decisions.commit(Api.id("none"), lines, null, NOW, 5000)).result());
+  }
+
+  @Test
+  @DisplayName("decide_at_once commit with one line's hold gone: the reservation expires, nothing is committed")
+  void commitWithALineGone() {
+    String other = Api.sku("other");
+    receive(other, "main", 2);
+    String id = Api.id("r");
+    List<StockLine> lines = cart(id, other);
+    await(store.releaseLine(other, id, NOW + 10)); // the hold vanished on one SKU
+    RecordStore.Commit c = await(decisions.commit(id, lines, null, NOW + 1000, 5000));
+    assertEquals(RecordStore.Result.REFUSED, c.result());
+    assertEquals("expired", c.state());
+    assertEquals("expired", await(records.read(id)).state(), "the record decided: expired, the caller settles");
+    assertEquals(0, committed(sku) + committed(other), "nothing committed");
+    assertEquals(1, reserved(sku), "the line still held waits for the settle (or the sweeper)");
+  }
+
+  @Test
+  @DisplayName("decide_at_once release: every line given back and the record cleaned in one call; a replay changes nothing")
+  void releaseAtOnce() {
+    String other = Api.sku("other");
+    receive(other, "main", 2);
+    String id = Api.id("r");
+    List<StockLine> lines = cart(id, other);
+    RecordStore.Transition t = await(decisions.release(id, lines, NOW + 1000, 5000, 3600));
+    assertEquals(RecordStore.Result.DONE, t.result());
+    assertEquals(0, reserved(sku) + reserved(other));
+    RecordStore.Record rec = await(records.read(id));
+    assertEquals("released", rec.state());
+    assertEquals("1", await(redis.send(Command.HGET, Keys.reservation(id), "cl")).toString(), "cleaned");
+    assertTrue(await(redis.send(Command.TTL, Keys.reservation(id))).toLong() > 0, "kept for the retention");
+    assertEquals(RecordStore.Result.ALREADY, await(decisions.release(id, lines, NOW + 2000, 5000, 3600)).result());
+    assertEquals(RecordStore.Result.REFUSED, await(decisions.commit(id, lines, null, NOW + 2000, 5000)).result(),
+        "a released reservation cannot be committed");
+    assertEquals(0, committed(sku) + committed(other));
   }
 }

@@ -1,0 +1,58 @@
+--[[ record: the reservation record's state moves, shared by reservation (one record, every op)
+  and decide_at_once (a commit or release with every stock line, in one call). The record's
+  fields are listed in reservation.lua's header.
+  Provides
+    rcall                              redis.call
+    K_REC, K_DUE, K_STATS, rid, st     the bound record's key, its bucket's due index and counters,
+                                       its id, and its state (nil until the caller reads it)
+    bind_record(rec, due, stats, id)   binds a record
+    to(state, due_at)                  moves the bound record to `state`, keeps the bucket's counters,
+                                       and schedules it in the due index at due_at (nil: takes it out)
+    record_commit(now, oid, lease)     held -> committed: {1, oid}; {2, oid} already; a held record past
+                                       its deadline expires instead (due at now + lease): {0, 'expired'};
+                                       any other state {0, st}
+    record_finish(retention)           a terminal record is cleaned (every SKU told): out of the due
+                                       index, kept `retention` seconds: {1}, else {0, st} ]]
+local rcall = redis.call
+local K_REC, K_DUE, K_STATS, rid, st
+
+local function bind_record(rec, due, stats, id)
+  K_REC, K_DUE, K_STATS, rid, st = rec, due, stats, id, nil
+end
+
+local function to(state, due_at)
+  if st == 'held' and state ~= 'held' then rcall('HINCRBY', K_STATS, 'held', -1) end
+  if state == 'held' then
+    rcall('HINCRBY', K_STATS, 'held', 1)
+    rcall('HINCRBY', K_STATS, 'created', 1)
+  elseif state == 'committed' or state == 'expired' then
+    rcall('HINCRBY', K_STATS, state, 1)
+  end
+  rcall('HSET', K_REC, 'st', state)
+  st = state
+  if due_at then rcall('ZADD', K_DUE, due_at, rid) else rcall('ZREM', K_DUE, rid) end
+end
+
+local TERMINAL = { released = true, expired = true, cancelled = true, shipped = true, rejected = true,
+                   aborted = true }
+
+local function record_commit(now, oid, lease)
+  if st == 'committed' then return {2, rcall('HGET', K_REC, 'oid') or ''} end
+  if st ~= 'held' then return {0, st} end
+  if (tonumber(rcall('HGET', K_REC, 'dl')) or 0) <= now then
+    -- The deadline is strict even when every line was committed by an earlier, failed attempt.
+    to('expired', now + lease)
+    return {0, 'expired'}
+  end
+  rcall('HSET', K_REC, 'oid', oid)
+  to('committed', nil)
+  return {1, oid}
+end
+
+local function record_finish(retention)
+  if not TERMINAL[st] then return {0, st} end
+  rcall('HSET', K_REC, 'cl', 1)
+  rcall('ZREM', K_DUE, rid)
+  rcall('EXPIRE', K_REC, retention)
+  return {1}
+end
