@@ -57,9 +57,11 @@ local function fill(template, allocs)
   end))
 end
 
--- The due index of each bucket a held reservation went to, written once per bucket, and how
--- many were held.
-local dues, held = {}, 0
+-- What the batch writes besides the holds, kept until every hold is written (the end of the
+-- script): a runtime error half-way (a bug; Redis refuses only a script's first write when out
+-- of memory) then leaves no record without its holds. made: the records of this batch by id,
+-- for a later reservation of the batch with the same id; dues: each bucket's due entries.
+local made, records, dues, held = {}, {}, {}, 0
 
 local out = {}
 local p = 7 + S
@@ -80,7 +82,7 @@ for j = 1, N do
 
   local base = 5 * S + 3 * (j - 1)
   local K_REC, K_DUE = KEYS[base + 1], KEYS[base + 2]
-  local known = rcall('HMGET', K_REC, 'fp', 'st', 'sc', 'body', 'rf')
+  local known = made[id] or rcall('HMGET', K_REC, 'fp', 'st', 'sc', 'body', 'rf')
   if known[1] then
     if known[1] ~= fp then
       out[j] = {3}
@@ -105,9 +107,9 @@ for j = 1, N do
         if d.code == 3 then rf[k] = '3:' .. d.allowed else rf[k] = (d.code == 0 and '0:' or '1:') .. d.total end
       end
       local refusal = table.concat(rf, ',')
-      rcall('HSET', K_REC, 'st', 'rejected', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cl', 1, 'cr', now,
-        'sc', 409, 'body', '', 'rf', refusal)
-      rcall('EXPIRE', K_REC, REFUSED_RETENTION)
+      records[#records + 1] = {K_REC, {'st', 'rejected', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cl', 1,
+        'cr', now, 'sc', 409, 'body', '', 'rf', refusal}}
+      made[id] = {fp, 'rejected', 409, '', refusal}
       out[j] = {0, refusal}
     else
       local allocs = {}
@@ -118,8 +120,9 @@ for j = 1, N do
         leave_sku(l.s)
       end
       local body = fill(template, allocs)
-      rcall('HSET', K_REC, 'st', 'held', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cr', now, 'sc', 201,
-        'body', body)
+      records[#records + 1] = {K_REC, {'st', 'held', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cr', now,
+        'sc', 201, 'body', body}}
+      made[id] = {fp, 'held', 201, body, ''}
       local due = dues[K_DUE]
       if not due then
         due = {}
@@ -133,6 +136,16 @@ for j = 1, N do
   end
 end
 
+-- The holds first, then the records that rest on them, their due entries and the counters.
+for s = 1, S do
+  bind_sku(5 * (s - 1) + 1, ARGV[6 + s])
+  hold_flush()
+  leave_sku(s)
+end
+for _, r in ipairs(records) do
+  rcall('HSET', r[1], unpack(r[2]))
+  if r[2][2] == 'rejected' then rcall('EXPIRE', r[1], REFUSED_RETENTION) end
+end
 for key, members in pairs(dues) do rcall('ZADD', key, unpack(members)) end
 -- The counters are only ever read summed over the buckets (RecordStore.stats), so the whole
 -- batch counts in the first reservation's bucket: two writes per batch, not two per bucket.
@@ -141,9 +154,9 @@ if held > 0 then
   rcall('HINCRBY', KEYS[5 * S + 3], 'created', held)
 end
 for s = 1, S do
-  bind_sku(5 * (s - 1) + 1, ARGV[6 + s])
-  hold_flush()
-  leave_sku(s)
-  if dirty[s] then publish() end
+  if dirty[s] then
+    bind_sku(5 * (s - 1) + 1, ARGV[6 + s])
+    publish()
+  end
 end
 return out

@@ -3,6 +3,7 @@ package dev.allot.stock;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.util.RawValue;
+import dev.allot.store.Creations;
 import dev.allot.store.RecordStore.StockLine;
 import dev.allot.store.Store;
 import dev.allot.store.Store.HoldStatus;
@@ -101,6 +102,20 @@ final class ReservationDocs {
       }
     }
     throw new IllegalStateException("no stock line for " + sku);
+  }
+
+  /**
+   * The 409 body of a refusal create_batch decided, from each stock line's decision: customer_limit
+   * when any line was over its limit, else insufficient_stock.
+   */
+  ObjectNode refusal(Reservations.ReserveRequest req, List<StockLine> stock, List<Creations.LineDecision> decisions) {
+    List<LineHold> holds = new ArrayList<>(decisions.size());
+    boolean limited = false;
+    for (Creations.LineDecision d : decisions) {
+      holds.add(new LineHold(d.status(), 0, d.value(), 0, List.of()));
+      limited |= d.status() == HoldStatus.CUSTOMER_LIMIT;
+    }
+    return limited ? customerLimit(req, stock, holds) : insufficient(req, stock, holds);
   }
 
   /** The 409 customer_limit body: for each line over the limit, how many units the customer may still take. */

@@ -4,6 +4,7 @@ import dev.allot.config.Settings;
 import dev.allot.common.Throttled;
 import dev.allot.store.Creations;
 import dev.allot.store.Creations.Creation;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.allot.store.Creations.LineDecision;
 import dev.allot.store.Creations.NewReservation;
 import dev.allot.store.Decisions;
@@ -166,7 +167,7 @@ public final class Reservations {
           throw idempotencyConflict(req.id());
         }
         case SAME_REQUEST -> c.status() == 409 && c.body().isEmpty() && !c.refusal().isEmpty()
-            ? replayRefusal(req, stock, c.refusal())
+            ? refused(req, stock, c.refusal(), false)
             : replayCreate(req.id(), new RecordStore.Begin(RecordStore.BeginResult.SAME_REQUEST, c.state(), c.status(),
                 c.body()));
       });
@@ -175,22 +176,9 @@ public final class Reservations {
 
   /** A refusal create_batch decided: its 409 document, written from each stock line's decision. */
   private Outcome refused(ReserveRequest req, List<StockLine> stock, List<LineDecision> decisions, boolean count) {
-    List<LineHold> holds = new ArrayList<>(decisions.size());
-    boolean limited = false;
-    for (LineDecision d : decisions) {
-      holds.add(new LineHold(d.status(), 0, d.value(), 0, List.of()));
-      limited |= d.status() == HoldStatus.CUSTOMER_LIMIT;
-    }
-    if (count) {
-      metrics.reservation(limited ? "customer_limit" : "insufficient_stock");
-    }
-    return new Outcome(false, Json.write(limited ? docs.customerLimit(req, stock, holds)
-        : docs.insufficient(req, stock, holds)));
-  }
-
-  private Outcome replayRefusal(ReserveRequest req, List<StockLine> stock, List<LineDecision> decisions) {
-    metrics.reservation("replay");
-    return refused(req, stock, decisions, false);
+    ObjectNode problem = docs.refusal(req, stock, decisions);
+    metrics.reservation(!count ? "replay" : problem.path("code").asText());
+    return new Outcome(false, Json.write(problem));
   }
 
   private Outcome replayCreate(String id, RecordStore.Begin begin) {
