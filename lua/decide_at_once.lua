@@ -1,47 +1,45 @@
---[[ decide_at_once: a reservation's commit or release, the record's decision and every stock
-  line's change in one atomic call, where the record and all its SKUs live on one Redis
-  (standalone; a cluster runs reservation + commit_line / release_line, docs/protocol.md).
-  KEYS[1] allot:{rNN}:res:<id>   KEYS[2] allot:{rNN}:due   KEYS[3] allot:{rNN}:stats  (reservation.lua's)
-  KEYS[4 .. 3+5S]  the five keys of each of the record's S SKUs (stock_prelude's order)
-  ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] the first SKU's event channel  (stock_prelude's prefix)
-  ARGV[4] op: commit | release   ARGV[5] reservation id   ARGV[6] S
-  ARGV[7 .. 6+S] each SKU's event channel, then per op:
+--[[ decide_at_once: reservations' commits and releases, each the record's decision and every
+  stock line's change in one atomic step, many in one call (group commit), where the records and
+  all their SKUs live on one Redis (standalone; a cluster runs reservation + commit_line /
+  release_line, docs/protocol.md). The operations are taken in the order given.
+  KEYS  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s;
+        then for each operation j = 1..N: its record, its bucket's due index and counters
+        (reservation.lua's KEYS[1..3]) at 5S+3(j-1)+1 .. 5S+3j
+  ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] SKU 1's event channel  (stock_prelude's prefix)
+  ARGV[4] S   ARGV[5] N   ARGV[6 .. 5+S] each SKU's event channel
+  then each operation: op (commit | release), reservation id, L (its SKUs), L SKU indices, then
     commit   order id ('' for none), lease_ms
-             -> {1, oid} committed, every line with it | {2, oid} already committed |
-                {0, 'expired'} the deadline passed or a line's hold was gone: the record is expired now
-                (due at now + lease) and the caller settles it | {0, st} any other state | {-1} no record
     release  lease_ms, retention_s
-             -> {1} released, every line given back, the record cleaned (kept retention_s) |
-                {2} already released | {0, st} any other state | {-1} no record
-  Events  one SPUBLISH (Redis 7+; PUBLISH before) per SKU that changed ]]
+  Returns one entry per operation, in order:
+    commit   {1, oid} committed, every line with it | {2, oid} already committed |
+             {0, 'expired'} the deadline passed or a line's hold was gone: the record is expired
+             now (due at now + lease) and the caller settles it | {0, st} any other state | {-1} no record
+    release  {1} released, every line given back, the record cleaned (kept retention_s) |
+             {2} already released | {0, st} any other state | {-1} no record
+  Events  one SPUBLISH (Redis 7+; PUBLISH before) per SKU that changed, after the whole batch ]]
 --- @include "include/stock_prelude"
 --- @include "include/record"
-local op, id, S = ARGV[4], ARGV[5], tonumber(ARGV[6])
-if not PREFIX_OK or not id or not S or #KEYS ~= 3 + 5 * S then
+local S, N = tonumber(ARGV[4]), tonumber(ARGV[5])
+if not PREFIX_OK or not S or not N or #KEYS ~= 5 * S + 3 * N then
   return redis.error_reply('ERR decide_at_once: bad arguments')
 end
-local A = 7 + S  -- the op's own arguments
-bind_record(KEYS[1], KEYS[2], KEYS[3], id)
 
--- Runs fn(s) with SKU s bound, then publishes its event if it changed.
-local function each_sku(fn)
-  for s = 1, S do
-    bind_sku(3 + 5 * (s - 1) + 1, ARGV[6 + s])
+local dirty = {}
+-- Runs fn(s) with each of `skus` bound in turn, noting which changed.
+local function each_sku(skus, fn)
+  for _, s in ipairs(skus) do
+    bind_sku(5 * (s - 1) + 1, ARGV[5 + s])
     changed = false
     fn(s)
-    if changed then publish() end
+    if changed then dirty[s] = true end
   end
 end
 
-st = rcall('HGET', K_REC, 'st')
-if not st then return {-1} end
-
-if op == 'commit' then
-  local oid, lease = ARGV[A], tonumber(ARGV[A + 1])
+local function commit(id, skus, oid, lease)
   if st ~= 'held' then return record_commit(now, oid, lease) end
   -- Every line must still hold: a hold gone (expired with its deadline) expires the reservation.
   local entries, gone = {}, false
-  each_sku(function(s)
+  each_sku(skus, function(s)
     drop_expired()
     entries[s] = rcall('HGET', K_HOLDS, id)
     if not entries[s] then gone = true end
@@ -52,7 +50,7 @@ if op == 'commit' then
   end
   local decided = record_commit(now, oid, lease)
   if decided[1] ~= 1 then return decided end
-  each_sku(function(s)
+  each_sku(skus, function(s)
     if parse_entry(entries[s]) == 'h' then
       commit_entry(id, entries[s])
       rcall('HINCRBY', K_STOCK, 'ver', 1)
@@ -61,12 +59,11 @@ if op == 'commit' then
   return decided
 end
 
-if op == 'release' then
-  local lease, retention = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
+local function release(id, skus, lease, retention)
   if st == 'released' then return {2} end
   if st ~= 'held' then return {0, st} end
   to('released', now + lease)
-  each_sku(function(s)
+  each_sku(skus, function(s)
     drop_expired()
     local e = rcall('HGET', K_HOLDS, id)
     if e then
@@ -77,4 +74,38 @@ if op == 'release' then
   return record_finish(retention)
 end
 
-return redis.error_reply('ERR decide_at_once: unknown op ' .. tostring(op))
+-- Every operation read (and checked) before any is done.
+local ops = {}
+local p = 6 + S
+for j = 1, N do
+  local op, id, L = ARGV[p], ARGV[p + 1], tonumber(ARGV[p + 2])
+  if (op ~= 'commit' and op ~= 'release') or not id or not L then
+    return redis.error_reply('ERR decide_at_once: bad operation ' .. j)
+  end
+  local skus = {}
+  for k = 1, L do skus[k] = tonumber(ARGV[p + 2 + k]) end
+  ops[j] = {op = op, id = id, skus = skus, a1 = ARGV[p + 3 + L], a2 = ARGV[p + 4 + L]}
+  p = p + 5 + L
+end
+
+local out = {}
+for j, o in ipairs(ops) do
+  local base = 5 * S + 3 * (j - 1)
+  bind_record(KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], o.id)
+  st = rcall('HGET', K_REC, 'st')
+  if not st then
+    out[j] = {-1}
+  elseif o.op == 'commit' then
+    out[j] = commit(o.id, o.skus, o.a1, tonumber(o.a2))
+  else
+    out[j] = release(o.id, o.skus, tonumber(o.a1), tonumber(o.a2))
+  end
+end
+
+for s = 1, S do
+  if dirty[s] then
+    bind_sku(5 * (s - 1) + 1, ARGV[5 + s])
+    publish()
+  end
+end
+return out

@@ -161,7 +161,8 @@ public final class AllotServer {
         settings.redis().groupCommitInFlight());
     return new StockServices(
         new Reservations(store, records, creations,
-            redis.cluster() ? null : new Decisions(redis, settings.stock().ledgerMaxEntries()), catalog,
+            redis.cluster() ? null : new Decisions(redis, settings.stock().ledgerMaxEntries(),
+                settings.redis().groupCommitInFlight()), catalog,
             settings.reservations(),
             settings.http().storeRetryAfterSeconds(), metrics, clock),
         new Movements(store, catalog, settings.stock(), metrics, clock),

@@ -8,20 +8,31 @@ import io.vertx.core.Future;
 import io.vertx.redis.client.Response;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * A reservation's commit or release in one script call (lua/decide_at_once.lua): the record's
- * decision and every stock line's change together, where they all live on one Redis (standalone).
- * A Redis Cluster runs the record's op and the per-SKU scripts one by one instead.
+ * Reservations' commits and releases, each the record's decision and every stock line's change in
+ * one atomic step (lua/decide_at_once.lua), group-committed like creations ({@link GroupCommit}):
+ * what reaches one event loop while its calls are under way goes in its next call. Only where the
+ * records and all their SKUs live on one Redis (standalone); a Redis Cluster runs the record's op
+ * and the per-SKU scripts one by one instead.
  */
 public final class Decisions {
+  /** One commit or release: the reservation's stock lines (from its record) and the op's two arguments. */
+  record Operation(String op, String id, List<StockLine> lines, String first, String second, long now) {
+  }
+
   private final RedisStore redis;
   private final String ledgerMax;
+  private final GroupCommit<Operation, Response> group;
 
-  public Decisions(RedisStore redis, int ledgerMaxEntries) {
+  /** inFlight: as for {@link Creations}. */
+  public Decisions(RedisStore redis, int ledgerMaxEntries, int inFlight) {
     this.redis = redis;
     this.ledgerMax = Integer.toString(ledgerMaxEntries);
+    this.group = new GroupCommit<>(Creations.BATCH_CAP, inFlight, this::send);
   }
 
   /**
@@ -29,48 +40,71 @@ public final class Decisions {
    * hold was gone, the record is expired now and the caller settles what is left.
    */
   public Future<Commit> commit(String id, List<StockLine> lines, String orderId, long now, long leaseMillis) {
-    return call("commit", id, lines, now, orderId == null ? "" : orderId, Long.toString(leaseMillis)).map(r -> {
-      Result result = RecordStore.result(r.get(0).toInteger());
-      return switch (result) {
-        case DONE, ALREADY -> new Commit(result, "committed", emptyToNull(r.get(1).toString()));
-        case REFUSED -> new Commit(result, r.get(1).toString(), null);
-        case MISSING -> new Commit(result, null, null);
-      };
-    });
+    return group.submit(new Operation("commit", id, lines, orderId == null ? "" : orderId,
+        Long.toString(leaseMillis), now)).map(r -> {
+          Result result = RecordStore.result(r.get(0).toInteger());
+          return switch (result) {
+            case DONE, ALREADY -> new Commit(result, "committed", emptyToNull(r.get(1).toString()));
+            case REFUSED -> new Commit(result, r.get(1).toString(), null);
+            case MISSING -> new Commit(result, null, null);
+          };
+        });
   }
 
   /** held -> released, every line given back and the record cleaned (kept retentionSeconds). */
   public Future<Transition> release(String id, List<StockLine> lines, long now, long leaseMillis,
                                     long retentionSeconds) {
-    return call("release", id, lines, now, Long.toString(leaseMillis), Long.toString(retentionSeconds)).map(r -> {
-      Result result = RecordStore.result(r.get(0).toInteger());
-      return new Transition(result, result == Result.REFUSED && r.size() > 1 ? r.get(1).toString() : null);
-    });
+    return group.submit(new Operation("release", id, lines, Long.toString(leaseMillis),
+        Long.toString(retentionSeconds), now)).map(r -> {
+          Result result = RecordStore.result(r.get(0).toInteger());
+          return new Transition(result, result == Result.REFUSED && r.size() > 1 ? r.get(1).toString() : null);
+        });
   }
 
-  private Future<Response> call(String op, String id, List<StockLine> lines, long now, String... own) {
-    int bucket = Keys.bucket(id);
-    List<String> keys = new ArrayList<>(3 + 5 * lines.size());
-    keys.add(Keys.reservation(id));
-    keys.add(Keys.due(bucket));
-    keys.add(Keys.stats(bucket));
-    List<String> args = new ArrayList<>(6 + lines.size() + own.length);
+  /** One decide_at_once call for these operations, in this order (package-private for the tests). */
+  Future<List<Response>> send(List<Operation> batch) {
+    Map<String, Integer> skus = new LinkedHashMap<>();
+    long now = 0;
+    for (Operation o : batch) {
+      for (StockLine l : o.lines()) {
+        skus.putIfAbsent(l.sku(), skus.size() + 1);
+      }
+      now = Math.max(now, o.now());
+    }
+    List<String> keys = new ArrayList<>(5 * skus.size() + 3 * batch.size());
+    List<String> args = new ArrayList<>(5 + skus.size() + 8 * batch.size());
     args.add(Long.toString(now));
     args.add(ledgerMax);
-    args.add(lines.isEmpty() ? "" : Keys.events(lines.get(0).sku()));
-    args.add(op);
-    args.add(id);
-    args.add(Integer.toString(lines.size()));
-    for (StockLine l : lines) {
-      keys.add(Keys.stock(l.sku()));
-      keys.add(Keys.holds(l.sku()));
-      keys.add(Keys.expiry(l.sku()));
-      keys.add(Keys.ledger(l.sku()));
-      keys.add(Keys.customers(l.sku()));
-      args.add(Keys.events(l.sku()));
+    args.add(Keys.events(skus.keySet().iterator().next()));
+    args.add(Integer.toString(skus.size()));
+    args.add(Integer.toString(batch.size()));
+    for (String sku : skus.keySet()) {
+      keys.add(Keys.stock(sku));
+      keys.add(Keys.holds(sku));
+      keys.add(Keys.expiry(sku));
+      keys.add(Keys.ledger(sku));
+      keys.add(Keys.customers(sku));
+      args.add(Keys.events(sku));
     }
-    args.addAll(List.of(own));
-    return redis.eval(Script.DECIDE_AT_ONCE, keys, args);
+    for (Operation o : batch) {
+      int bucket = Keys.bucket(o.id());
+      keys.add(Keys.reservation(o.id()));
+      keys.add(Keys.due(bucket));
+      keys.add(Keys.stats(bucket));
+      args.add(o.op());
+      args.add(o.id());
+      args.add(Integer.toString(o.lines().size()));
+      for (StockLine l : o.lines()) {
+        args.add(Integer.toString(skus.get(l.sku())));
+      }
+      args.add(o.first());
+      args.add(o.second());
+    }
+    return redis.eval(Script.DECIDE_AT_ONCE, keys, args).map(reply -> {
+      List<Response> out = new ArrayList<>(reply.size());
+      reply.forEach(out::add);
+      return out;
+    });
   }
 
   private static String emptyToNull(String s) {

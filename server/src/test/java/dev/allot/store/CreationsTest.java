@@ -11,6 +11,7 @@ import dev.allot.store.Store.HoldStatus;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Response;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -48,7 +49,7 @@ class CreationsTest {
     store = new Store(redis, 1000);
     records = new RecordStore(redis);
     creations = new Creations(redis, 1000, 1);
-    decisions = new Decisions(redis, 1000);
+    decisions = new Decisions(redis, 1000, 1);
   }
 
   @AfterAll
@@ -256,5 +257,31 @@ class CreationsTest {
     assertEquals(RecordStore.Result.REFUSED, await(decisions.commit(id, lines, null, NOW + 2000, 5000)).result(),
         "a released reservation cannot be committed");
     assertEquals(0, committed(sku) + committed(other));
+  }
+
+  @Test
+  @DisplayName("decide_at_once, one batch: a commit, a release, the same commit again, a release of the committed one, an unknown id")
+  void decisionsBatch() {
+    String other = Api.sku("other");
+    receive(other, "main", 2);
+    String a = Api.id("a");
+    String b = Api.id("b");
+    List<StockLine> la = cart(a, other);
+    List<StockLine> lb = cart(b, other);
+    List<Response> out = await(decisions.send(List.of(
+        new Decisions.Operation("commit", a, la, "o-a", "5000", NOW + 100),
+        new Decisions.Operation("release", b, lb, "5000", "3600", NOW + 100),
+        new Decisions.Operation("commit", a, la, "o-a", "5000", NOW + 100),
+        new Decisions.Operation("release", a, la, "5000", "3600", NOW + 100),
+        new Decisions.Operation("commit", Api.id("none"), la, "", "5000", NOW + 100))));
+    assertEquals("[1, o-a]", out.get(0).toString());
+    assertEquals("[1]", out.get(1).toString());
+    assertEquals("[2, o-a]", out.get(2).toString(), "the second commit of a in the batch is a replay");
+    assertEquals("[0, committed]", out.get(3).toString(), "a committed reservation is not released");
+    assertEquals("[-1]", out.get(4).toString());
+    assertEquals(1, committed(sku));
+    assertEquals(1, committed(other));
+    assertEquals(0, reserved(sku) + reserved(other), "b's units are back, a's are committed");
+    assertEquals("released", await(records.read(b)).state());
   }
 }
