@@ -18,7 +18,10 @@ import java.util.Map;
  * uses the saga instead ({@link RecordStore#begin}, {@link Store#reserveLine}).
  */
 public final class Creations {
-  /** At most this many reservations in one script call: Redis runs nothing else while it runs. */
+  /**
+   * At most this many stock lines in one script call (a reservation of many lines counts each):
+   * Redis runs nothing else while it runs.
+   */
   public static final int BATCH_CAP = 256;
 
   /**
@@ -61,7 +64,7 @@ public final class Creations {
   public Creations(RedisStore redis, int ledgerMaxEntries, int inFlight) {
     this.redis = redis;
     this.ledgerMax = Integer.toString(ledgerMaxEntries);
-    this.group = new GroupCommit<>(BATCH_CAP, inFlight, this::send);
+    this.group = new GroupCommit<>(BATCH_CAP, inFlight, r -> r.lines().size(), this::send);
   }
 
   public Future<Creation> create(NewReservation r) {

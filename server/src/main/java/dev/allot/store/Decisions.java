@@ -32,7 +32,7 @@ public final class Decisions {
   public Decisions(RedisStore redis, int ledgerMaxEntries, int inFlight) {
     this.redis = redis;
     this.ledgerMax = Integer.toString(ledgerMaxEntries);
-    this.group = new GroupCommit<>(Creations.BATCH_CAP, inFlight, this::send);
+    this.group = new GroupCommit<>(Creations.BATCH_CAP, inFlight, o -> o.lines().size(), this::send);
   }
 
   /**

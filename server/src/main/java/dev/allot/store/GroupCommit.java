@@ -7,11 +7,14 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.ToIntFunction;
 
 /**
  * Group commit: at most {@code maxInFlight} calls in flight (each on a connection of its own);
  * whatever is submitted meanwhile waits and goes to Redis together in the next call, at most
- * {@code cap} items a call. Nothing ever waits on a
+ * {@code cap} of weight a call (an item's weight is the work it brings, such as its stock lines:
+ * a script blocks Redis while it runs, so a call of a few big carts is cut as short as one of
+ * many small ones; an item heavier than the cap goes alone). Nothing ever waits on a
  * timer: on an idle queue a submission is sent at once, so an idle box answers as fast as
  * before, and a busy one sends fewer, fuller calls (TigerBeetle's clients do the same).
  *
@@ -27,6 +30,7 @@ final class GroupCommit<I, O> {
   }
 
   private final Function<List<I>, Future<List<O>>> call;
+  private final ToIntFunction<I> weight;
   private final int cap;
   private final int maxInFlight;
   private final ArrayDeque<Waiting<I, O>> queue = new ArrayDeque<>();
@@ -36,11 +40,12 @@ final class GroupCommit<I, O> {
    * call: sends one batch and answers one outcome per item, in order. maxInFlight: how many calls may
    * be under way at once (each on a connection of its own).
    */
-  GroupCommit(int cap, int maxInFlight, Function<List<I>, Future<List<O>>> call) {
+  GroupCommit(int cap, int maxInFlight, ToIntFunction<I> weight, Function<List<I>, Future<List<O>>> call) {
     if (cap < 1 || maxInFlight < 1) {
       throw new IllegalArgumentException("cap and maxInFlight must be at least 1");
     }
     this.cap = cap;
+    this.weight = weight;
     this.maxInFlight = maxInFlight;
     this.call = call;
   }
@@ -70,8 +75,11 @@ final class GroupCommit<I, O> {
         return;
       }
       batch = new ArrayList<>(Math.min(cap, queue.size()));
-      while (batch.size() < cap && !queue.isEmpty()) {
-        batch.add(queue.poll());
+      int load = 0;
+      while (!queue.isEmpty() && (batch.isEmpty() || load + weight.applyAsInt(queue.peek().item()) <= cap)) {
+        Waiting<I, O> next = queue.poll();
+        load += weight.applyAsInt(next.item());
+        batch.add(next);
       }
     }
     List<I> items = new ArrayList<>(batch.size());

@@ -1,0 +1,93 @@
+package dev.allot.store;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The queueing of group commit on its own, with calls the test answers by hand (what the calls
+ * do to Redis is CreationsTest's and the API tests'): which items travel together, and when.
+ */
+class GroupCommitTest {
+  /** The calls made so far: their items, and the promise that answers each. */
+  final List<List<Integer>> calls = new ArrayList<>();
+  final List<Promise<List<String>>> answers = new ArrayList<>();
+
+  GroupCommit<Integer, String> group(int cap, int inFlight) {
+    return new GroupCommit<>(cap, inFlight, i -> i, items -> {
+      calls.add(List.copyOf(items));
+      Promise<List<String>> p = Promise.promise();
+      answers.add(p);
+      return p.future();
+    });
+  }
+
+  void answer(int call) {
+    answers.get(call).complete(calls.get(call).stream().map(i -> "r" + i).toList());
+  }
+
+  @Test
+  @DisplayName("idle: sent at once; busy: what waits goes together in the next call, each answered its own")
+  void batchesWhileInFlight() {
+    GroupCommit<Integer, String> g = group(100, 1);
+    Future<String> first = g.submit(1);
+    assertEquals(List.of(List.of(1)), calls, "nothing in flight: sent at once, no timer");
+    Future<String> second = g.submit(2);
+    Future<String> third = g.submit(3);
+    assertEquals(1, calls.size(), "one call in flight: the others wait");
+    answer(0);
+    assertEquals("r1", first.result());
+    assertEquals(List.of(2, 3), calls.get(1), "what waited goes in one call");
+    answer(1);
+    assertEquals("r2", second.result());
+    assertEquals("r3", third.result());
+    g.submit(4);
+    assertEquals(List.of(4), calls.get(2), "idle again: sent at once");
+  }
+
+  @Test
+  @DisplayName("a call carries at most cap of weight; an item heavier than the cap goes alone")
+  void capByWeight() {
+    GroupCommit<Integer, String> g = group(10, 1);
+    g.submit(1);
+    g.submit(4);
+    g.submit(5);
+    g.submit(3);
+    g.submit(12);
+    g.submit(2);
+    answer(0);
+    assertEquals(List.of(4, 5), calls.get(1), "4 + 5 fit in 10, 3 more would not");
+    answer(1);
+    assertEquals(List.of(3), calls.get(2), "12 would not fit beside 3");
+    answer(2);
+    assertEquals(List.of(12), calls.get(3), "heavier than the cap: alone");
+    answer(3);
+    assertEquals(List.of(2), calls.get(4));
+  }
+
+  @Test
+  @DisplayName("a failed call fails each of its items, and the queue goes on; two calls may be in flight")
+  void failureAndInFlight() {
+    GroupCommit<Integer, String> g = group(100, 2);
+    Future<String> a = g.submit(1);
+    Future<String> b = g.submit(2);
+    assertEquals(2, calls.size(), "two in flight allowed: both sent at once");
+    Future<String> c = g.submit(3);
+    Future<String> d = g.submit(4);
+    answers.get(0).fail(new IllegalStateException("boom"));
+    assertTrue(a.failed());
+    assertEquals(List.of(3, 4), calls.get(2), "the next call went out when the first ended");
+    answer(1);
+    answer(2);
+    assertEquals("r2", b.result());
+    assertEquals("r3", c.result());
+    assertEquals("r4", d.result());
+  }
+}
