@@ -93,18 +93,11 @@ public final class Creations {
     args.add(Integer.toString(batch.size()));
     args.add(Long.toString(batch.get(0).refusedRetentionSeconds()));
     for (String sku : skus.keySet()) {
-      keys.add(Keys.stock(sku));
-      keys.add(Keys.holds(sku));
-      keys.add(Keys.expiry(sku));
-      keys.add(Keys.ledger(sku));
-      keys.add(Keys.customers(sku));
+      keys.addAll(Keys.skuKeys(sku));
       args.add(Keys.events(sku));
     }
     for (NewReservation r : batch) {
-      int bucket = Keys.bucket(r.id());
-      keys.add(Keys.reservation(r.id()));
-      keys.add(Keys.due(bucket));
-      keys.add(Keys.stats(bucket));
+      keys.addAll(Keys.recordKeys(r.id()));
       args.add(r.id());
       args.add(r.fingerprint());
       args.add(r.channel());

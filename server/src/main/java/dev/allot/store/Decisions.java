@@ -79,18 +79,11 @@ public final class Decisions {
     args.add(Integer.toString(skus.size()));
     args.add(Integer.toString(batch.size()));
     for (String sku : skus.keySet()) {
-      keys.add(Keys.stock(sku));
-      keys.add(Keys.holds(sku));
-      keys.add(Keys.expiry(sku));
-      keys.add(Keys.ledger(sku));
-      keys.add(Keys.customers(sku));
+      keys.addAll(Keys.skuKeys(sku));
       args.add(Keys.events(sku));
     }
     for (Operation o : batch) {
-      int bucket = Keys.bucket(o.id());
-      keys.add(Keys.reservation(o.id()));
-      keys.add(Keys.due(bucket));
-      keys.add(Keys.stats(bucket));
+      keys.addAll(Keys.recordKeys(o.id()));
       args.add(o.op());
       args.add(o.id());
       args.add(Integer.toString(o.lines().size()));

@@ -1,5 +1,7 @@
 package dev.allot.store;
 
+import java.util.List;
+
 /**
  * The only place that knows Redis key names (documented in lua/README.md). Every key a script
  * touches shares one hash tag: the SKU's for stock, the bucket's for reservation records, so
@@ -10,6 +12,17 @@ public final class Keys {
   public static final int BUCKETS = 16;
 
   private Keys() {
+  }
+
+  /** The five keys of a SKU that every stock script takes, in their order (lua/include/stock_prelude.lua). */
+  public static List<String> skuKeys(String sku) {
+    return List.of(stock(sku), holds(sku), expiry(sku), ledger(sku), customers(sku));
+  }
+
+  /** A reservation's three keys, as reservation.lua takes them: its record, its bucket's due index and counters. */
+  public static List<String> recordKeys(String reservationId) {
+    int bucket = bucket(reservationId);
+    return List.of(reservation(reservationId), due(bucket), stats(bucket));
   }
 
   public static String stock(String sku) {

@@ -194,8 +194,7 @@ public final class RecordStore {
     args.add(id);
     args.add(Long.toString(now));
     args.addAll(List.of(extra));
-    int bucket = Keys.bucket(id);
-    return redis.eval(Script.RESERVATION, List.of(Keys.reservation(id), Keys.due(bucket), Keys.stats(bucket)), args);
+    return redis.eval(Script.RESERVATION, Keys.recordKeys(id), args);
   }
 
   /** The record's {@code ln} field: {@code SKU=qty,...} (SKU codes never hold ',' or '='). */

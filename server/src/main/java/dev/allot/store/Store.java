@@ -51,7 +51,7 @@ public final class Store {
     List<String> args = skuArgs(sku, now, locations.size(), reservationId, Long.toString(qty), Long.toString(deadline),
         Long.toString(buffer), channel, customer == null ? "" : customer, backorder ? "1" : "0");
     args.addAll(locations);
-    return redis.eval(Script.RESERVE_LINE, skuKeys(sku), args).map(r -> {
+    return redis.eval(Script.RESERVE_LINE, Keys.skuKeys(sku), args).map(r -> {
       int code = r.get(0).toInteger();
       HoldStatus status = switch (code) {
         case 1 -> HoldStatus.HELD;
@@ -99,12 +99,8 @@ public final class Store {
   }
 
   private Future<LineChange> lineScript(Script script, String sku, List<String> args) {
-    return redis.eval(script, skuKeys(sku), args)
+    return redis.eval(script, Keys.skuKeys(sku), args)
         .map(r -> new LineChange(r.get(0).toInteger(), r.get(1).toLong()));
-  }
-
-  private static List<String> skuKeys(String sku) {
-    return List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.ledger(sku), Keys.customers(sku));
   }
 
   /**
