@@ -4,9 +4,9 @@
   The reservations are taken in the order given (their arrival order), each all or nothing: a
   replay of a known id answers its record, a known id with another request answers 3, and
   per-customer limits see every reservation before them in the batch.
-  KEYS[1 .. 5S]  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s
-  KEYS[5S+1 ..]  then for each reservation j = 1..N: its record, its bucket's due index and counters
-                 (reservation.lua's KEYS[1..3]) at 5S+3(j-1)+1 .. 5S+3j
+  KEYS[1] .. KEYS[5S]  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s
+  KEYS[5S+1] ..        then for each reservation j = 1..N: its record, its bucket's due index and counters
+                       (reservation.lua's KEYS[1..3]) at 5S+3(j-1)+1 .. 5S+3j
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] SKU 1's event channel   (stock_prelude's prefix)
   ARGV[4] S   ARGV[5] N   ARGV[6] seconds a refused reservation's record is kept
   ARGV[7 .. 6+S]  each SKU's event channel, allot:{SKU}:ev

@@ -2,9 +2,9 @@
   stock line's change in one atomic step, many in one call (group commit), where the records and
   all their SKUs live on one Redis (standalone; a cluster runs reservation + commit_line /
   release_line, docs/protocol.md). The operations are taken in the order given.
-  KEYS[1 .. 5S]  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s
-  KEYS[5S+1 ..]  then for each operation j = 1..N: its record, its bucket's due index and counters
-                 (reservation.lua's KEYS[1..3]) at 5S+3(j-1)+1 .. 5S+3j
+  KEYS[1] .. KEYS[5S]  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s
+  KEYS[5S+1] ..        then for each operation j = 1..N: its record, its bucket's due index and counters
+                       (reservation.lua's KEYS[1..3]) at 5S+3(j-1)+1 .. 5S+3j
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] SKU 1's event channel  (stock_prelude's prefix)
   ARGV[4] S   ARGV[5] N   ARGV[6 .. 5+S] each SKU's event channel
   then each operation: op (commit | release), reservation id, L (its SKUs), L SKU indices, then
