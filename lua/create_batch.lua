@@ -19,8 +19,9 @@
     on the saga's path).
   Returns one entry per reservation, in order:
     {1, body}                   created and held: the record is held and its body is `body`
-    {2, state, status, body, refusal}  the same request again: the record as it stands
-                                (a refused record has status 409, body '' and its refusal)
+    {2, state, status, body, refusal, lines}  the same request again: the record as it stands
+                                (a refused record has status 409, body '' and its refusal, which
+                                lines the record's stock lines "SKU=qty,..." up with)
     {3}                         the id belongs to another request: nothing changed
     {0, refusal}                refused, nothing held; the record is kept as rejected with the
                                 refusal, for the replay
@@ -82,12 +83,12 @@ for j = 1, N do
 
   local base = 5 * S + 3 * (j - 1)
   local K_REC, K_DUE = KEYS[base + 1], KEYS[base + 2]
-  local known = made[id] or rcall('HMGET', K_REC, 'fp', 'st', 'sc', 'body', 'rf')
+  local known = made[id] or rcall('HMGET', K_REC, 'fp', 'st', 'sc', 'body', 'rf', 'ln')
   if known[1] then
     if known[1] ~= fp then
       out[j] = {3}
     else
-      out[j] = {2, known[2] or '', tonumber(known[3]) or 0, known[4] or '', known[5] or ''}
+      out[j] = {2, known[2] or '', tonumber(known[3]) or 0, known[4] or '', known[5] or '', known[6] or ''}
     end
   else
     -- Decide every line first; hold them only when every one can be held. No record means no
@@ -109,7 +110,7 @@ for j = 1, N do
       local refusal = table.concat(rf, ',')
       records[#records + 1] = {K_REC, {'st', 'rejected', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cl', 1,
         'cr', now, 'sc', 409, 'body', '', 'rf', refusal}}
-      made[id] = {fp, 'rejected', 409, '', refusal}
+      made[id] = {fp, 'rejected', 409, '', refusal, ln}
       out[j] = {0, refusal}
     else
       local allocs = {}
@@ -122,7 +123,7 @@ for j = 1, N do
       local body = fill(template, allocs)
       records[#records + 1] = {K_REC, {'st', 'held', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cr', now,
         'sc', 201, 'body', body}}
-      made[id] = {fp, 'held', 201, body, ''}
+      made[id] = {fp, 'held', 201, body, '', ln}
       local due = dues[K_DUE]
       if not due then
         due = {}

@@ -12,8 +12,8 @@
     release  lease_ms, retention_s
   Returns one entry per operation, in order:
     commit   {1, oid} committed, every line with it | {2, oid} already committed |
-             {0, 'expired'} the deadline passed or a line's hold was gone: the record is expired
-             now (due at now + lease) and the caller settles it | {0, st} any other state | {-1} no record
+             {0, 'expired', 1} the deadline passed or a line's hold was gone: this call expired the
+             record (due at now + lease) and the caller settles it | {0, st} any other state | {-1} no record
     release  {1} released, every line given back, the record cleaned (kept retention_s) |
              {2} already released | {0, st} any other state | {-1} no record
   Events  one SPUBLISH (Redis 7+; PUBLISH before) per SKU that changed, after the whole batch ]]
@@ -46,7 +46,7 @@ local function commit(id, skus, oid, lease)
   end)
   if gone then
     to('expired', now + lease)
-    return {0, 'expired'}
+    return {0, 'expired', 1}
   end
   local decided = record_commit(now, oid, lease)
   if decided[1] ~= 1 then return decided end

@@ -15,7 +15,7 @@
     held    body                                              -> {1} | {0, st}
     reject  body, lease_ms                                    -> {1} | {0, st}
     commit  order id ('' for none), lease_ms                  -> {1, oid} | {2, oid} already | {0, st}
-            (a held record past its deadline expires here instead: {0, 'expired'})
+            (a held record past its deadline expires here instead: {0, 'expired', 1})
     release lease_ms                                          -> {1} | {2} already | {0, st}
     extend  new deadline_ms                                   -> {1} | {0, st}
     ship    lease_ms                                          -> {1} | {2} already | {0, st}

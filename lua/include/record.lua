@@ -9,8 +9,8 @@
     to(state, due_at)                  moves the bound record to `state`, keeps the bucket's counters,
                                        and schedules it in the due index at due_at (nil: takes it out)
     record_commit(now, oid, lease)     held -> committed: {1, oid}; {2, oid} already; a held record past
-                                       its deadline expires instead (due at now + lease): {0, 'expired'};
-                                       any other state {0, st}
+                                       its deadline expires instead (due at now + lease): {0, 'expired', 1}
+                                       (the 1: this call expired it); any other state {0, st}
     record_finish(retention)           a terminal record is cleaned (every SKU told): out of the due
                                        index, kept `retention` seconds: {1}, else {0, st} ]]
 local rcall = redis.call
@@ -42,7 +42,7 @@ local function record_commit(now, oid, lease)
   if (tonumber(rcall('HGET', K_REC, 'dl')) or 0) <= now then
     -- The deadline is strict even when every line was committed by an earlier, failed attempt.
     to('expired', now + lease)
-    return {0, 'expired'}
+    return {0, 'expired', 1}
   end
   rcall('HSET', K_REC, 'oid', oid)
   to('committed', nil)

@@ -324,6 +324,28 @@ class DomainTest {
   }
 
   @Test
+  @DisplayName("a refused bundle reservation replays its first refusal, even after the bundle changed")
+  void refusalReplayAfterBundleChange() {
+    String a = Api.sku("fa");
+    String b = Api.sku("fb");
+    String c = Api.sku("fc");
+    move(a, "receive", 1);
+    move(b, "receive", 5);
+    String kit = Api.sku("fkit");
+    expect(admin.put("/v1/bundles/" + kit, "{\"components\":[{\"sku\":\"" + a + "\",\"qty\":2},{\"sku\":\"" + b
+        + "\",\"qty\":1}]}"), 200);
+    String id = Api.id("fk");
+    String body = cart(id, "web", kit, 1, null);
+    Api.Res first = expect(web.post("/v1/reservations", body), 409);
+    assertEquals("insufficient_stock", first.code());
+    // The kit now has three components: today's expansion of the same request differs from the record's.
+    expect(admin.put("/v1/bundles/" + kit, "{\"components\":[{\"sku\":\"" + a + "\",\"qty\":2},{\"sku\":\"" + b
+        + "\",\"qty\":1},{\"sku\":\"" + c + "\",\"qty\":1}]}"), 200);
+    Api.Res again = expect(web.post("/v1/reservations", body), 409);
+    assertEquals(first.json(), again.json(), "the replay answers the first refusal");
+  }
+
+  @Test
   @DisplayName("bundle buyers racing component buyers on the last units: no component is ever oversold")
   void bundleRace() {
     String a = Api.sku("ra");

@@ -109,9 +109,12 @@ final class ReservationDocs {
    * when any line was over its limit, else insufficient_stock.
    */
   ObjectNode refusal(Reservations.ReserveRequest req, List<StockLine> stock, List<Creations.LineDecision> decisions) {
-    List<LineHold> holds = new ArrayList<>(decisions.size());
+    List<LineHold> holds = new ArrayList<>(stock.size());
     boolean limited = false;
-    for (Creations.LineDecision d : decisions) {
+    for (int i = 0; i < stock.size(); i++) {
+      // One decision per stock line; a line without one (never expected) reads as "could be held".
+      Creations.LineDecision d = i < decisions.size() ? decisions.get(i)
+          : new Creations.LineDecision(HoldStatus.HELD, 0);
       holds.add(new LineHold(d.status(), 0, d.value(), 0, List.of()));
       limited |= d.status() == HoldStatus.CUSTOMER_LIMIT;
     }

@@ -167,7 +167,7 @@ public final class Reservations {
           throw idempotencyConflict(req.id());
         }
         case SAME_REQUEST -> c.status() == 409 && c.body().isEmpty() && !c.refusal().isEmpty()
-            ? refused(req, stock, c.refusal(), false)
+            ? refused(req, c.lines().size() == c.refusal().size() ? c.lines() : stock, c.refusal(), false)
             : replayCreate(req.id(), new RecordStore.Begin(RecordStore.BeginResult.SAME_REQUEST, c.state(), c.status(),
                 c.body()));
       });
@@ -299,6 +299,9 @@ public final class Reservations {
       throw AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
     }
     // Released or expired meanwhile (or a line's hold was gone): the record decided; settle the lines.
+    if (r.expiredNow()) {
+      metrics.holdExpired();
+    }
     metrics.transition("commit", r.state());
     return settle(id).transform(x -> Future.failedFuture(stateConflict(id, r.state())));
   }
@@ -339,7 +342,7 @@ public final class Reservations {
       long lease = settings.cleanupLeaseMillis();
       if (decisions != null && op.equals("release")) {
         // One call: the record decides and every line is given back with it.
-        return decisions.release(id, rec.lines(), now, lease, settings.retentionSeconds()).map(r -> {
+        return decisions.release(id, rec.lines(), now, lease, settings.retentionSeconds()).compose(r -> {
           if (r.result() == Result.MISSING) {
             throw AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
           }
@@ -348,7 +351,9 @@ public final class Reservations {
             throw stateConflict(id, r.state());
           }
           metrics.transition(op, r.done() ? to : "replay");
-          return view(rec.body(), to, rec.deadline(), rec.orderId());
+          // A replay may meet a release the saga left unfinished (before an upgrade): finish it.
+          Future<Void> tidy = r.done() ? Future.succeededFuture() : settleQuietly(id);
+          return tidy.map(v -> view(rec.body(), to, rec.deadline(), rec.orderId()));
         });
       }
       Future<Transition> decided = switch (op) {

@@ -45,10 +45,13 @@ public final class Creations {
 
   /**
    * CREATED: held, with its body. SAME_REQUEST: the record's state, first status and body (a refused
-   * record keeps its refusal instead of a body). OTHER_REQUEST: the id is another request's.
-   * REFUSED: nothing held, each stock line's decision in {@code refusal}.
+   * record keeps its refusal instead of a body, one decision per stock line of the record's
+   * {@code lines}, which may differ from today's expansion of the request if a bundle changed since).
+   * OTHER_REQUEST: the id is another request's. REFUSED: nothing held, each stock line's decision in
+   * {@code refusal}.
    */
-  public record Creation(Result result, String state, int status, String body, List<LineDecision> refusal) {
+  public record Creation(Result result, String state, int status, String body, List<LineDecision> refusal,
+                         List<StockLine> lines) {
   }
 
   private final RedisStore redis;
@@ -126,11 +129,11 @@ public final class Creations {
 
   private static Creation creation(Response r) {
     return switch (r.get(0).toInteger()) {
-      case 1 -> new Creation(Result.CREATED, "held", 201, r.get(1).toString(), List.of());
+      case 1 -> new Creation(Result.CREATED, "held", 201, r.get(1).toString(), List.of(), List.of());
       case 2 -> new Creation(Result.SAME_REQUEST, r.get(1).toString(), r.get(2).toInteger(), r.get(3).toString(),
-          refusal(r.get(4).toString()));
-      case 3 -> new Creation(Result.OTHER_REQUEST, null, 0, null, List.of());
-      default -> new Creation(Result.REFUSED, "rejected", 409, null, refusal(r.get(1).toString()));
+          refusal(r.get(4).toString()), RecordStore.decodeLines(r.get(5).toString()));
+      case 3 -> new Creation(Result.OTHER_REQUEST, null, 0, null, List.of(), List.of());
+      default -> new Creation(Result.REFUSED, "rejected", 409, null, refusal(r.get(1).toString()), List.of());
     };
   }
 

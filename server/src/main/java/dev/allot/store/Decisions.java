@@ -41,14 +41,7 @@ public final class Decisions {
    */
   public Future<Commit> commit(String id, List<StockLine> lines, String orderId, long now, long leaseMillis) {
     return group.submit(new Operation("commit", id, lines, orderId == null ? "" : orderId,
-        Long.toString(leaseMillis), now)).map(r -> {
-          Result result = RecordStore.result(r.get(0).toInteger());
-          return switch (result) {
-            case DONE, ALREADY -> new Commit(result, "committed", emptyToNull(r.get(1).toString()));
-            case REFUSED -> new Commit(result, r.get(1).toString(), null);
-            case MISSING -> new Commit(result, null, null);
-          };
-        });
+        Long.toString(leaseMillis), now)).map(RecordStore::commitAnswer);
   }
 
   /** held -> released, every line given back and the record cleaned (kept retentionSeconds). */
@@ -98,9 +91,5 @@ public final class Decisions {
       reply.forEach(out::add);
       return out;
     });
-  }
-
-  private static String emptyToNull(String s) {
-    return s == null || s.isEmpty() ? null : s;
   }
 }

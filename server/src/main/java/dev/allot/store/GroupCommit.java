@@ -95,17 +95,30 @@ final class GroupCommit<I, O> {
       // this loop writes the answers.
       next();
       if (ar.failed()) {
-        batch.forEach(w -> w.promise().tryFail(ar.cause()));
+        batch.forEach(w -> settle(w, null, ar.cause()));
       } else if (ar.result().size() != batch.size()) {
         IllegalStateException e = new IllegalStateException("a batch of " + batch.size() + " answered "
             + ar.result().size() + " outcomes");
         LOG.log(System.Logger.Level.ERROR, e.getMessage());
-        batch.forEach(w -> w.promise().tryFail(e));
+        batch.forEach(w -> settle(w, null, e));
       } else {
         for (int i = 0; i < batch.size(); i++) {
-          batch.get(i).promise().tryComplete(ar.result().get(i));
+          settle(batch.get(i), ar.result().get(i), null);
         }
       }
     });
+  }
+
+  /** Answers one caller; what its listeners throw must not keep the rest of the batch unanswered. */
+  private static <I, O> void settle(Waiting<I, O> w, O outcome, Throwable failure) {
+    try {
+      if (failure != null) {
+        w.promise().tryFail(failure);
+      } else {
+        w.promise().tryComplete(outcome);
+      }
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, "a group-committed caller's handler failed", e);
+    }
   }
 }

@@ -50,8 +50,11 @@ public final class RecordStore {
     }
   }
 
-  /** commit: the order id the record holds (the stored one on a replay). */
-  public record Commit(Result result, String state, String orderId) {
+  /**
+   * commit: the order id the record holds (the stored one on a replay); {@code expiredNow}: this call
+   * turned a held record expired (its deadline had passed, or a line's hold was gone).
+   */
+  public record Commit(Result result, String state, String orderId, boolean expiredNow) {
   }
 
   /**
@@ -83,14 +86,18 @@ public final class RecordStore {
 
   /** held -> committed (a held record past its deadline expires instead: REFUSED, state expired). */
   public Future<Commit> commit(String id, long now, String orderId, long leaseMillis) {
-    return call(id, "commit", now, orderId == null ? "" : orderId, Long.toString(leaseMillis)).map(r -> {
-      Result result = result(r.get(0).toInteger());
-      return switch (result) {
-        case DONE, ALREADY -> new Commit(result, "committed", emptyToNull(r.get(1).toString()));
-        case REFUSED -> new Commit(result, r.get(1).toString(), null);
-        case MISSING -> new Commit(result, null, null);
-      };
-    });
+    return call(id, "commit", now, orderId == null ? "" : orderId, Long.toString(leaseMillis))
+        .map(RecordStore::commitAnswer);
+  }
+
+  /** A commit's answer, from reservation.lua or decide_at_once.lua (the same codes). */
+  static Commit commitAnswer(Response r) {
+    Result result = result(r.get(0).toInteger());
+    return switch (result) {
+      case DONE, ALREADY -> new Commit(result, "committed", emptyToNull(r.get(1).toString()), false);
+      case REFUSED -> new Commit(result, r.get(1).toString(), null, r.size() > 2 && r.get(2).toInteger() == 1);
+      case MISSING -> new Commit(result, null, null, false);
+    };
   }
 
   public Future<Transition> release(String id, long now, long leaseMillis) {
