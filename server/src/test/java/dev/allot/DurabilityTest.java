@@ -30,19 +30,14 @@ class DurabilityTest {
   @Test
   @DisplayName("SIGKILL of Redis under load with AOF (appendfsync always): every acknowledged commit survives, no oversell")
   void acknowledgedCommitsSurviveACrash() throws Exception {
-    Path dir = Files.createTempDirectory("allot-aof-");
-    List<String> aof = List.of("--appendonly", "yes", "--appendfsync", "always", "--dir", dir.toString());
-    int port = RedisProcess.freePort();
-    RedisProcess redis = RedisProcess.start(port, aof);
+    AofRedis redis = new AofRedis();
     AllotServer server = TestServer.start(redis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web"),
         "ALLOT_PENDING_LEASE_MILLIS", "500", "ALLOT_REDIS_TIMEOUT_MILLIS", "1000"));
     try {
       Api admin = new Api(server.port(), TestServer.ADMIN);
       Api web = admin.as("t-web");
-      admin.location("main");
-      admin.channel("web", "[\"main\"]", 0);
       String sku = Api.sku("dur");
-      admin.receive(sku, "main", 150);
+      stock(admin, sku, 150);
 
       ConcurrentLinkedQueue<String> acknowledged = new ConcurrentLinkedQueue<>();
       // Buyers in waves of 10 at once; Redis is killed once 40 commits have been acknowledged.
@@ -65,13 +60,11 @@ class DurabilityTest {
         }
       });
       await("40 commits acknowledged", 20_000, () -> acknowledged.size() >= 40);
-      redis.close(); // SIGKILL, mid-traffic
+      redis.kill(); // mid-traffic
       traffic.join();
       assertTrue(!acknowledged.isEmpty(), "some commits were acknowledged before the crash");
 
-      redis = RedisProcess.start(port, aof); // replays the append-only file
-      Api anon = new Api(server.port(), null);
-      await("ready again", 15_000, () -> anon.get("/health/ready").status() == 200);
+      redis.restart(server);
       for (String id : acknowledged) {
         JsonNode r = expect(web.get("/v1/reservations/" + id), 200).json();
         assertEquals("committed", r.path("state").asText(), "acknowledged commit " + id + " survived");
@@ -92,19 +85,14 @@ class DurabilityTest {
   @Test
   @DisplayName("Redis killed while reservation batches are in flight: every buyer is held with its record or holds nothing")
   void killedMidBatch() throws Exception {
-    Path dir = Files.createTempDirectory("allot-aof-");
-    List<String> aof = List.of("--appendonly", "yes", "--appendfsync", "always", "--dir", dir.toString());
-    int port = RedisProcess.freePort();
-    RedisProcess redis = RedisProcess.start(port, aof);
+    AofRedis redis = new AofRedis();
     AllotServer server = TestServer.start(redis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web"),
         "ALLOT_REDIS_TIMEOUT_MILLIS", "1000"));
     try {
       Api admin = new Api(server.port(), TestServer.ADMIN);
       Api web = admin.as("t-web");
-      admin.location("main");
-      admin.channel("web", "[\"main\"]", 0);
       String sku = Api.sku("batchkill");
-      admin.receive(sku, "main", 400);
+      stock(admin, sku, 400);
 
       Set<String> tried = ConcurrentHashMap.newKeySet();
       Set<String> held = ConcurrentHashMap.newKeySet();
@@ -142,12 +130,10 @@ class DurabilityTest {
         }
       });
       await("60 holds acknowledged", 20_000, () -> held.size() >= 60);
-      redis.close(); // SIGKILL, with batches in flight
+      redis.kill(); // with batches in flight
       traffic.join();
 
-      redis = RedisProcess.start(port, aof); // replays the append-only file
-      Api anon = new Api(server.port(), null);
-      await("ready again", 15_000, () -> anon.get("/health/ready").status() == 200);
+      redis.restart(server);
       // A commit the crash cut short (its client saw a 503) is retried, as its client would: a commit
       // is three calls, and one cut between its line and its record is finished by the retry.
       for (String id : commitTried) {
@@ -187,6 +173,47 @@ class DurabilityTest {
     } finally {
       server.stop();
       redis.close();
+    }
+  }
+
+  /** The channel web over the one location main, and {@code units} of {@code sku} received there. */
+  private static void stock(Api admin, String sku, long units) {
+    admin.location("main");
+    admin.channel("web", "[\"main\"]", 0);
+    admin.receive(sku, "main", units);
+  }
+
+  /** A Redis writing every change to its append-only file before it answers, killed and started again by the tests. */
+  private static final class AofRedis implements AutoCloseable {
+    private final int port = RedisProcess.freePort();
+    private final List<String> args;
+    private RedisProcess process;
+
+    AofRedis() throws Exception {
+      Path dir = Files.createTempDirectory("allot-aof-");
+      args = List.of("--appendonly", "yes", "--appendfsync", "always", "--dir", dir.toString());
+      process = RedisProcess.start(port, args);
+    }
+
+    String url() {
+      return process.url();
+    }
+
+    /** SIGKILL: nothing is flushed on the way out. */
+    void kill() {
+      process.close();
+    }
+
+    /** Starts it again on the same port, replaying the append-only file, and waits for the server to be ready. */
+    void restart(AllotServer server) throws Exception {
+      process = RedisProcess.start(port, args);
+      Api anon = new Api(server.port(), null);
+      await("ready again", 15_000, () -> anon.get("/health/ready").status() == 200);
+    }
+
+    @Override
+    public void close() {
+      process.close();
     }
   }
 }

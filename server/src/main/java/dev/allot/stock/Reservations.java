@@ -340,27 +340,14 @@ public final class Reservations {
       }
       long now = clock.getAsLong();
       long lease = settings.cleanupLeaseMillis();
-      if (decisions != null && op.equals("release")) {
-        // One call: the record decides and every line is given back with it.
-        return decisions.release(id, rec.lines(), now, lease, settings.retentionSeconds()).compose(r -> {
-          if (r.result() == Result.MISSING) {
-            throw AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
-          }
-          if (r.result() == Result.REFUSED) {
-            metrics.transition(op, r.state());
-            throw stateConflict(id, r.state());
-          }
-          metrics.transition(op, r.done() ? to : "replay");
-          // A replay may meet a release the saga left unfinished (before an upgrade): finish it.
-          Future<Void> tidy = r.done() ? Future.succeededFuture() : settleQuietly(id);
-          return tidy.map(v -> view(rec.body(), to, rec.deadline(), rec.orderId()));
-        });
-      }
-      Future<Transition> decided = switch (op) {
-        case "release" -> records.release(id, now, lease);
-        case "ship" -> records.ship(id, now, lease);
-        default -> records.cancel(id, now, lease);
-      };
+      // A standalone Redis releases in one call: the record decides and every line is given back with it.
+      boolean atOnce = decisions != null && op.equals("release");
+      Future<Transition> decided = atOnce ? decisions.release(id, rec.lines(), now, lease, settings.retentionSeconds())
+          : switch (op) {
+            case "release" -> records.release(id, now, lease);
+            case "ship" -> records.ship(id, now, lease);
+            default -> records.cancel(id, now, lease);
+          };
       return decided.compose(r -> {
         if (r.result() == Result.MISSING) {
           throw AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
@@ -370,6 +357,10 @@ public final class Reservations {
           throw stateConflict(id, r.state());
         }
         metrics.transition(op, r.done() ? to : "replay");
+        if (atOnce && r.done()) {
+          return Future.succeededFuture(view(rec.body(), to, rec.deadline(), rec.orderId()));
+        }
+        // The SKUs follow the record (on a replay too: it may meet a release left unfinished).
         return settleQuietly(id).compose(v -> records.read(id))
             .map(fresh -> view(fresh.body(), to, fresh.deadline(), fresh.orderId()));
       });
