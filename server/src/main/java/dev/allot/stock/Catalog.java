@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Locations and channels. Redis holds them; every instance keeps a read copy, refreshed
@@ -33,9 +34,25 @@ public final class Catalog {
     this.store = store;
   }
 
+  /**
+   * This instance's own catalogue writes, counted as each starts and as it lands: a refresh that
+   * overlapped one read Redis before that write, and must not put its older copy over the one the
+   * write just updated (it forgot a bundle just made, and let a bundle of it nest).
+   */
+  private final AtomicLong writes = new AtomicLong();
+
   public Future<Void> refresh() {
+    return refresh(0);
+  }
+
+  private Future<Void> refresh(int attempt) {
+    long seen = writes.get();
     return Future.all(store.readConfig(Keys.CHANNELS), store.readConfig(Keys.LOCATIONS), store.readConfig(Keys.ALIASES),
-        store.readConfig(Keys.BUNDLES)).map(cf -> {
+        store.readConfig(Keys.BUNDLES)).compose(cf -> {
+      if (writes.get() != seen) {
+        // A write of ours overlapped this read: read again (a few times; else keep the copy as it is).
+        return attempt < 5 ? refresh(attempt + 1) : Future.succeededFuture();
+      }
       Map<String, String> ch = cf.resultAt(0);
       Map<String, String> lo = cf.resultAt(1);
       aliases = Map.copyOf(cf.<Map<String, String>>resultAt(2));
@@ -48,8 +65,13 @@ public final class Catalog {
       lo.forEach((id, json) -> nl.put(id, parseLocation(id, json)));
       setChannels(nc);
       setLocations(nl);
-      return null;
+      return Future.<Void>succeededFuture();
     });
+  }
+
+  private Future<Void> putConfig(String hash, String id, String value) {
+    writes.incrementAndGet();
+    return store.putConfig(hash, id, value).andThen(ar -> writes.incrementAndGet());
   }
 
   public Future<Void> refreshQuietly() {
@@ -102,7 +124,7 @@ public final class Catalog {
   }
 
   public Future<Void> putAlias(String channel, String code, String sku) {
-    return store.putConfig(Keys.ALIASES, channel + "|" + code, sku).map(v -> {
+    return putConfig(Keys.ALIASES, channel + "|" + code, sku).map(v -> {
       Map<String, String> m = new TreeMap<>(aliases);
       m.put(channel + "|" + code, sku);
       aliases = Map.copyOf(m);
@@ -127,7 +149,7 @@ public final class Catalog {
   }
 
   public Future<Bundle> putBundle(Bundle bundle) {
-    return store.putConfig(Keys.BUNDLES, bundle.sku(), Json.write(bundle.toJson())).map(v -> {
+    return putConfig(Keys.BUNDLES, bundle.sku(), Json.write(bundle.toJson())).map(v -> {
       Map<String, Bundle> m = new TreeMap<>(bundles);
       m.put(bundle.sku(), bundle);
       bundles = Map.copyOf(m);
@@ -158,7 +180,7 @@ public final class Catalog {
   }
 
   public Future<Location> putLocation(Location location) {
-    return store.putConfig(Keys.LOCATIONS, location.id(), Json.write(toJson(location))).map(v -> {
+    return putConfig(Keys.LOCATIONS, location.id(), Json.write(toJson(location))).map(v -> {
       Map<String, Location> m = new TreeMap<>(locations);
       m.put(location.id(), location);
       setLocations(m);
@@ -176,7 +198,7 @@ public final class Catalog {
               + "' does not exist: create it with PUT /v1/locations/{location} first", "locations[" + i + "]", null, null);
         }
       }
-      return store.putConfig(Keys.CHANNELS, channel.id(), Json.write(toJson(channel)));
+      return putConfig(Keys.CHANNELS, channel.id(), Json.write(toJson(channel)));
     }).map(v -> {
       Map<String, Channel> m = new TreeMap<>(channels);
       m.put(channel.id(), channel);
