@@ -7,6 +7,7 @@
   KEYS[1] .. KEYS[5S]  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s
   KEYS[5S+1] ..        then for each reservation j = 1..N: its record, its bucket's due index and counters
                        (reservation.lua's KEYS[1..3]) at 5S+3(j-1)+1 .. 5S+3j
+  KEYS[5S+3N+1]        the outbox: the feed allot:{events}:feed (every event of the call goes there)
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] SKU 1's event channel   (stock_prelude's prefix)
   ARGV[4] S   ARGV[5] N   ARGV[6] seconds a refused reservation's record is kept
   ARGV[7 .. 6+S]  each SKU's event channel, allot:{SKU}:ev
@@ -27,11 +28,12 @@
                                 refusal, for the replay
     where refusal is one "code:value" per stock line, comma separated: 1:available (could be
     held; available before), 0:available (not enough), 3:allowed (the customer's limit)
-  Events  one SPUBLISH (Redis 7+; PUBLISH before) per SKU that changed, after the whole batch ]]
+  Events  one SPUBLISH (Redis 7+; PUBLISH before) and one 'stock' outbox entry per SKU that changed,
+          after the whole batch; a 'res' outbox entry (reservation.held) per reservation held ]]
 --- @include "include/hold"
 local S, N = tonumber(ARGV[4]), tonumber(ARGV[5])
 local REFUSED_RETENTION = tonumber(ARGV[6])
-if not PREFIX_OK or not S or not N or not REFUSED_RETENTION or #KEYS ~= 5 * S + 3 * N then
+if not PREFIX_OK or not S or not N or not REFUSED_RETENTION or #KEYS ~= 5 * S + 3 * N + 1 then
   return redis.error_reply('ERR create_batch: bad arguments')
 end
 
@@ -122,7 +124,7 @@ for j = 1, N do
       end
       local body = fill(template, allocs)
       records[#records + 1] = {K_REC, {'st', 'held', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cr', now,
-        'sc', 201, 'body', body}}
+        'sc', 201, 'body', body}, id}
       made[id] = {fp, 'held', 201, body, '', ln}
       local due = dues[K_DUE]
       if not due then
@@ -144,8 +146,13 @@ for s = 1, S do
   leave_sku(s)
 end
 for _, r in ipairs(records) do
-  rcall('HSET', r[1], unpack(r[2]))
-  if r[2][2] == 'rejected' then rcall('EXPIRE', r[1], REFUSED_RETENTION) end
+  local f = r[2]
+  rcall('HSET', r[1], unpack(f))
+  if f[2] == 'rejected' then
+    rcall('EXPIRE', r[1], REFUSED_RETENTION)
+  else
+    rcall('XADD', K_OUT, '*', 't', 'res', 'st', 'held', 'r', r[3], 'c', f[6], 'd', f[8], 'o', '', 'b', f[16])
+  end
 end
 for key, members in pairs(dues) do rcall('ZADD', key, unpack(members)) end
 -- The counters are only ever read summed over the buckets (RecordStore.stats), so the whole

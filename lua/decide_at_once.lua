@@ -5,6 +5,7 @@
   KEYS[1] .. KEYS[5S]  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s
   KEYS[5S+1] ..        then for each operation j = 1..N: its record, its bucket's due index and counters
                        (reservation.lua's KEYS[1..3]) at 5S+3(j-1)+1 .. 5S+3j
+  KEYS[5S+3N+1]        the outbox: the feed allot:{events}:feed (every event of the call goes there)
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] SKU 1's event channel  (stock_prelude's prefix)
   ARGV[4] S   ARGV[5] N   ARGV[6 .. 5+S] each SKU's event channel
   then each operation: op (commit | release), reservation id, L (its SKUs), L SKU indices, then
@@ -16,11 +17,12 @@
              record (due at now + lease) and the caller settles it | {0, st} any other state | {-1} no record
     release  {1} released, every line given back, the record cleaned (kept retention_s) |
              {2} already released | {0, st} any other state | {-1} no record
-  Events  one SPUBLISH (Redis 7+; PUBLISH before) per SKU that changed, after the whole batch ]]
+  Events  one SPUBLISH (Redis 7+; PUBLISH before) and one 'stock' outbox entry per SKU that changed,
+          after the whole batch; a 'res' outbox entry per record moved (committed, released, expired) ]]
 --- @include "include/stock_prelude"
 --- @include "include/record"
 local S, N = tonumber(ARGV[4]), tonumber(ARGV[5])
-if not PREFIX_OK or not S or not N or #KEYS ~= 5 * S + 3 * N then
+if not PREFIX_OK or not S or not N or #KEYS ~= 5 * S + 3 * N + 1 then
   return redis.error_reply('ERR decide_at_once: bad arguments')
 end
 
@@ -91,7 +93,7 @@ end
 local out = {}
 for j, o in ipairs(ops) do
   local base = 5 * S + 3 * (j - 1)
-  bind_record(KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], o.id)
+  bind_record(KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], o.id, K_OUT)
   st = rcall('HGET', K_REC, 'st')
   if not st then
     out[j] = {-1}

@@ -6,12 +6,14 @@
   KEYS[3] allot:{SKU}:expiry     zset  reservation id scored by deadline (held entries only)
   KEYS[4] allot:{SKU}:ledger     list  newest first, JSON entries, at most ARGV[2]
   KEYS[5] allot:{SKU}:customers  hash  customer -> units held or committed
+  KEYS[6] the outbox             stream  allot:{SKU}:out on a cluster, allot:{events}:feed standalone
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] event channel allot:{SKU}:ev   (every SKU script's prefix)
   ARGV[4] reservation id   ARGV[5] new deadline_ms
   Returns {1, version}  extended
           {2, version}  the entry is already committed (a commit is under way): nothing changed
           {0, version}  no live hold (expired or released): nothing changed
-  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) when expired holds of this SKU were dropped (a deadline move itself changes no count) ]]
+  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) when expired holds of this SKU were dropped (a deadline move itself changes no count),
+          with its 'stock' entry in the outbox (KEYS[6]) ]]
 --- @include "include/stock_prelude"
 local rid = ARGV[4]
 local deadline = tonumber(ARGV[5])

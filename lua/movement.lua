@@ -6,6 +6,7 @@
   KEYS[5] allot:{SKU}:customers  hash  customer -> units held or committed
   KEYS[6] allot:{SKU}:moves      hash  movement id -> "fingerprint|onHand|available|shortfall|drift|quarantine"
   KEYS[7] allot:{SKU}:movetimes  zset  movement id scored by when it was applied (retention)
+  KEYS[8] the outbox             stream  allot:{SKU}:out on a cluster, allot:{events}:feed standalone
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] event channel allot:{SKU}:ev   (every SKU script's prefix)
   ARGV[4] movement id   ARGV[5] fingerprint of the movement's body   ARGV[6] type
   ARGV[7] location      ARGV[8] qty   ARGV[9] retention_ms
@@ -17,7 +18,8 @@
           {3}                                                            same id, different movement: refused
           {0, code}                                                      rejected, nothing changed
   shortfall = reserved + committed - onHand when a movement takes onHand below what is promised.
-  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
+  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) "version|loc=available,..." whenever the SKU changed (expired holds too)
+          outbox (KEYS[8]): a 'move' entry for an applied movement, then the 'stock' entry ]]
 --- @include "include/stock_prelude"
 local K_MOVES, K_MOVETIMES = KEYS[6], KEYS[7]
 local id, fp, kind, loc = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -70,6 +72,8 @@ local ver = rcall('HINCRBY', K_STOCK, 'ver', 1)
 drift = drift or 0
 rcall('HSET', K_MOVES, id, fp .. '|' .. new_on .. '|' .. available .. '|' .. shortfall .. '|' .. drift .. '|' .. new_q)
 rcall('ZADD', K_MOVETIMES, now, id)
+rcall('XADD', K_OUT, '*', 't', 'move', 's', sku_code(), 'm', id, 'k', kind, 'l', loc, 'q', qty, 'on', new_on,
+  'a', available, 'sf', shortfall, 'dr', drift, 'qu', new_q, 'v', ver)
 local old = rcall('ZRANGEBYSCORE', K_MOVETIMES, '-inf', now - retention, 'LIMIT', 0, 20)
 for _, oid in ipairs(old) do
   rcall('HDEL', K_MOVES, oid)

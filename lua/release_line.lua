@@ -6,11 +6,13 @@
   KEYS[3] allot:{SKU}:expiry     zset  reservation id scored by deadline (held entries only)
   KEYS[4] allot:{SKU}:ledger     list  newest first, JSON entries, at most ARGV[2]
   KEYS[5] allot:{SKU}:customers  hash  customer -> units held or committed
+  KEYS[6] the outbox             stream  allot:{SKU}:out on a cluster, allot:{events}:feed standalone
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] event channel allot:{SKU}:ev   (every SKU script's prefix)
   ARGV[4] reservation id   ARGV[5] why, for the ledger: release | expire | cancel | reject | abort (default release)
   Returns {1, version, units}  returned that many units to availability
           {0, version, 0}      nothing held for this reservation (already released: a replay)
-  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
+  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) "version|loc=available,..." whenever the SKU changed (expired holds too),
+          and a 'stock' entry in the outbox (KEYS[6]) ]]
 --- @include "include/stock_prelude"
 local rid = ARGV[4]
 local why = ARGV[5] or 'release'

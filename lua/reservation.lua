@@ -10,6 +10,8 @@
   KEYS[2] allot:{rNN}:due       zset  reservation id -> when the sweeper must look at it (ms)
   KEYS[3] allot:{rNN}:stats     hash  counters of this bucket: created, held (outstanding now),
                                       committed, expired (the operator panel sums the buckets)
+  KEYS[4] the outbox             stream  allot:{rNN}:out on a cluster, allot:{events}:feed standalone:
+                                      each reservation.<state> event, in the same step (include/record)
   ARGV[1] op   ARGV[2] reservation id   ARGV[3] now_ms   ARGV[4..] per op:
     begin   fp, channel, deadline_ms, lease_until_ms, lines   -> {1} created | {2, st, sc, body} same request | {3} other request
     held    body                                              -> {1} | {0, st}
@@ -23,12 +25,13 @@
     expire  force 0/1, lease_ms  (sweeper, or a line found gone) -> {changed 0/1, st, cleaned 0/1, lines}
     finish  retention_s                                       -> {1} | {0, st}
   Every op on a missing record answers {-1}.
-  Events  none ]]
+  Events  a 'res' entry in the outbox (KEYS[4]) for every move to held, committed, released, expired,
+          shipped or cancelled (docs/outbound.md) ]]
 --- @include "include/record"
-bind_record(KEYS[1], KEYS[2], KEYS[3], ARGV[2])
+bind_record(KEYS[1], KEYS[2], KEYS[3], ARGV[2], KEYS[4])
 local op = ARGV[1]
 local now = tonumber(ARGV[3])
-if not now then return redis.error_reply('ERR reservation: bad arguments') end
+if not now or not KEYS[4] then return redis.error_reply('ERR reservation: bad arguments') end
 
 -- Each op: its own ARGV from 4 on (see the header), its reply.
 local ops = {}

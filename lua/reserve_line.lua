@@ -7,6 +7,7 @@
   KEYS[3] allot:{SKU}:expiry     zset  reservation id scored by deadline (held entries only)
   KEYS[4] allot:{SKU}:ledger     list  newest first, JSON entries, at most ARGV[2]
   KEYS[5] allot:{SKU}:customers  hash  customer -> units held or committed (only with a limit or a customer)
+  KEYS[6] the outbox             stream  allot:{SKU}:out on a cluster, allot:{events}:feed standalone
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] event channel allot:{SKU}:ev   (every SKU script's prefix)
   ARGV[4] reservation id   ARGV[5] qty   ARGV[6] deadline_ms   ARGV[7] channel buffer   ARGV[8] channel id
   ARGV[9] customer ('' for none)   ARGV[10] backorder 0/1   ARGV[11..] channel locations, in draw order
@@ -14,7 +15,8 @@
           {2, version, available, backordered, loc, qty, ...}        replay: this reservation already holds this SKU
           {0, version, available}                                    insufficient (nothing held)
           {3, version, allowed}                                      the customer's limit: at most `allowed` more
-  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
+  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) "version|loc=available,..." whenever the SKU changed (expired holds too),
+          and a 'stock' entry in the outbox (KEYS[6]) ]]
 --- @include "include/hold"
 local rid = ARGV[4]
 local qty = tonumber(ARGV[5])

@@ -5,12 +5,14 @@
   KEYS[3] allot:{SKU}:expiry     zset  reservation id scored by deadline (held entries only)
   KEYS[4] allot:{SKU}:ledger     list  newest first, JSON entries, at most ARGV[2]
   KEYS[5] allot:{SKU}:customers  hash  customer -> units held or committed
+  KEYS[6] the outbox             stream  allot:{SKU}:out on a cluster, allot:{events}:feed standalone
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] event channel allot:{SKU}:ev   (every SKU script's prefix)
   ARGV[4] reservation id
   Returns {1, version}  shipped now
           {0, version}  nothing committed for this reservation here (already shipped: a replay)
           {3, version}  the entry is still a hold, not a commitment: refused, nothing changed
-  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) "version|loc=available,..." whenever the SKU changed (expired holds too) ]]
+  Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) "version|loc=available,..." whenever the SKU changed (expired holds too),
+          and a 'stock' entry in the outbox (KEYS[6]) ]]
 --- @include "include/stock_prelude"
 local rid = ARGV[4]
 if not PREFIX_OK or not rid then return redis.error_reply('ERR ship_line: bad arguments') end

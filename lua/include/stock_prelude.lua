@@ -8,10 +8,14 @@
   KEYS[3] allot:{SKU}:expiry     -> K_EXPIRY
   KEYS[4] allot:{SKU}:ledger     -> K_LEDGER
   KEYS[5] allot:{SKU}:customers  -> K_CUSTOMERS
+  KEYS[#KEYS] the script's outbox -> K_OUT: the stream its events go to in the same atomic step
+          (allot:{SKU}:out on a cluster, relayed into the feed; the feed allot:{events}:feed itself
+          on a standalone Redis; docs/outbound.md). Always the script's last key.
   ARGV[1] now_ms -> now   ARGV[2] ledger max entries -> LEDGER_MAX
   ARGV[3] the SKU's event channel, allot:{SKU}:ev (Keys.events in the server) -> EV_CHANNEL
-  PREFIX_OK is false when one of those three arguments is missing or malformed: the script then
-  refuses with its own redis.error_reply('ERR <script>: bad arguments'). Its own ARGV start at 4.
+  PREFIX_OK is false when one of those three arguments is missing or malformed, or the last key is
+  not an outbox (a stream named ...:out or ...:feed): the script then refuses with its own
+  redis.error_reply('ERR <script>: bad arguments'). Its own ARGV start at 4.
   Provides
     rcall                             redis.call
     location_available(on, res, com)  the availability rule, max(0, on - res - com), and the shortfall
@@ -22,16 +26,20 @@
     commit_entry(id, e)               a held entry's units become committed (the entry stays, state c)
     give_back(id, e, kind)            returns what an entry holds or has committed; drops the entry
     drop_expired()                    lazy expiry of this SKU's holds, a batch; true when more may be left
-    publish(), finish(result)         the event; `changed = true` makes finish publish
+    publish(), finish(result)         the event: published to watchers and appended to the outbox (a
+                                      'stock' entry: the SKU, its availability now and at its last
+                                      entry); `changed = true` makes finish publish
     bind_sku(base, channel)           a script over several SKUs (create_batch): makes KEYS[base..base+4]
                                       and that SKU's event channel the ones every function above uses
-  Reads and writes only the five keys bound; publishes only on EV_CHANNEL. ]]
+  Reads and writes only the five keys bound and the outbox; publishes only on EV_CHANNEL. ]]
 local rcall = redis.call
 local K_STOCK, K_HOLDS, K_EXPIRY, K_LEDGER, K_CUSTOMERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = tonumber(ARGV[1])
 local LEDGER_MAX = tonumber(ARGV[2])
 local EV_CHANNEL = ARGV[3]
-local PREFIX_OK = now ~= nil and LEDGER_MAX ~= nil and EV_CHANNEL ~= nil and EV_CHANNEL ~= ''
+local K_OUT = KEYS[#KEYS]
+local PREFIX_OK = now ~= nil and LEDGER_MAX ~= nil and EV_CHANNEL ~= nil and EV_CHANNEL ~= '' and K_OUT ~= nil
+  and (string.sub(K_OUT, -4) == ':out' or string.sub(K_OUT, -5) == ':feed')
 
 local changed = false
 
@@ -142,13 +150,22 @@ end
 -- Redis 7+ (and Valkey) have sharded pub/sub: the event stays on the SKU's own shard, where the
 -- server listens with SSUBSCRIBE. Older Redis: classic PUBLISH (the server uses SUBSCRIBE there).
 local PUBLISH_CMD = (tonumber(redis.REDIS_VERSION_NUM) or 0) >= 0x070000 and 'SPUBLISH' or 'PUBLISH'
+-- The SKU's code, from its event channel allot:{SKU}:ev (Keys.events): for the outbox's entries.
+local function sku_code()
+  return string.match(EV_CHANNEL, '^allot:{(.+)}:ev$') or ''
+end
+
+-- The outbox entry carries the availability now (p) and at the SKU's previous entry (pp, kept in the
+-- stock hash as 'pub'), so a reader names exactly the channels whose availability changed.
 local function publish()
   local f = rcall('HGETALL', K_STOCK)
-  local ver, counts, order = 0, {}, {}
+  local ver, counts, order, previous = 0, {}, {}, ''
   for i = 1, #f, 2 do
     local name, v = f[i], f[i + 1]
     if name == 'ver' then
       ver = tonumber(v) or 0
+    elseif name == 'pub' then
+      previous = v
     else
       -- <loc>|on, <loc>|res, <loc>|com count; <loc>|q (quarantine) is never available.
       local loc, kind = string.match(name, '^(.*)|(%a+)$')
@@ -163,7 +180,10 @@ local function publish()
     local c = counts[loc]
     parts[#parts + 1] = loc .. '=' .. location_available(c.on, c.res, c.com)
   end
-  rcall(PUBLISH_CMD, EV_CHANNEL, ver .. '|' .. table.concat(parts, ','))
+  local available = table.concat(parts, ',')
+  rcall(PUBLISH_CMD, EV_CHANNEL, ver .. '|' .. available)
+  rcall('XADD', K_OUT, '*', 't', 'stock', 's', sku_code(), 'v', ver, 'p', available, 'pp', previous)
+  rcall('HSET', K_STOCK, 'pub', available)
 end
 
 local function finish(result)

@@ -2,6 +2,7 @@ package dev.allot;
 
 import dev.allot.config.Settings;
 import dev.allot.http.ApiVerticle;
+import dev.allot.outbound.OutboxKeeper;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Inventory;
 import dev.allot.stock.Metrics;
@@ -12,6 +13,8 @@ import dev.allot.stock.Sweeper;
 import dev.allot.stream.StreamHub;
 import dev.allot.store.Creations;
 import dev.allot.store.Decisions;
+import dev.allot.store.EventLog;
+import dev.allot.store.Outboxes;
 import dev.allot.store.RecordStore;
 import dev.allot.store.RedisProcess;
 import dev.allot.store.RedisStore;
@@ -63,7 +66,10 @@ public final class AllotServer {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     Vertx vertx = newVertx(registry);
 
-    RedisStore redis = RedisStore.create(vertx, settings.redis());
+    // On a cluster the scripts write the outboxes of their own slots; every client of this process
+    // registers them, and the keeper relays them into the feed.
+    Outboxes outboxes = new Outboxes();
+    RedisStore redis = RedisStore.create(vertx, settings.redis()).trackOutboxes(outboxes);
     Store store = new Store(redis, settings.stock().ledgerMaxEntries());
     Metrics metrics = new Metrics(registry);
     LongSupplier clock = System::currentTimeMillis;
@@ -78,7 +84,7 @@ public final class AllotServer {
     // Each HTTP event loop gets stock services over a Redis client of its own, built on that loop.
     Settings wired = settings;
     Function<Vertx, StockServices> perLoop = loop ->
-        stockOver(RedisStore.create(loop, wired.redis()), wired, catalog, metrics, clock);
+        stockOver(RedisStore.create(loop, wired.redis()).trackOutboxes(outboxes), wired, catalog, metrics, clock);
     ApiVerticle.Services services = new ApiVerticle.Services(settings, perLoop, catalog, shared.inventory(),
         hub, registry, demo ? Demo.pageConfig() : null);
     Settings s = settings;
@@ -88,6 +94,8 @@ public final class AllotServer {
           .compose(v -> s.embeddedRedis() || requested.embeddedRedis() ? Demo.load(catalog, movements, shared.inventory()) : Future.succeededFuture())
           .compose(v -> vertx.deployVerticle(sweeper).map(id -> server.deployments.add(id)))
           .compose(v -> vertx.deployVerticle(hub).map(id -> server.deployments.add(id)))
+          .compose(v -> vertx.deployVerticle(new OutboxKeeper(redis, outboxes, s.outbound(), clock))
+              .map(id -> server.deployments.add(id)))
           .compose(v -> {
             List<ApiVerticle> apis = new ArrayList<>();
             return vertx.deployVerticle(() -> {
@@ -167,6 +175,7 @@ public final class AllotServer {
             settings.http().storeRetryAfterSeconds(), metrics, clock),
         new Movements(store, catalog, settings.stock(), metrics, clock),
         new Inventory(store, records, catalog),
+        new EventLog(redis),
         redis::close);
   }
 

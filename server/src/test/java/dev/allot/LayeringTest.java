@@ -17,7 +17,7 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
  * <pre>
  *   dev.allot          Main, AllotServer, Demo: wiring only
  *   dev.allot.http     routes, auth, problem documents
- *   dev.allot.stream   the live stream
+ *   dev.allot.stream   the live stream     dev.allot.outbound   the change feed, the outbox relay
  *   dev.allot.stock    the rules
  *   dev.allot.store    the only code knowing Redis keys, scripts and return codes
  *   dev.allot.config   settings
@@ -29,6 +29,7 @@ class LayeringTest {
   private static final String ROOT = "dev.allot";
   private static final String HTTP = "dev.allot.http..";
   private static final String STREAM = "dev.allot.stream..";
+  private static final String OUTBOUND = "dev.allot.outbound..";
   private static final String STOCK = "dev.allot.stock..";
   private static final String STORE = "dev.allot.store..";
   private static final String CONFIG = "dev.allot.config..";
@@ -41,12 +42,12 @@ class LayeringTest {
 
   @ArchTest
   static final ArchRule stockKnowsNoHttpNorStream = noClasses().that().resideInAPackage(STOCK)
-      .should().dependOnClassesThat().resideInAnyPackage(HTTP, STREAM)
-      .because("the rules sit below the routes and the live stream that use them");
+      .should().dependOnClassesThat().resideInAnyPackage(HTTP, STREAM, OUTBOUND)
+      .because("the rules sit below the routes, the live stream and the outbound events that use them");
 
   @ArchTest
   static final ArchRule storeKnowsNothingAboveIt = noClasses().that().resideInAPackage(STORE)
-      .should().dependOnClassesThat().resideInAnyPackage(STOCK, STREAM, HTTP)
+      .should().dependOnClassesThat().resideInAnyPackage(STOCK, STREAM, OUTBOUND, HTTP)
       .because("the store is the bottom of the stock truth: Redis, keys and scripts, no rules");
 
   @ArchTest
@@ -61,7 +62,7 @@ class LayeringTest {
 
   @ArchTest
   static final ArchRule nothingUsesTheWiring = noClasses()
-      .that().resideInAnyPackage(HTTP, STREAM, STOCK, STORE, CONFIG, COMMON)
+      .that().resideInAnyPackage(HTTP, STREAM, OUTBOUND, STOCK, STORE, CONFIG, COMMON)
       .should().dependOnClassesThat().resideInAPackage(ROOT)
       .because("the root package (Main, AllotServer, Demo) only wires the layers together");
 
@@ -71,6 +72,7 @@ class LayeringTest {
       .layer("wiring").definedBy(ROOT)
       .layer("http").definedBy(HTTP)
       .layer("stream").definedBy(STREAM)
+      .layer("outbound").definedBy(OUTBOUND)
       .layer("stock").definedBy(STOCK)
       .layer("store").definedBy(STORE)
       .layer("config").definedBy(CONFIG)
@@ -78,11 +80,13 @@ class LayeringTest {
       .whereLayer("wiring").mayNotBeAccessedByAnyLayer()
       .whereLayer("http").mayOnlyBeAccessedByLayers("wiring")
       .whereLayer("stream").mayOnlyBeAccessedByLayers("wiring", "http")
-      .whereLayer("stock").mayOnlyBeAccessedByLayers("wiring", "http", "stream")
-      // http reaches the store only through stock (httpNeverUsesTheStore says why).
-      .whereLayer("store").mayOnlyBeAccessedByLayers("wiring", "stream", "stock")
-      .whereLayer("config").mayOnlyBeAccessedByLayers("wiring", "http", "stream", "stock", "store")
-      .whereLayer("common").mayOnlyBeAccessedByLayers("wiring", "http", "stream", "stock", "store", "config");
+      .whereLayer("outbound").mayOnlyBeAccessedByLayers("wiring", "http")
+      .whereLayer("stock").mayOnlyBeAccessedByLayers("wiring", "http", "stream", "outbound")
+      // http reaches the store only through stock or outbound (httpNeverUsesTheStore says why).
+      .whereLayer("store").mayOnlyBeAccessedByLayers("wiring", "stream", "outbound", "stock")
+      .whereLayer("config").mayOnlyBeAccessedByLayers("wiring", "http", "stream", "outbound", "stock", "store")
+      .whereLayer("common").mayOnlyBeAccessedByLayers("wiring", "http", "stream", "outbound", "stock", "store",
+          "config");
 
   @ArchTest
   static final ArchRule noPackageCycles = slices().matching("dev.allot.(*)..")

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -357,19 +358,47 @@ class LuaScriptsTest {
   @Test
   @DisplayName("a per-SKU script called without the shared ARGV prefix (now, ledger max, event channel) refuses loudly")
   void prefixRequired() {
-    List<String> keys = List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.ledger(sku),
-        Keys.customers(sku), Keys.moves(sku), Keys.moveTimes(sku));
     for (Script s : List.of(Script.RESERVE_LINE, Script.COMMIT_LINE, Script.RELEASE_LINE, Script.EXTEND_LINE,
         Script.SHIP_LINE, Script.MOVEMENT)) {
       // The order before the prefix: the reservation (or movement) id first.
       List<String> args = List.of("r-old", "1", Long.toString(NOW), Long.toString(NOW + 1000), "0", "web", "1000", "",
           "0", "main", "shop");
-      RuntimeException e = assertThrows(RuntimeException.class,
-          () -> await(redis.eval(s, keys.subList(0, s.keyCount), args)), s.file);
-      String name = s.file.substring(0, s.file.length() - ".lua".length());
-      assertTrue(e.getMessage().contains("ERR " + name + ": bad arguments"), s.file + ": " + e.getMessage());
+      assertBadArguments(s, scriptKeys(s, Keys.FEED), args);
     }
     assertEquals(0, counts("main").reserved(), "nothing was held");
+  }
+
+  @Test
+  @DisplayName("a per-SKU script whose last key is not an outbox refuses before it changes anything")
+  void outboxRequired() {
+    long before = await(redis.send(Command.XLEN, Keys.FEED)).toLong();
+    for (Script s : List.of(Script.RESERVE_LINE, Script.COMMIT_LINE, Script.RELEASE_LINE, Script.EXTEND_LINE,
+        Script.SHIP_LINE, Script.MOVEMENT)) {
+      List<String> args = List.of(Long.toString(NOW), "1000", Keys.events(sku), "r-new", "1",
+          Long.toString(NOW + 1000), "0", "web", "", "0", "main");
+      assertBadArguments(s, scriptKeys(s, Keys.customers(sku)), args);
+    }
+    assertEquals(0, counts("main").reserved(), "nothing was held");
+    assertEquals(before, await(redis.send(Command.XLEN, Keys.FEED)).toLong(), "no event");
+  }
+
+  /** A per-SKU script's keys in its order, with {@code last} where its outbox goes. */
+  private List<String> scriptKeys(Script s, String last) {
+    List<String> keys = new ArrayList<>(List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.ledger(sku),
+        Keys.customers(sku)));
+    if (s == Script.MOVEMENT) {
+      keys.add(Keys.moves(sku));
+      keys.add(Keys.moveTimes(sku));
+    }
+    keys.add(last);
+    assertEquals(s.keyCount, keys.size(), s.file);
+    return keys;
+  }
+
+  private void assertBadArguments(Script s, List<String> keys, List<String> args) {
+    RuntimeException e = assertThrows(RuntimeException.class, () -> await(redis.eval(s, keys, args)), s.file);
+    String name = s.file.substring(0, s.file.length() - ".lua".length());
+    assertTrue(e.getMessage().contains("ERR " + name + ": bad arguments"), s.file + ": " + e.getMessage());
   }
 
   @Test

@@ -17,7 +17,8 @@ import java.util.Map;
  * ({@code --config FILE} or {@code ALLOT_CONFIG}), then environment variables, the last one
  * winning. The environment names are part of the contract (API.md, "Running").
  */
-public record Settings(Http http, Redis redis, Reservations reservations, Stock stock, Stream stream) {
+public record Settings(Http http, Redis redis, Reservations reservations, Stock stock, Stream stream,
+                       Outbound outbound) {
 
   public static final int DEFAULT_PORT = 8080;
 
@@ -83,16 +84,26 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
   public record Stream(int coalesceMillis, int pingMillis, int maxSubscriptions, int queueBytes) {
   }
 
+  /**
+   * Outbound (API.md, "Outbound"): events are kept at least {@code eventsRetentionSeconds}; the feed is
+   * trimmed every {@code trimIntervalMillis}; on a Redis Cluster each instance relays the outboxes it
+   * wrote to within {@code relayMillis}, and walks every outbox every {@code relaySweepMillis} (the
+   * outboxes of an instance that died).
+   */
+  public record Outbound(long eventsRetentionSeconds, long trimIntervalMillis, long relayMillis,
+                         long relaySweepMillis) {
+  }
+
   public boolean embeddedRedis() {
     return redis.embedded();
   }
 
   public Settings withRedisUrl(String url) {
-    return new Settings(http, redis.withUrl(url), reservations, stock, stream);
+    return new Settings(http, redis.withUrl(url), reservations, stock, stream, outbound);
   }
 
   public Settings withApiKeys(Map<String, String> keys) {
-    return new Settings(http.withApiKeys(keys), redis, reservations, stock, stream);
+    return new Settings(http.withApiKeys(keys), redis, reservations, stock, stream, outbound);
   }
 
   /** Reads the settings: command line {@code --config FILE}, else {@code ALLOT_CONFIG}, then the environment. */
@@ -206,7 +217,12 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
         intSetting(v, "ALLOT_STREAM_PING_MILLIS", 15_000, 10, 3_600_000),
         intSetting(v, "ALLOT_STREAM_MAX_SUBSCRIPTIONS", 1000, 1, 100_000),
         intSetting(v, "ALLOT_STREAM_QUEUE_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024));
-    return new Settings(http, redis, reservations, stock, stream);
+    Outbound outbound = new Outbound(
+        intSetting(v, "ALLOT_EVENTS_RETENTION_SECONDS", 7 * 86400, 60, Integer.MAX_VALUE),
+        intSetting(v, "ALLOT_EVENTS_TRIM_INTERVAL_MILLIS", 60_000, 100, 3_600_000),
+        intSetting(v, "ALLOT_OUTBOX_RELAY_MILLIS", 50, 1, 60_000),
+        intSetting(v, "ALLOT_OUTBOX_SWEEP_MILLIS", 5_000, 100, 3_600_000));
+    return new Settings(http, redis, reservations, stock, stream, outbound);
   }
 
   /** {@code key1=admin,key2=channel:web,key3=reader}. */

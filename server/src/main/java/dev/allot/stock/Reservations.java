@@ -80,6 +80,14 @@ public final class Reservations {
   private final Metrics metrics;
   private final LongSupplier clock;
 
+  /**
+   * A reservation's document in a given state: its first answer (the record's body) with that state,
+   * deadline and order id. The reads and the outbound events ("reservation.*" data) both show it.
+   */
+  public static String document(String body, String state, long deadline, String orderId) {
+    return ReservationDocs.view(body, state, deadline, orderId);
+  }
+
   /** storeRetryAfterSeconds: the Retry-After of a creation that took too long and was undone. */
   public Reservations(Store store, RecordStore records, Creations creations, Decisions decisions, Catalog catalog,
                       Settings.Reservations settings, int storeRetryAfterSeconds, Metrics metrics, LongSupplier clock) {

@@ -1,5 +1,6 @@
 package dev.allot.stock;
 
+import dev.allot.store.EventLog;
 import io.vertx.core.Future;
 
 import java.util.function.Supplier;
@@ -7,8 +8,8 @@ import java.util.function.Supplier;
 /**
  * The stock services one HTTP event loop works with, over a Redis client of its own (built on
  * that event loop by the server's wiring, so a request and its Redis round trips stay on one
- * thread). {@code close} lets go of that client.
+ * thread). {@code events}: the feed over the same client. {@code close} lets go of that client.
  */
-public record StockServices(Reservations reservations, Movements movements, Inventory inventory,
+public record StockServices(Reservations reservations, Movements movements, Inventory inventory, EventLog events,
                             Supplier<Future<Void>> close) {
 }

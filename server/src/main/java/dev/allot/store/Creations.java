@@ -118,6 +118,8 @@ public final class Creations {
       args.add(Integer.toString(r.locations().size()));
       args.addAll(r.locations());
     }
+    // Only in front of a standalone Redis: every event of the call goes to the feed itself.
+    keys.add(Keys.FEED);
     return redis.eval(Script.CREATE_BATCH, keys, args).map(reply -> {
       List<Creation> out = new ArrayList<>(reply.size());
       for (Response r : reply) {

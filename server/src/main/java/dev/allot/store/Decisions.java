@@ -86,6 +86,8 @@ public final class Decisions {
       args.add(o.first());
       args.add(o.second());
     }
+    // Only in front of a standalone Redis: every event of the call goes to the feed itself.
+    keys.add(Keys.FEED);
     return redis.eval(Script.DECIDE_AT_ONCE, keys, args).map(reply -> {
       List<Response> out = new ArrayList<>(reply.size());
       reply.forEach(out::add);

@@ -19,7 +19,10 @@ public final class Keys {
     return List.of(stock(sku), holds(sku), expiry(sku), ledger(sku), customers(sku));
   }
 
-  /** A reservation's three keys, as reservation.lua takes them: its record, its bucket's due index and counters. */
+  /**
+   * A reservation's three keys, as reservation.lua takes them (create_batch and decide_at_once per
+   * reservation): its record, its bucket's due index and counters. reservation.lua also takes its outbox.
+   */
   public static List<String> recordKeys(String reservationId) {
     int bucket = bucket(reservationId);
     return List.of(reservation(reservationId), due(bucket), stats(bucket));
@@ -99,6 +102,33 @@ public final class Keys {
   /** Claim of a movement id across SKUs: the same id may never be applied to two different movements. */
   public static String movementClaim(String movementId) {
     return "allot:movement:" + movementId;
+  }
+
+  /**
+   * The feed: every event, in the order Redis made them (docs/outbound.md). On a standalone Redis every
+   * script appends to it directly; on a cluster each script appends to the outbox of its own hash tag
+   * ({@link #outbox}) and the relay moves those entries here, once each.
+   */
+  public static final String FEED = "allot:{events}:feed";
+  /** Beside the feed: "trimmed" (the id before which the feed was trimmed), and per outbox the last entry relayed. */
+  public static final String FEED_META = "allot:{events}:meta";
+  /** The SKUs whose outbox has been written (cluster): the relay's list besides the record buckets. */
+  public static final String OUTBOXES = "allot:{events}:outboxes";
+
+  /**
+   * The stream a script appends its events to, passed as its last KEY: the feed on a standalone Redis;
+   * on a cluster the outbox of the script's hash tag (the SKU, or "r" + bucket for a record).
+   */
+  public static String outbox(String tag, boolean cluster) {
+    return cluster ? "allot:{" + tag + "}:out" : FEED;
+  }
+
+  public static String skuOutbox(String sku, boolean cluster) {
+    return outbox(sku, cluster);
+  }
+
+  public static String recordOutbox(String reservationId, boolean cluster) {
+    return outbox("r" + bucket(reservationId), cluster);
   }
 
   /** Counts whose drift was not zero, newest first (bounded), for GET /v1/drift. */

@@ -201,7 +201,10 @@ public final class RecordStore {
     args.add(id);
     args.add(Long.toString(now));
     args.addAll(List.of(extra));
-    return redis.eval(Script.RESERVATION, Keys.recordKeys(id), args);
+    List<String> keys = new ArrayList<>(4);
+    keys.addAll(Keys.recordKeys(id));
+    keys.add(Keys.recordOutbox(id, redis.cluster()));
+    return redis.eval(Script.RESERVATION, keys, args);
   }
 
   /** The record's {@code ln} field: {@code SKU=qty,...} (SKU codes never hold ',' or '='). */

@@ -32,6 +32,7 @@ public final class RedisStore {
 
   private final Redis redis;
   private final boolean cluster;
+  private volatile Outboxes outboxes;
   private final long timeoutMillis;
   private volatile boolean scriptsLoaded;
   /**
@@ -156,6 +157,28 @@ public final class RedisStore {
    * the keys and leaves the script cached there for the next EVALSHA.
    */
   public Future<Response> eval(Script script, List<String> keys, List<String> args) {
+    Outboxes o = outboxes;
+    if (cluster && o != null && !keys.isEmpty()) {
+      String outbox = keys.get(keys.size() - 1);
+      if (outbox.endsWith(":out")) {
+        // Registered before the first write, relayed soon after (even after a timeout: it may have run).
+        return o.register(this, outbox).compose(v -> evalNow(script, keys, args))
+            .onComplete(ar -> o.touched(outbox));
+      }
+    }
+    return evalNow(script, keys, args);
+  }
+
+  /**
+   * Cluster mode: the scripts' outboxes are registered and relayed by {@code o} (shared by every client
+   * of the process). Without it (a tool, a test) the outboxes are written but nobody relays them.
+   */
+  public RedisStore trackOutboxes(Outboxes o) {
+    this.outboxes = o;
+    return this;
+  }
+
+  private Future<Response> evalNow(Script script, List<String> keys, List<String> args) {
     if (waitReplicas > 0) {
       return evalAndWait(script, keys, args, false, 0);
     }

@@ -1,20 +1,22 @@
 package dev.allot.store;
 
 /**
- * The Lua scripts in lua/, each with the number of KEYS it takes (its header lists them); -1 for
+ * The Lua scripts in lua/, each with the number of KEYS it takes (its header lists them; the last is
+ * always the script's outbox, {@link Keys#outbox}); -1 for
  * create_batch and decide_at_once, whose KEYS grow with their batch or the reservation's SKUs.
  */
 public enum Script {
-  RESERVE_LINE("reserve_line", 5),
-  COMMIT_LINE("commit_line", 5),
-  RELEASE_LINE("release_line", 5),
-  EXTEND_LINE("extend_line", 5),
-  SHIP_LINE("ship_line", 5),
-  MOVEMENT("movement", 7),
-  RESERVATION("reservation", 3),
+  RESERVE_LINE("reserve_line", 6),
+  COMMIT_LINE("commit_line", 6),
+  RELEASE_LINE("release_line", 6),
+  EXTEND_LINE("extend_line", 6),
+  SHIP_LINE("ship_line", 6),
+  MOVEMENT("movement", 8),
+  RESERVATION("reservation", 4),
   CREATE_BATCH("create_batch", -1),
   DECIDE_AT_ONCE("decide_at_once", -1),
-  SWEEP_CLAIM("sweep_claim", 1);
+  SWEEP_CLAIM("sweep_claim", 1),
+  RELAY("relay", 2);
 
   public final String file;
   public final int keyCount;

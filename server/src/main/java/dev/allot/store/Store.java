@@ -51,7 +51,7 @@ public final class Store {
     List<String> args = skuArgs(sku, now, locations.size(), reservationId, Long.toString(qty), Long.toString(deadline),
         Long.toString(buffer), channel, customer == null ? "" : customer, backorder ? "1" : "0");
     args.addAll(locations);
-    return redis.eval(Script.RESERVE_LINE, Keys.skuKeys(sku), args).map(r -> {
+    return redis.eval(Script.RESERVE_LINE, skuKeys(sku), args).map(r -> {
       int code = r.get(0).toInteger();
       HoldStatus status = switch (code) {
         case 1 -> HoldStatus.HELD;
@@ -98,8 +98,16 @@ public final class Store {
     return lineScript(Script.SHIP_LINE, sku, skuArgs(sku, now, reservationId));
   }
 
+  /** A per-SKU script's keys: the five every one takes, then its outbox (lua/include/stock_prelude.lua). */
+  private List<String> skuKeys(String sku) {
+    List<String> keys = new ArrayList<>(6);
+    keys.addAll(Keys.skuKeys(sku));
+    keys.add(Keys.skuOutbox(sku, redis.cluster()));
+    return keys;
+  }
+
   private Future<LineChange> lineScript(Script script, String sku, List<String> args) {
-    return redis.eval(script, Keys.skuKeys(sku), args)
+    return redis.eval(script, skuKeys(sku), args)
         .map(r -> new LineChange(r.get(0).toInteger(), r.get(1).toLong()));
   }
 
@@ -140,7 +148,7 @@ public final class Store {
   public Future<MovementResult> movement(String movementId, String fingerprint, String type, String sku,
                                          String location, long qty, long now, long retentionMillis) {
     List<String> keys = List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.ledger(sku),
-        Keys.customers(sku), Keys.moves(sku), Keys.moveTimes(sku));
+        Keys.customers(sku), Keys.moves(sku), Keys.moveTimes(sku), Keys.skuOutbox(sku, redis.cluster()));
     List<String> args = skuArgs(sku, now, movementId, fingerprint, type, location, Long.toString(qty),
         Long.toString(retentionMillis));
     return redis.eval(Script.MOVEMENT, keys, args).map(r -> {
@@ -189,6 +197,10 @@ public final class Store {
     long backordered = 0;
     Map<String, long[]> raw = new TreeMap<>();
     for (String field : r.getKeys()) {
+      if (field.equals("pub")) {
+        // The availability the SKU's last outbox entry carried (lua/include/stock_prelude.lua): not a count.
+        continue;
+      }
       long value = r.get(field).toLong();
       if (field.equals("ver")) {
         version = value;
