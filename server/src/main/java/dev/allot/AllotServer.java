@@ -2,7 +2,10 @@ package dev.allot;
 
 import dev.allot.config.Settings;
 import dev.allot.http.ApiVerticle;
+import dev.allot.outbound.Deliveries;
+import dev.allot.outbound.Feed;
 import dev.allot.outbound.OutboxKeeper;
+import dev.allot.outbound.Webhooks;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Inventory;
 import dev.allot.stock.Metrics;
@@ -19,6 +22,7 @@ import dev.allot.store.RecordStore;
 import dev.allot.store.RedisProcess;
 import dev.allot.store.RedisStore;
 import dev.allot.store.Store;
+import dev.allot.store.WebhookStore;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.DeploymentOptions;
@@ -79,6 +83,9 @@ public final class AllotServer {
     Movements movements = shared.movements();
     Sweeper sweeper = new Sweeper(new RecordStore(redis), reservations, settings.reservations(), metrics, clock);
     AllotServer server = new AllotServer(settings, vertx, embedded, redis);
+    Feed feed = new Feed(new EventLog(redis), catalog);
+    Deliveries deliveries = new Deliveries(vertx, new Webhooks(new WebhookStore(redis), feed, clock),
+        new WebhookStore(redis), feed, clock, registry);
     StreamHub hub = new StreamHub(settings.stream(), settings.redis(), store, catalog, registry);
     boolean demo = requested.embeddedRedis() && requested.http().apiKeys().isEmpty();
     // Each HTTP event loop gets stock services over a Redis client of its own, built on that loop.
@@ -94,7 +101,7 @@ public final class AllotServer {
           .compose(v -> s.embeddedRedis() || requested.embeddedRedis() ? Demo.load(catalog, movements, shared.inventory()) : Future.succeededFuture())
           .compose(v -> vertx.deployVerticle(sweeper).map(id -> server.deployments.add(id)))
           .compose(v -> vertx.deployVerticle(hub).map(id -> server.deployments.add(id)))
-          .compose(v -> vertx.deployVerticle(new OutboxKeeper(redis, outboxes, s.outbound(), clock))
+          .compose(v -> vertx.deployVerticle(new OutboxKeeper(redis, outboxes, s.outbound(), clock, deliveries))
               .map(id -> server.deployments.add(id)))
           .compose(v -> {
             List<ApiVerticle> apis = new ArrayList<>();
@@ -176,6 +183,7 @@ public final class AllotServer {
         new Movements(store, catalog, settings.stock(), metrics, clock),
         new Inventory(store, records, catalog),
         new EventLog(redis),
+        new WebhookStore(redis),
         redis::close);
   }
 

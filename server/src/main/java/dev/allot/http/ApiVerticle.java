@@ -3,6 +3,7 @@ package dev.allot.http;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.allot.config.Settings;
 import dev.allot.outbound.Feed;
+import dev.allot.outbound.Webhooks;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Inventory;
 import dev.allot.stock.StockServices;
@@ -67,7 +68,9 @@ public final class ApiVerticle extends VerticleBase {
     new CatalogRoutes(s.catalog(), stock.inventory()).mount(router);
     new StockRoutes(stock.movements(), stock.inventory()).mount(router);
     new ReservationRoutes(stock.reservations(), s.catalog(), settings.reservations().defaultTtlSeconds()).mount(router);
-    new EventRoutes(new Feed(stock.events(), s.catalog())).mount(router);
+    Feed feed = new Feed(stock.events(), s.catalog());
+    new EventRoutes(feed).mount(router);
+    new WebhookRoutes(new Webhooks(stock.webhooks(), feed, System::currentTimeMillis)).mount(router);
 
     HttpServerOptions options = new HttpServerOptions()
         .setPort(settings.http().port())

@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * The change feed (API.md, "Pull: the change feed"): the outbox entries the scripts appended
@@ -46,6 +47,8 @@ public final class Feed {
   /** A position in the feed: every event before the {@code consumed}-th of entry {@code id} was read. */
   record Cursor(StreamId id, int consumed) {
     static final Cursor START = new Cursor(StreamId.ZERO, 0);
+    /** As {@code consumed}: every event of the entry (no entry makes this many). */
+    static final int WHOLE = 1_000_000;
 
     String encode() {
       return Base64.getUrlEncoder().withoutPadding()
@@ -82,17 +85,35 @@ public final class Feed {
    */
   public Future<Page> page(String after, int limit, Set<String> types) {
     Cursor from = after == null ? null : Cursor.decode(after);
+    return window(from, limit, types.isEmpty() ? e -> true : e -> types.contains(e.get("type").asText()));
+  }
+
+  /**
+   * Up to {@code limit} events after {@code from} (null: from the oldest kept) that {@code wanted} picks,
+   * and the cursor after the last event read. 410 cursor_expired from before the feed's trim point.
+   */
+  Future<Page> window(Cursor from, int limit, Predicate<ObjectNode> wanted) {
     return log.trimmedBefore().compose(trimmed -> {
       if (from != null && from.id().compareTo(trimmed) < 0) {
         return Future.failedFuture(new AllotException(AllotException.Kind.GONE, "cursor_expired",
             "the cursor points before the oldest event kept (events are kept ALLOT_EVENTS_RETENTION_SECONDS);"
                 + " read again without after"));
       }
-      return scan(from == null ? Cursor.START : from, limit, types, new ArrayList<>(), 0);
+      return scan(from == null ? Cursor.START : from, limit, wanted, new ArrayList<>(), 0);
     });
   }
 
-  private Future<Page> scan(Cursor at, int limit, Set<String> types, List<ObjectNode> out, int scanned) {
+  /** Entries before this id were trimmed away. */
+  Future<StreamId> trimmedBefore() {
+    return log.trimmedBefore();
+  }
+
+  /** The cursor after the newest entry: where a new reader starts to get only what comes next. */
+  Future<Cursor> tail() {
+    return log.newest().map(id -> id == null ? Cursor.START : new Cursor(id, Cursor.WHOLE));
+  }
+
+  private Future<Page> scan(Cursor at, int limit, Predicate<ObjectNode> wanted, List<ObjectNode> out, int scanned) {
     return log.range(at.id(), READ_BATCH).compose(entries -> {
       Cursor pos = at;
       for (Entry e : entries) {
@@ -102,7 +123,7 @@ public final class Feed {
         for (; k < events.size(); k++) {
           ObjectNode ev = events.get(k);
           pos = new Cursor(id, k + 1);
-          if (types.isEmpty() || types.contains(ev.get("type").asText())) {
+          if (wanted.test(ev)) {
             out.add(ev);
             if (out.size() == limit) {
               return Future.succeededFuture(new Page(out, pos.encode()));
@@ -116,7 +137,7 @@ public final class Feed {
       if (entries.size() < READ_BATCH || seen >= SCAN_ENTRIES) {
         return Future.succeededFuture(new Page(out, pos.encode()));
       }
-      return scan(pos, limit, types, out, seen);
+      return scan(pos, limit, wanted, out, seen);
     });
   }
 

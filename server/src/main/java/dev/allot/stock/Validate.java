@@ -33,6 +33,11 @@ public final class Validate {
     return place(raw, field, "invalid_channel");
   }
 
+  /** A webhook endpoint's id (admin-chosen, like a channel's): 400 invalid_webhook otherwise. */
+  public static String webhook(String raw, String field) {
+    return place(raw, field, "invalid_webhook");
+  }
+
   private static String place(String raw, String field, String code) {
     if (raw == null || !PLACE.matcher(raw).matches()) {
       throw AllotException.badField(code, field, field + " must match [a-z0-9][a-z0-9_-]{0,31}");

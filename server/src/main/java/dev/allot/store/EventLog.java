@@ -86,6 +86,14 @@ public final class EventLog {
     return out;
   }
 
+  /** The newest entry's id, or null when the feed is empty. */
+  public Future<StreamId> newest() {
+    return redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", 1).map(r -> {
+      List<Entry> e = entries(r);
+      return e.isEmpty() ? null : StreamId.parse(e.get(0).id());
+    });
+  }
+
   /** Entries before this id were trimmed away ({@link StreamId#ZERO}: never trimmed). */
   public Future<StreamId> trimmedBefore() {
     return redis.send(Command.HGET, Keys.FEED_META, "trimmed")

@@ -16,7 +16,8 @@ public enum Script {
   CREATE_BATCH("create_batch", -1),
   DECIDE_AT_ONCE("decide_at_once", -1),
   SWEEP_CLAIM("sweep_claim", 1),
-  RELAY("relay", 2);
+  RELAY("relay", 2),
+  LEASE("lease", 1);
 
   public final String file;
   public final int keyCount;
