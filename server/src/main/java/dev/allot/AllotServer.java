@@ -85,7 +85,7 @@ public final class AllotServer {
     AllotServer server = new AllotServer(settings, vertx, embedded, redis);
     Feed feed = new Feed(new EventLog(redis), catalog);
     Deliveries deliveries = new Deliveries(vertx, new Webhooks(new WebhookStore(redis), feed, clock),
-        new WebhookStore(redis), feed, clock, registry);
+        new WebhookStore(redis), feed, clock, registry, settings.outbound().syncStaleSeconds());
     StreamHub hub = new StreamHub(settings.stream(), settings.redis(), store, catalog, registry);
     boolean demo = requested.embeddedRedis() && requested.http().apiKeys().isEmpty();
     // Each HTTP event loop gets stock services over a Redis client of its own, built on that loop.

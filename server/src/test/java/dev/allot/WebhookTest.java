@@ -39,7 +39,8 @@ class WebhookTest {
 
   @BeforeAll
   static void start() throws Exception {
-    Map<String, String> cfg = Map.of("ALLOT_API_KEYS", TestServer.keys("web"), "ALLOT_OUTBOX_RELAY_MILLIS", "20");
+    Map<String, String> cfg = Map.of("ALLOT_API_KEYS", TestServer.keys("web"), "ALLOT_OUTBOX_RELAY_MILLIS", "20",
+        "ALLOT_SYNC_STALE_SECONDS", "1");
     server = TestServer.start(TestRedis.url(), cfg);
     second = TestServer.start(TestRedis.url(), cfg);
     admin = new Api(server.port(), TestServer.ADMIN);
@@ -267,6 +268,50 @@ class WebhookTest {
         expect(admin.call("DELETE", "/v1/webhooks/" + wh, null), 204);
       }
     }
+  }
+
+  @Test
+  @DisplayName("GET /v1/sync and the metrics name a failing endpoint, its lag and its stale SKUs, and clear on recovery")
+  void syncHealth() throws Exception {
+    try (Receiver r = new Receiver()) {
+      String wh = endpoint(r);
+      try {
+        String sku = Api.sku("whs");
+        r.answer(503);
+        admin.receive(sku, "main", 3);
+        JsonNode failing = await("the endpoint failing with a stale SKU", 15_000, () -> sync(wh),
+            j -> j.path("state").asText().equals("failing") && j.path("lagSeconds").asLong() >= 1
+                && j.path("channels").path("web").path("staleSkus").toString().contains(sku));
+        assertTrue(failing.path("failuresInARow").asLong() >= 1, failing.toString());
+        assertEquals("HTTP 503", failing.path("lastError").asText());
+        String metrics = await("the metrics", 15_000, () -> new Api(server.port(), null).get("/metrics").text() + "\n"
+                + new Api(second.port(), null).get("/metrics").text(),
+            m -> m.lines().anyMatch(l -> l.startsWith("allot_sync_stale_skus{") && l.contains("endpoint=\"" + wh + "\"")
+                && l.contains("channel=\"web\"") && !l.endsWith(" 0.0")));
+        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("allot_webhook_lag_seconds{") && l.contains(wh)
+            && !l.endsWith(" 0.0")), "the lag gauge names the endpoint");
+        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("allot_webhook_deliveries_total{") && l.contains(wh)
+            && l.contains("outcome=\"failed\"")), "failed attempts are counted");
+
+        r.answer(200);
+        JsonNode healthy = await("the endpoint healthy again", 30_000, () -> sync(wh),
+            j -> j.path("state").asText().equals("active") && j.path("lagSeconds").asLong() == 0
+                && j.path("channels").path("web").path("staleSkus").isEmpty());
+        assertFalse(healthy.path("lastSuccessAt").isNull(), healthy.toString());
+        assertEquals(403, web.get("/v1/sync").status());
+      } finally {
+        expect(admin.call("DELETE", "/v1/webhooks/" + wh, null), 204);
+      }
+    }
+  }
+
+  static JsonNode sync(String wh) {
+    for (JsonNode e : expect(admin.get("/v1/sync"), 200).json().path("endpoints")) {
+      if (e.path("id").asText().equals(wh)) {
+        return e;
+      }
+    }
+    throw new AssertionError("no " + wh + " in GET /v1/sync");
   }
 
   @Test

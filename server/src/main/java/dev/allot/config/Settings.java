@@ -88,10 +88,11 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
    * Outbound (API.md, "Outbound"): events are kept at least {@code eventsRetentionSeconds}; the feed is
    * trimmed every {@code trimIntervalMillis}; on a Redis Cluster each instance relays the outboxes it
    * wrote to within {@code relayMillis}, and walks every outbox every {@code relaySweepMillis} (the
-   * outboxes of an instance that died).
+   * outboxes of an instance that died). A webhook endpoint's SKU is stale (GET /v1/sync) when its
+   * availability there has been unconfirmed for longer than {@code syncStaleSeconds}.
    */
   public record Outbound(long eventsRetentionSeconds, long trimIntervalMillis, long relayMillis,
-                         long relaySweepMillis) {
+                         long relaySweepMillis, long syncStaleSeconds) {
   }
 
   public boolean embeddedRedis() {
@@ -221,7 +222,8 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
         intSetting(v, "ALLOT_EVENTS_RETENTION_SECONDS", 7 * 86400, 60, Integer.MAX_VALUE),
         intSetting(v, "ALLOT_EVENTS_TRIM_INTERVAL_MILLIS", 60_000, 100, 3_600_000),
         intSetting(v, "ALLOT_OUTBOX_RELAY_MILLIS", 50, 1, 60_000),
-        intSetting(v, "ALLOT_OUTBOX_SWEEP_MILLIS", 5_000, 100, 3_600_000));
+        intSetting(v, "ALLOT_OUTBOX_SWEEP_MILLIS", 5_000, 100, 3_600_000),
+        intSetting(v, "ALLOT_SYNC_STALE_SECONDS", 60, 1, 86_400));
     return new Settings(http, redis, reservations, stock, stream, outbound);
   }
 

@@ -70,7 +70,8 @@ public final class ApiVerticle extends VerticleBase {
     new ReservationRoutes(stock.reservations(), s.catalog(), settings.reservations().defaultTtlSeconds()).mount(router);
     Feed feed = new Feed(stock.events(), s.catalog());
     new EventRoutes(feed).mount(router);
-    new WebhookRoutes(new Webhooks(stock.webhooks(), feed, System::currentTimeMillis)).mount(router);
+    new WebhookRoutes(new Webhooks(stock.webhooks(), feed, System::currentTimeMillis),
+        settings.outbound().syncStaleSeconds()).mount(router);
 
     HttpServerOptions options = new HttpServerOptions()
         .setPort(settings.http().port())

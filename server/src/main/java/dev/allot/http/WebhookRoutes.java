@@ -10,12 +10,17 @@ import static dev.allot.http.Auth.caller;
 import static dev.allot.http.Bodies.queryInt;
 import static dev.allot.http.Bodies.respond;
 
-/** Outbound, the push side (API.md, "Push: webhooks"): endpoints, their delivery log, redelivery. Admin only. */
+/**
+ * Outbound, the push side (API.md, "Push: webhooks", "Sync health"): endpoints, their delivery log,
+ * redelivery, and GET /v1/sync. Admin only.
+ */
 final class WebhookRoutes {
   private final Webhooks webhooks;
+  private final long syncStaleSeconds;
 
-  WebhookRoutes(Webhooks webhooks) {
+  WebhookRoutes(Webhooks webhooks, long syncStaleSeconds) {
     this.webhooks = webhooks;
+    this.syncStaleSeconds = syncStaleSeconds;
   }
 
   void mount(Router router) {
@@ -24,6 +29,10 @@ final class WebhookRoutes {
       respond(ctx, 200, webhooks.list());
     });
     router.put("/v1/webhooks/:id").handler(this::put);
+    router.get("/v1/sync").handler(ctx -> {
+      caller(ctx).requireAdmin();
+      respond(ctx, 200, webhooks.sync(syncStaleSeconds));
+    });
     router.get("/v1/webhooks/:id").handler(ctx -> {
       caller(ctx).requireAdmin();
       respond(ctx, 200, webhooks.document(ctx.pathParam("id")));

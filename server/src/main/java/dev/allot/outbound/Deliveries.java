@@ -68,6 +68,11 @@ public final class Deliveries {
   static final String LAST_SUCCESS = "lastSuccessAt";
   static final String LAST_ERROR = "lastError";
   static final String OLDEST_PENDING = "oldestPendingAt";
+  /**
+   * "channel|SKU|sinceMs;..." for each channel and SKU whose newest availability the endpoint has not
+   * confirmed (it differs from what it confirmed last), since the first undelivered change of it.
+   */
+  static final String UNCONFIRMED = "unconfirmed";
 
   private final Vertx vertx;
   private final Webhooks webhooks;
@@ -78,12 +83,17 @@ public final class Deliveries {
   private final String token = UUID.randomUUID().toString();
   private final Map<String, Worker> workers = new HashMap<>();
   private final Map<String, Long> lag = new ConcurrentHashMap<>();
+  /** Per endpoint: "channel|SKU" -> since when its availability is unconfirmed (for allot_sync_stale_skus). */
+  private final Map<String, Map<String, Long>> unconfirmed = new ConcurrentHashMap<>();
+  private final Set<String> staleGauges = ConcurrentHashMap.newKeySet();
+  private final long staleMillis;
   private final Throttled errors = new Throttled(LOG, 10_000);
   private HttpClientAgent http;
   private boolean stopped;
 
   public Deliveries(Vertx vertx, Webhooks webhooks, WebhookStore store, Feed feed, LongSupplier clock,
-                    MeterRegistry registry) {
+                    MeterRegistry registry, long staleSeconds) {
+    this.staleMillis = staleSeconds * 1000;
     this.vertx = vertx;
     this.webhooks = webhooks;
     this.store = store;
@@ -192,6 +202,22 @@ public final class Deliveries {
     }
   }
 
+  /** allot_sync_stale_skus{endpoint,channel}: SKUs unconfirmed past ALLOT_SYNC_STALE_SECONDS, from the holder. */
+  private void staleGauge(String endpoint, String channel) {
+    if (staleGauges.add(endpoint + "|" + channel)) {
+      Gauge.builder("allot_sync_stale_skus", unconfirmed, m -> {
+        Map<String, Long> u = m.get(endpoint);
+        if (u == null) {
+          return 0;
+        }
+        long now = clock.getAsLong();
+        return u.entrySet().stream().filter(x -> x.getKey().startsWith(channel + "|")
+            && now - x.getValue() > staleMillis).count();
+      }).description("SKUs whose availability the endpoint has not confirmed for longer than ALLOT_SYNC_STALE_SECONDS")
+          .tag("endpoint", endpoint).tag("channel", channel).register(registry);
+    }
+  }
+
   /** One endpoint's deliveries, while this instance holds its lease. */
   private final class Worker {
     Endpoint endpoint;
@@ -200,6 +226,9 @@ public final class Deliveries {
     String windowCursor;
     final Set<String> delivered = new HashSet<>();
     final Map<String, Integer> attempts = new HashMap<>();
+    /** "channel|SKU" -> the availability it confirmed last (null until read from Redis). */
+    Map<String, Long> confirmed;
+    String savedUnconfirmed = "";
     long failures;
     long nextAttemptAt;
 
@@ -251,8 +280,15 @@ public final class Deliveries {
           attempts.clear();
         }
         failures = Long.parseLong(state.getOrDefault(FAILURES, "0"));
+        savedUnconfirmed = state.getOrDefault(UNCONFIRMED, "");
         Endpoint e = endpoint;
-        return feed.window(Cursor.decode(saved), WINDOW, e::wants).compose(page -> deliverWindow(e, saved, page));
+        Future<Void> ready = confirmed != null ? Future.succeededFuture() : store.confirmedOf(e.id()).map(m -> {
+          confirmed = new HashMap<>();
+          m.forEach((k, v) -> confirmed.put(k, Long.parseLong(v)));
+          return null;
+        });
+        return ready.compose(v -> feed.window(Cursor.decode(saved), WINDOW, e::wants))
+            .compose(page -> deliverWindow(e, saved, page));
       });
     }
 
@@ -260,16 +296,20 @@ public final class Deliveries {
       List<ObjectNode> todo = coalesced(page.events());
       if (todo.isEmpty()) {
         lag.put(e.id(), 0L);
+        unconfirmed.remove(e.id());
         if (page.next().equals(saved)) {
-          return Future.succeededFuture(IDLE_MILLIS);
+          return savedUnconfirmed.isEmpty() ? Future.succeededFuture(IDLE_MILLIS)
+              : persist(e, Map.of(UNCONFIRMED, "")).map(IDLE_MILLIS);
         }
         Cursor next = Cursor.decode(page.next());
         Map<String, String> fields = new HashMap<>();
         fields.put(CURSOR, page.next());
         fields.put(CURSOR_AT, Long.toString(next.id().millis()));
         fields.put(OLDEST_PENDING, "0");
+        fields.put(UNCONFIRMED, "");
         return persist(e, fields).map(0L);
       }
+      String unconfirmedNow = unconfirmed(e, page.events());
       long oldest = Instant.parse(todo.get(0).path("at").asText()).toEpochMilli();
       lag.put(e.id(), oldest);
       // The first undelivered event of each SKU (or reservation): later ones wait for it.
@@ -292,6 +332,14 @@ public final class Deliveries {
           counter(e.id(), a.ok() ? "delivered" : "failed").increment();
           if (a.ok()) {
             delivered.add(a.eventId());
+            ObjectNode ev = heads.values().stream().filter(x -> x.path("id").asText().equals(a.eventId()))
+                .findFirst().orElseThrow();
+            if (a.type().equals("availability.changed")) {
+              String key = ev.path("channel").asText() + "|" + ev.path("sku").asText();
+              long available = ev.path("data").path("available").asLong();
+              confirmed.put(key, available);
+              store.confirm(e.id(), key, available);
+            }
           } else {
             failed = failed == null ? a : failed;
             gone |= a.status() == 410;
@@ -299,6 +347,9 @@ public final class Deliveries {
         }
         Map<String, String> fields = new HashMap<>();
         fields.put(OLDEST_PENDING, Long.toString(oldest));
+        if (!unconfirmedNow.equals(savedUnconfirmed)) {
+          fields.put(UNCONFIRMED, unconfirmedNow);
+        }
         long wait = 0;
         if (failed == null) {
           fields.put(FAILURES, "0");
@@ -324,6 +375,31 @@ public final class Deliveries {
         }
         return Future.join(logged, persisted).map(v -> after);
       });
+    }
+
+    /**
+     * The channels and SKUs of this window whose newest availability differs from what the endpoint
+     * confirmed, each since its first undelivered change: kept for GET /v1/sync and the metric.
+     */
+    private String unconfirmed(Endpoint e, List<ObjectNode> events) {
+      Map<String, Long> since = new LinkedHashMap<>();
+      Map<String, Long> newest = new HashMap<>();
+      for (ObjectNode ev : events) {
+        if (!ev.path("type").asText().equals("availability.changed") || delivered.contains(ev.path("id").asText())) {
+          continue;
+        }
+        String key = ev.path("channel").asText() + "|" + ev.path("sku").asText();
+        since.putIfAbsent(key, Instant.parse(ev.path("at").asText()).toEpochMilli());
+        newest.put(key, ev.path("data").path("available").asLong());
+      }
+      since.keySet().removeIf(k -> newest.get(k).equals(confirmed.get(k)));
+      unconfirmed.put(e.id(), since);
+      StringBuilder sb = new StringBuilder();
+      since.forEach((k, ms) -> {
+        staleGauge(e.id(), k.substring(0, k.indexOf('|')));
+        sb.append(sb.length() == 0 ? "" : ";").append(k).append('|').append(ms);
+      });
+      return sb.toString();
     }
 
     private Future<Void> persist(Endpoint e, Map<String, String> fields) {

@@ -103,6 +103,11 @@ public final class Feed {
     });
   }
 
+  /** Every channel's id, sorted. */
+  List<String> channelIds() {
+    return catalog.channels().stream().map(Channel::id).sorted().toList();
+  }
+
   /** Entries before this id were trimmed away. */
   Future<StreamId> trimmedBefore() {
     return log.trimmedBefore();

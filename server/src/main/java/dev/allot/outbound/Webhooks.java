@@ -251,6 +251,56 @@ public final class Webhooks {
     return List.copyOf(out);
   }
 
+  /**
+   * GET /v1/sync: each endpoint's state (active, failing: the last attempt failed, disabled), its lag
+   * (age of the oldest event it has not had), and per channel the SKUs whose availability it has not
+   * confirmed for longer than {@code staleSeconds}, as the instance delivering for it last saved them.
+   */
+  public Future<ObjectNode> sync(long staleSeconds) {
+    return all().compose(endpoints -> store.states(endpoints.stream().map(Endpoint::id).toList()).map(states -> {
+      long now = clock.getAsLong();
+      ObjectNode o = Json.object();
+      ArrayNode arr = o.putArray("endpoints");
+      for (int i = 0; i < endpoints.size(); i++) {
+        Endpoint e = endpoints.get(i);
+        Map<String, String> st = states.get(i);
+        long failures = Long.parseLong(st.getOrDefault(Deliveries.FAILURES, "0"));
+        long oldest = Long.parseLong(st.getOrDefault(Deliveries.OLDEST_PENDING, "0"));
+        ObjectNode x = arr.addObject();
+        x.put("id", e.id());
+        x.put("url", e.url());
+        x.put("state", !e.active() ? "disabled" : failures > 0 ? "failing" : "active");
+        x.put("lagSeconds", oldest == 0 ? 0 : Math.max(0, (now - oldest) / 1000));
+        x.put("failuresInARow", failures);
+        putOrNull(x, "lastSuccessAt", st.get(Deliveries.LAST_SUCCESS));
+        putOrNull(x, "lastError", st.get(Deliveries.LAST_ERROR));
+        ObjectNode channels = x.putObject("channels");
+        for (String ch : e.channels() != null ? e.channels() : feed.channelIds()) {
+          channels.putObject(ch).putArray("staleSkus");
+        }
+        String unconfirmed = st.getOrDefault(Deliveries.UNCONFIRMED, "");
+        if (e.types().contains("availability.changed") && !unconfirmed.isEmpty()) {
+          for (String item : unconfirmed.split(";")) {
+            String[] p = item.split("\\|");
+            if (p.length == 3 && now - Long.parseLong(p[2]) > staleSeconds * 1000) {
+              ObjectNode ch = channels.has(p[0]) ? (ObjectNode) channels.get(p[0]) : channels.putObject(p[0]);
+              (ch.has("staleSkus") ? (ArrayNode) ch.get("staleSkus") : ch.putArray("staleSkus")).add(p[1]);
+            }
+          }
+        }
+      }
+      return o;
+    }));
+  }
+
+  private static void putOrNull(ObjectNode o, String field, String value) {
+    if (value == null || value.isEmpty()) {
+      o.putNull(field);
+    } else {
+      o.put(field, value);
+    }
+  }
+
   /** Where a new endpoint starts: after the newest event now (it gets what comes next). */
   Future<Void> startAtTail(String id) {
     return feed.tail().compose(c -> store.saveState(id, Map.of(Deliveries.CURSOR, c.encode(), Deliveries.CURSOR_AT,

@@ -20,6 +20,8 @@ import java.util.Map;
  *   {@code outbound.Deliveries}).</li>
  *   <li>{@code allot:webhook:<id>:log} (list): the newest delivery attempts, JSON, at most
  *   {@link #LOG_MAX}.</li>
+ *   <li>{@code allot:webhook:<id>:confirmed} (hash): "channel|SKU" -> the availability the endpoint last
+ *   confirmed (a 2xx for an availability.changed).</li>
  *   <li>{@code allot:webhook:<id>:lease} (string): which instance delivers for it now (lua/lease.lua).</li>
  * </ul>
  */
@@ -39,6 +41,10 @@ public final class WebhookStore {
 
   static String log(String id) {
     return "allot:webhook:" + id + ":log";
+  }
+
+  static String confirmed(String id) {
+    return "allot:webhook:" + id + ":confirmed";
   }
 
   static String lease(String id) {
@@ -66,7 +72,7 @@ public final class WebhookStore {
 
   /** Removes the endpoint, its state and its log: true when it existed. */
   public Future<Boolean> deleteEndpoint(String id) {
-    return redis.send(Command.HDEL, CONFIG, id).compose(r -> redis.send(Command.DEL, state(id), log(id))
+    return redis.send(Command.HDEL, CONFIG, id).compose(r -> redis.send(Command.DEL, state(id), log(id), confirmed(id))
         .map(v -> r != null && r.toLong() == 1));
   }
 
@@ -111,6 +117,16 @@ public final class WebhookStore {
       }
       return out;
     });
+  }
+
+  /** What the endpoint confirmed for a channel and SKU: a 2xx for an availability.changed saying {@code available}. */
+  public Future<Void> confirm(String id, String channelAndSku, long available) {
+    return redis.send(Command.HSET, confirmed(id), channelAndSku, available).mapEmpty();
+  }
+
+  /** Every availability the endpoint confirmed: "channel|SKU" -> available. */
+  public Future<Map<String, String>> confirmedOf(String id) {
+    return redis.send(Command.HGETALL, confirmed(id)).map(WebhookStore::map);
   }
 
   /** Takes or renews the endpoint's delivery lease for {@code token}: true when it holds it now. */
