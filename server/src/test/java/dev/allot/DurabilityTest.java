@@ -5,8 +5,6 @@ import dev.allot.store.RedisProcess;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -176,44 +174,52 @@ class DurabilityTest {
     }
   }
 
+  @Test
+  @DisplayName("Redis killed and restarted with AOF while webhook events are pending: every event still arrives")
+  void pendingWebhookEventsSurviveARedisRestart() throws Exception {
+    AofRedis redis = new AofRedis();
+    AllotServer server = TestServer.start(redis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web")));
+    try (Receiver receiver = new Receiver()) {
+      Api admin = new Api(server.port(), TestServer.ADMIN);
+      Api web = admin.as("t-web");
+      String sku = Api.sku("aofw");
+      admin.location("main");
+      admin.channel("web", "[\"main\"]", 0);
+      receiver.answer(500);
+      receiver.secret(expect(admin.put("/v1/webhooks/erp", "{\"url\":\"" + receiver.url() + "\",\"types\":"
+          + "[\"reservation.held\",\"reservation.committed\",\"movement.applied\",\"availability.changed\"]}"),
+          200).json().path("secret").asText());
+      admin.receive(sku, "main", 10);
+      List<String> ids = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        String id = Api.id("w");
+        ids.add(id);
+        expect(web.post("/v1/reservations", ExpiryTest.cart(id, sku, 1, 600)), 201);
+      }
+      expect(web.post("/v1/reservations/" + ids.get(0) + "/commit", null), 200);
+      await("a failed attempt", 15_000, () -> !receiver.received().isEmpty());
+
+      redis.kill();
+      redis.restart(server);
+      receiver.answer(200);
+      java.util.function.Predicate<JsonNode> mine = WebhookTest.about(sku, Set.copyOf(ids));
+      await("every event after the restart", 30_000, () -> {
+        List<String> got = WebhookTest.describe(receiver.accepted(mine));
+        return got.containsAll(ids.stream().map(id -> "reservation.held " + id).toList())
+            && got.contains("reservation.committed " + ids.get(0)) && got.contains("movement.applied")
+            && WebhookTest.lastAvailability(receiver.accepted(mine)).equals("availability.changed 6");
+      }, () -> WebhookTest.describe(receiver.received()).toString());
+      receiver.accepted(mine).forEach(d -> assertTrue(d.verified(), "signed: " + d));
+    } finally {
+      server.stop();
+      redis.close();
+    }
+  }
+
   /** The channel web over the one location main, and {@code units} of {@code sku} received there. */
   private static void stock(Api admin, String sku, long units) {
     admin.location("main");
     admin.channel("web", "[\"main\"]", 0);
     admin.receive(sku, "main", units);
-  }
-
-  /** A Redis writing every change to its append-only file before it answers, killed and started again by the tests. */
-  private static final class AofRedis implements AutoCloseable {
-    private final int port = RedisProcess.freePort();
-    private final List<String> args;
-    private RedisProcess process;
-
-    AofRedis() throws Exception {
-      Path dir = Files.createTempDirectory("allot-aof-");
-      args = List.of("--appendonly", "yes", "--appendfsync", "always", "--dir", dir.toString());
-      process = RedisProcess.start(port, args);
-    }
-
-    String url() {
-      return process.url();
-    }
-
-    /** SIGKILL: nothing is flushed on the way out. */
-    void kill() {
-      process.close();
-    }
-
-    /** Starts it again on the same port, replaying the append-only file, and waits for the server to be ready. */
-    void restart(AllotServer server) throws Exception {
-      process = RedisProcess.start(port, args);
-      Api anon = new Api(server.port(), null);
-      await("ready again", 15_000, () -> anon.get("/health/ready").status() == 200);
-    }
-
-    @Override
-    public void close() {
-      process.close();
-    }
   }
 }

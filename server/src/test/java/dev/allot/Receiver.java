@@ -32,6 +32,7 @@ final class Receiver implements AutoCloseable {
   private final HttpServer server;
   private final List<Delivery> received = new ArrayList<>();
   private final AtomicInteger status = new AtomicInteger(200);
+  private volatile long delayMillis;
   private volatile String secret;
 
   Receiver() throws IOException {
@@ -43,12 +44,17 @@ final class Receiver implements AutoCloseable {
         String ts = exchange.getRequestHeaders().getFirst("webhook-timestamp");
         String sig = exchange.getRequestHeaders().getFirst("webhook-signature");
         int answer = status.get();
+        if (delayMillis > 0) {
+          Thread.sleep(delayMillis); // a slow receiver, on purpose: deliveries are under way when a test acts
+        }
         JsonNode event = MAPPER.readTree(body);
         boolean ok = verify(secret, id, ts, sig, body);
         synchronized (received) {
           received.add(new Delivery(id, ts == null ? 0 : Long.parseLong(ts), sig, body, event, ok, answer));
         }
         exchange.sendResponseHeaders(answer, -1);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
       } finally {
         exchange.close();
       }
@@ -67,6 +73,11 @@ final class Receiver implements AutoCloseable {
   /** What the receiver answers from now on (200, 500, 410 ...). */
   void answer(int code) {
     status.set(code);
+  }
+
+  /** How long it takes to answer each delivery from now on. */
+  void delay(long millis) {
+    this.delayMillis = millis;
   }
 
   List<Delivery> received() {
