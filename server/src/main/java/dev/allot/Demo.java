@@ -44,6 +44,8 @@ public final class Demo {
     channels.addObject().put("id", "marketplace").put("key", "demo-marketplace");
     channels.addObject().put("id", "b2b").put("key", "demo-b2b");
     o.put("readerKey", "demo-reader");
+    // The operator panel's sync health (GET /v1/sync) is admin only; the demo's keys are public anyway.
+    o.put("adminKey", "demo-admin");
     var products = o.putArray("products");
     for (Object[] row : SKUS) {
       products.addObject().put("sku", (String) row[0]).put("name", (String) row[3]).put("price", (Double) row[4])

@@ -89,6 +89,17 @@ class LivePageTest {
         await("the page committed its hold", 20_000, () -> expect(reader.get("/v1/skus/MUG-LOGO"), 200).json()
             .path("locations").path("main").path("committed").asLong() == 1);
 
+        // The operator panel names a webhook endpoint that cannot be reached as failing.
+        int closed = dev.allot.store.RedisProcess.freePort();
+        expect(web.as("demo-admin").put("/v1/webhooks/erp", "{\"url\":\"http://127.0.0.1:" + closed
+            + "/hook\",\"types\":[\"reservation.committed\"]}"), 200);
+        expect(web.post("/v1/reservations", "{\"id\":\"browser-2\",\"channel\":\"web\",\"lines\":[{\"sku\":"
+            + "\"MUG-LOGO\",\"qty\":1}]}"), 201);
+        expect(web.post("/v1/reservations/browser-2/commit", null), 200);
+        await("the panel shows the endpoint failing", 20_000, () -> "failing".equals(cdp.eval(
+            "(document.querySelector('#sync-list [data-endpoint=\"erp\"]') || {dataset: {}}).dataset.state || ''")));
+        cdp.eval("document.getElementById('ops').open = true, 'opened'");
+
         JsonNode shot = cdp.call("Page.captureScreenshot", MAPPER.createObjectNode().put("format", "png"));
         byte[] png = Base64.getDecoder().decode(shot.path("data").asText());
         Path out = Path.of("target", "live-page.png");
