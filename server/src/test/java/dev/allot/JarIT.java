@@ -129,6 +129,11 @@ class JarIT {
       assertEquals(80, read.path("locations").path("main").path("onHand").asLong());
       assertEquals(88, read.path("channels").path("web").asLong());
 
+      // The README's change feed call: the demo's own changes are events.
+      JsonNode events = expect(web.as("demo-admin").get("/v1/events?limit=5"), 200).json();
+      assertEquals(5, events.path("events").size(), events.toString());
+      assertFalse(events.path("next").asText().isEmpty());
+
       // The README's domain examples, as written there.
       Api.Res kit = expect(web.post("/v1/reservations", "{\"id\": \"cart-2\", \"channel\": \"web\", \"lines\":"
           + " [{\"sku\": \"STARTER-KIT\", \"qty\": 1}]}"), 201);

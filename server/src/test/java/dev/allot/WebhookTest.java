@@ -2,6 +2,9 @@ package dev.allot;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.allot.outbound.Signer;
+import dev.allot.store.EventLog;
+import dev.allot.store.RedisProcess;
+import dev.allot.store.RedisStore;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
@@ -159,6 +162,75 @@ class WebhookTest {
         assertTrue(log.path("deliveries").size() >= got.size(), log.toString());
       } finally {
         expect(admin.call("DELETE", "/v1/webhooks/" + wh, null), 204);
+      }
+    }
+  }
+
+  @Test
+  @DisplayName("cancelled, expired and count.drifted arrive too, each once")
+  void otherTypes() throws Exception {
+    try (Receiver r = new Receiver()) {
+      String wh = endpoint(r);
+      try {
+        String sku = Api.sku("wht");
+        admin.receive(sku, "main", 10);
+        String c = Api.id("c");
+        String x = Api.id("x");
+        expect(web.post("/v1/reservations", OutboundTest.cart(c, sku, 2, 600)), 201);
+        expect(web.post("/v1/reservations/" + c + "/commit", null), 200);
+        expect(web.post("/v1/reservations/" + c + "/cancel", null), 200);
+        expect(admin.post("/v1/movements", "{\"movements\":[{\"id\":\"" + Api.id("cnt") + "\",\"sku\":\"" + sku
+            + "\",\"location\":\"main\",\"type\":\"count\",\"qty\":9}]}"), 200);
+        expect(web2.post("/v1/reservations", OutboundTest.cart(x, sku, 1, 1)), 201);
+        Predicate<JsonNode> mine = about(sku, Set.of(c, x));
+        List<Receiver.Delivery> got = await("the expiry", 20_000, () -> r.accepted(mine),
+            ds -> describe(ds).contains("reservation.expired " + x) && lastAvailability(ds).equals("availability.changed 9"));
+        List<String> kinds = describe(got);
+        for (String t : List.of("reservation.cancelled " + c, "reservation.expired " + x, "count.drifted")) {
+          assertEquals(1, kinds.stream().filter(t::equals).count(), t + " once in " + kinds);
+        }
+        JsonNode drift = got.stream().filter(d -> d.event().path("type").asText().equals("count.drifted")).findFirst()
+            .orElseThrow().event();
+        assertEquals(-1, drift.path("data").path("drift").asLong(), drift.toString());
+      } finally {
+        expect(admin.call("DELETE", "/v1/webhooks/" + wh, null), 204);
+      }
+    }
+  }
+
+  @Test
+  @DisplayName("an endpoint disabled past the retention goes on from the oldest event kept when enabled again")
+  void enabledAfterTheRetention() throws Exception {
+    try (RedisProcess own = RedisProcess.start(); Receiver r = new Receiver()) {
+      AllotServer alone = TestServer.start(own.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web")));
+      io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+      try {
+        Api a = new Api(alone.port(), TestServer.ADMIN);
+        a.location("main");
+        a.channel("web", "[\"main\"]", 0);
+        String body = "{\"url\":\"" + r.url() + "\",\"types\":[\"movement.applied\"]}";
+        r.secret(expect(a.put("/v1/webhooks/late", body), 200).json().path("secret").asText());
+        r.answer(410);
+        String sku = Api.sku("ret");
+        a.receive(sku, "main", 1);
+        await("disabled", 15_000, () -> expect(a.get("/v1/webhooks/late"), 200).json().path("state").asText(),
+            "disabled"::equals);
+        a.receive(sku, "main", 1);
+        RedisStore redis = RedisStore.create(vertx, own.url(), null, 1);
+        new EventLog(redis).trimBefore(System.currentTimeMillis() + 1).toCompletionStage().toCompletableFuture()
+            .get(5, java.util.concurrent.TimeUnit.SECONDS);
+        redis.close();
+        r.answer(200);
+        expect(a.put("/v1/webhooks/late", body), 200);
+        a.receive(sku, "main", 1);
+        Predicate<JsonNode> mine = about(sku, Set.of());
+        List<Receiver.Delivery> got = await("the movement after the trim", 15_000, () -> r.accepted(mine),
+            ds -> !ds.isEmpty());
+        assertEquals(3, got.get(0).event().path("data").path("onHand").asLong(),
+            "the two trimmed away are lost for it; the next one arrives: " + describe(got));
+      } finally {
+        alone.stop();
+        vertx.close();
       }
     }
   }

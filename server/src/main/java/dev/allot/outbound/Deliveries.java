@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.allot.common.Throttled;
 import dev.allot.outbound.Feed.Cursor;
 import dev.allot.outbound.Webhooks.Endpoint;
+import dev.allot.stock.AllotException;
 import dev.allot.stock.Json;
 import dev.allot.store.WebhookStore;
 import io.micrometer.core.instrument.Counter;
@@ -288,7 +289,7 @@ public final class Deliveries {
           return null;
         });
         return ready.compose(v -> feed.window(Cursor.decode(saved), WINDOW, e::wants))
-            .compose(page -> deliverWindow(e, saved, page));
+            .compose(page -> deliverWindow(e, saved, page), err -> expired(err) ? restartAtOldest(e) : Future.failedFuture(err));
       });
     }
 
@@ -375,6 +376,19 @@ public final class Deliveries {
         }
         return Future.join(logged, persisted).map(v -> after);
       });
+    }
+
+    /**
+     * The feed was trimmed past the endpoint's position: only an endpoint that was disabled longer than
+     * the retention (an active one holds the trim back). It goes on from the oldest event kept; what it
+     * missed is gone, and the log says so.
+     */
+    private Future<Long> restartAtOldest(Endpoint e) {
+      LOG.log(System.Logger.Level.WARNING, "webhook {0}: its position is older than the feed keeps"
+          + " (ALLOT_EVENTS_RETENTION_SECONDS); it goes on from the oldest event kept, the events before are lost"
+          + " for it", e.id());
+      return feed.trimmedBefore().compose(t -> persist(e, Map.of(CURSOR, new Cursor(t, 0).encode(), CURSOR_AT,
+          Long.toString(t.millis())))).map(0L);
     }
 
     /**
@@ -479,6 +493,10 @@ public final class Deliveries {
       o.put("outcome", ok ? "delivered" : "failed");
       return Json.write(o);
     }
+  }
+
+  private static boolean expired(Throwable err) {
+    return err instanceof AllotException a && a.code().equals("cursor_expired");
   }
 
   /** Per SKU; events without one (a reservation's) per reservation; else each alone. */
