@@ -99,7 +99,7 @@ for j = 1, N do
     for k, l in ipairs(lines) do
       use_sku(l.s)
       local d
-      d, more[l.s] = decide_hold(id, l.qty, buffer, customer, backorder, locs, more[l.s], false)
+      d, more[l.s] = decide_hold(id, l.qty, buffer, customer, backorder, locs, more[l.s], false, channel)
       decisions[k] = d
       refused = refused or d.code ~= 1
       leave_sku(l.s)

@@ -17,7 +17,8 @@
           {2, onHand, available, version, shortfall, drift, quarantine}  duplicate: the first outcome, nothing changed
           {3}                                                            same id, different movement: refused
           {0, code}                                                      rejected, nothing changed
-  shortfall = reserved + committed - onHand when a movement takes onHand below what is promised.
+  shortfall = reserved + committed + unused allocations - onHand when a movement takes onHand below
+  what is promised or set aside; available = what the location can still give any channel.
   Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) "version|loc=available,..." whenever the SKU changed (expired holds too)
           outbox (KEYS[8]): a 'move' entry for an applied movement, then the 'stock' entry ]]
 --- @include "include/stock_prelude"
@@ -66,8 +67,8 @@ end
 drop_expired()
 rcall('HSET', K_STOCK, loc .. '|on', new_on, loc .. '|q', new_q)
 ledger(kind, loc, id, drift)
-local v = rcall('HMGET', K_STOCK, loc .. '|res', loc .. '|com')
-local available, shortfall = location_available(new_on, v[1], v[2])
+local v = rcall('HMGET', K_STOCK, loc .. '|res', loc .. '|com', loc .. '|ar')
+local available, shortfall = location_available(new_on, v[1], v[2], v[3])
 local ver = rcall('HINCRBY', K_STOCK, 'ver', 1)
 drift = drift or 0
 rcall('HSET', K_MOVES, id, fp .. '|' .. new_on .. '|' .. available .. '|' .. shortfall .. '|' .. drift .. '|' .. new_q)

@@ -1,5 +1,5 @@
 --[[ reserve_line: hold qty units of one SKU for one reservation, drawing the channel's
-  locations in order, all or nothing for this SKU; a backorder channel holds what the shelf
+  locations in order (the channel's own allocation first), all or nothing for this SKU; a backorder channel holds what the shelf
   has and records the rest as backordered; a per-customer limit is enforced here, atomically.
   KEYS[1] allot:{SKU}:stock      hash  <loc>|on, <loc>|res, <loc>|com, <loc>|q, ver, lseq,
                                        limit (per-customer limit), backordered
@@ -32,13 +32,13 @@ end
 local locs = {}
 for i = FIRST_LOC, #ARGV do locs[#locs + 1] = ARGV[i] end
 
-local d = decide_hold(rid, qty, buffer, customer, backorder, locs, drop_expired(), true)
+local d = decide_hold(rid, qty, buffer, customer, backorder, locs, drop_expired(), true, channel)
 if d.code == 2 then
   local _, _, _, alloc, _, bo = parse_entry(d.entry)
   local out = {2, sku_version(), d.total, tonumber(bo) or 0}
-  for loc, q in string.gmatch(alloc or '', '([^=,]+)=(%d+)') do
-    out[#out + 1] = loc
-    out[#out + 1] = tonumber(q)
+  for _, l in ipairs(each_line(alloc or '')) do
+    out[#out + 1] = l.loc
+    out[#out + 1] = l.q
   end
   return finish(out)
 end

@@ -5,17 +5,18 @@
   customer counts once each, not a hundred times. Anything that reads those keys directly
   (drop_expired, publish) runs only after hold_flush.
   Provides
-    decide_hold(rid, qty, buffer, customer, backorder, locs, more_expired, check_replay)
+    decide_hold(rid, qty, buffer, customer, backorder, locs, more_expired, check_replay, channel)
         decides without changing anything but expired holds; answers the decision and whether
         more expired holds may be left (drop_expired's answer, carried between calls):
-          {code = 1, avail, total, take, bo}  it can be held: take units now, bo backordered
+          {code = 1, avail, total, take, bo, own, own_i}  it can be held: take units now (own of them
+                                              from the channel's allocation at locs[own_i]), bo backordered
           {code = 2, entry, total}            this reservation already holds this SKU (a replay;
                                               looked for only with check_replay)
           {code = 0, total}                   not enough units (total: what the channel has)
           {code = 3, allowed}                 the customer's limit: at most `allowed` more
     apply_hold(rid, d, qty, deadline, channel, customer, locs)
-        makes decision d (code 1): reserves its units location by location in `locs` order with
-        a ledger line each, the holds entry and its expiry; answers the allocations as a flat
+        makes decision d (code 1): reserves its units from the channel's allocation first, then
+        location by location in `locs` order, with a ledger line each, the holds entry and its expiry; answers the allocations as a flat
         {loc, qty, ...} list and the SKU's version after it
     hold_flush()                       writes what the holds changed back to the bound SKU's keys
     sku_version()                      the bound SKU's version (as held so far) ]]
@@ -30,7 +31,7 @@ local function cache()
   local v = rcall('HMGET', K_STOCK, 'limit', 'ver', 'lseq', 'backordered')
   c = {limit = tonumber(v[1]), ver = tonumber(v[2]), lseq = tonumber(v[3]) or 0, bo = tonumber(v[4]) or 0,
        bo_read = tonumber(v[4]) or 0,
-       locs = {}, customers = {}, holds = {}, expiry = {}, entries = {}, dirty = false}
+       locs = {}, customers = {}, holds = {}, expiry = {}, entries = {}, allocs = {}, dirty = false}
   caches[K_STOCK] = c
   return c
 end
@@ -38,11 +39,22 @@ end
 local function loc_counts(c, loc)
   local n = c.locs[loc]
   if n then return n end
-  local v = rcall('HMGET', K_STOCK, loc .. '|on', loc .. '|res', loc .. '|com', loc .. '|q')
+  local v = rcall('HMGET', K_STOCK, loc .. '|on', loc .. '|res', loc .. '|com', loc .. '|q', loc .. '|ar')
   n = {on = tonumber(v[1]) or 0, res = tonumber(v[2]) or 0, com = tonumber(v[3]) or 0, q = tonumber(v[4]) or 0,
-       dirty = false}
+       ar = tonumber(v[5]) or 0, ar_read = tonumber(v[5]) or 0, dirty = false}
   c.locs[loc] = n
   return n
+end
+
+-- The channel's allocation on this SKU, read once per script (false: none).
+local function alloc_of(c, channel)
+  local al = c.allocs[channel]
+  if al == nil then
+    al = parse_alloc(rcall('HGET', K_STOCK, 'alloc:' .. channel)) or false
+    if al then al.dirty = false end
+    c.allocs[channel] = al
+  end
+  return al
 end
 
 local function sku_version()
@@ -63,6 +75,16 @@ local function hold_flush()
       fields[#fields + 1] = loc .. '|res'
       fields[#fields + 1] = n.res
     end
+    if n.ar ~= n.ar_read then
+      fields[#fields + 1] = loc .. '|ar'
+      fields[#fields + 1] = n.ar
+    end
+  end
+  for channel, al in pairs(c.allocs) do
+    if al and al.dirty then
+      fields[#fields + 1] = 'alloc:' .. channel
+      fields[#fields + 1] = encode_alloc(al)
+    end
   end
   rcall('HSET', K_STOCK, unpack(fields))
   rcall('HSET', K_HOLDS, unpack(c.holds))
@@ -81,17 +103,26 @@ local function hold_flush()
   changed = true
 end
 
-local function channel_view(c, locs, buffer)
-  local avail, total = {}, 0
+-- What the channel can take: its own unused allocation (at one of its locations) first, then the
+-- shared pool of its locations less its buffer. avail[i]: the shared units at locs[i].
+local function channel_view(c, locs, buffer, channel)
+  local avail, sum = {}, 0
   for i = 1, #locs do
     local n = loc_counts(c, locs[i])
-    local a = location_available(n.on, n.res, n.com)
+    local a = location_available(n.on, n.res, n.com, n.ar)
     avail[i] = a
-    total = total + a
+    sum = sum + a
   end
-  total = total - buffer
-  if total < 0 then total = 0 end
-  return avail, total
+  local pool = sum - buffer
+  if pool < 0 then pool = 0 end
+  local own, own_i = 0, nil
+  local al = channel and alloc_of(c, channel)
+  if al and al.a > al.u then
+    for i = 1, #locs do
+      if locs[i] == al.loc then own, own_i = al.a - al.u, i end
+    end
+  end
+  return avail, own + pool, own, own_i
 end
 
 -- Expired holds give their units back (drop_expired works on the keys themselves, so what the
@@ -107,12 +138,12 @@ local function customer_has(c, customer)
   return has
 end
 
-local function decide_hold(rid, qty, buffer, customer, backorder, locs, more_expired, check_replay)
+local function decide_hold(rid, qty, buffer, customer, backorder, locs, more_expired, check_replay, channel)
   local c = cache()
   if check_replay then
     local existing = rcall('HGET', K_HOLDS, rid)
     if existing then
-      local _, total = channel_view(c, locs, buffer)
+      local _, total = channel_view(c, locs, buffer, channel)
       return {code = 2, entry = existing, total = total}, more_expired
     end
   end
@@ -129,12 +160,12 @@ local function decide_hold(rid, qty, buffer, customer, backorder, locs, more_exp
       return {code = 3, allowed = allowed}, more_expired
     end
   end
-  local avail, total = channel_view(c, locs, buffer)
+  local avail, total, own, own_i = channel_view(c, locs, buffer, channel)
   -- Never refuse a sale that expired holds would allow: a flash sale whose carts share one TTL can
   -- leave more than a batch of them behind.
   while qty > total and more_expired do
     more_expired, c = expire_more()
-    avail, total = channel_view(c, locs, buffer)
+    avail, total, own, own_i = channel_view(c, locs, buffer, channel)
   end
   local take, bo = qty, 0
   if qty > total then
@@ -144,27 +175,40 @@ local function decide_hold(rid, qty, buffer, customer, backorder, locs, more_exp
     end
     take, bo = total, qty - total
   end
-  return {code = 1, avail = avail, total = total, take = take, bo = bo}, more_expired
+  return {code = 1, avail = avail, total = total, take = take, bo = bo, own = own, own_i = own_i}, more_expired
 end
 
 local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
   local c = cache()
-  local allocs, parts, remaining = {}, {}, d.take
+  -- The channel's own allocation first, then the shared units of its locations in order.
+  local from_own = math.min(d.take, d.own or 0)
+  local remaining = d.take - from_own
+  local allocs, parts = {}, {}
   for i = 1, #locs do
-    if remaining == 0 then break end
+    local k = (i == d.own_i) and from_own or 0
     local t = d.avail[i]
     if t > remaining then t = remaining end
-    if t > 0 then
+    remaining = remaining - t
+    if t + k > 0 then
       local loc = locs[i]
       local n = loc_counts(c, loc)
-      n.res = n.res + t
+      n.res = n.res + t + k
       n.dirty = true
-      parts[#parts + 1] = loc .. '=' .. t
+      local extra
+      if k > 0 then
+        local al = alloc_of(c, channel)
+        al.u = al.u + k
+        al.dirty = true
+        n.ar = n.ar - k
+        parts[#parts + 1] = loc .. '=' .. (t + k) .. ':' .. k
+        extra = ',"fromAllocation":' .. k
+      else
+        parts[#parts + 1] = loc .. '=' .. t
+      end
       allocs[#allocs + 1] = loc
-      allocs[#allocs + 1] = t
-      remaining = remaining - t
+      allocs[#allocs + 1] = t + k
       c.lseq = c.lseq + 1
-      c.entries[#c.entries + 1] = ledger_entry(c.lseq, 'hold', loc, rid, n.on, n.res, n.com, n.q)
+      c.entries[#c.entries + 1] = ledger_entry(c.lseq, 'hold', loc, rid, n.on, n.res, n.com, n.q, nil, extra)
     end
   end
   local h = c.holds

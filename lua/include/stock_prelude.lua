@@ -18,9 +18,12 @@
   redis.error_reply('ERR <script>: bad arguments'). Its own ARGV start at 4.
   Provides
     rcall                             redis.call
-    location_available(on, res, com)  the availability rule, max(0, on - res - com), and the shortfall
-    ledger(kind, loc, ref, drift)     one ledger entry for one location
-    ledger_entry(seq, kind, loc, ref, on, res, com, q, drift)  an entry's JSON text
+    location_available(on, res, com, ar)  the availability rule, max(0, on - res - com - ar), and the shortfall
+    parse_alloc(v), encode_alloc(al)  a channel's allocation field "<loc>|<allocated>|<used>"
+    each_line(alloc)                  an entry's stock lines {loc, q, k}
+    allocation_return(channel, loc, k, shipped)  k units stop counting against the channel's allocation
+    ledger(kind, loc, ref, drift, extra)  one ledger entry for one location
+    ledger_entry(seq, kind, loc, ref, on, res, com, q, drift, extra)  an entry's JSON text
     parse_entry(e)                    the fields of a holds entry
     drop_entry(id, e, kind, fields)   takes an entry's units off the given counts; drops the entry
     commit_entry(id, e)               a held entry's units become committed (the entry stays, state c)
@@ -50,33 +53,79 @@ local function bind_sku(base, channel)
 end
 
 -- The one availability rule (stock.Availability on the Java side): what a location can still
--- promise is onHand - reserved - committed, never below 0 (a missing count is 0). The second
--- value is the shortfall: how far the promises exceed onHand (0 when they do not).
-local function location_available(on, res, com)
-  local a = (tonumber(on) or 0) - (tonumber(res) or 0) - (tonumber(com) or 0)
+-- promise to any channel is onHand - reserved - committed - the allocations' unused units (<loc>|ar),
+-- never below 0 (a missing count is 0). The second value is the shortfall: how far the promises
+-- (holds, commitments and unused allocations) exceed onHand (0 when they do not).
+local function location_available(on, res, com, ar)
+  local a = (tonumber(on) or 0) - (tonumber(res) or 0) - (tonumber(com) or 0) - (tonumber(ar) or 0)
   if a < 0 then return 0, -a end
   return a, 0
 end
 
+-- A channel's allocation on this SKU (API.md, "Allocations"): the field alloc:<channel> holds
+-- "<loc>|<allocated>|<used>", used being the units the channel holds or has committed that count
+-- against it (never above allocated). <loc>|ar sums allocated - used over the channels at <loc>.
+local function parse_alloc(v)
+  if not v then return nil end
+  local loc, a, u = string.match(v, '^([^|]+)|(%d+)|(%d+)$')
+  if not loc then return nil end
+  return {loc = loc, a = tonumber(a), u = tonumber(u)}
+end
+
+local function encode_alloc(al)
+  return al.loc .. '|' .. al.a .. '|' .. al.u
+end
+
+-- An entry's stock lines: "loc=qty" or "loc=qty:k", k of the qty drawn from the channel's allocation.
+local function each_line(alloc)
+  local out = {}
+  for loc, q, k in string.gmatch(alloc, '([^=,]+)=(%d+):?(%d*)') do
+    out[#out + 1] = {loc = loc, q = tonumber(q), k = tonumber(k) or 0}
+  end
+  return out
+end
+
+-- Units that stop counting against a channel's allocation (k of an entry given back or shipped):
+-- used falls (bounded at 0: an allocation lowered below what the channel held counted the rest in
+-- the shared pool); given back they are unused allocation again, shipped they left with it.
+local function allocation_return(channel, loc, k, shipped)
+  if k <= 0 then return end
+  local key = 'alloc:' .. channel
+  local al = parse_alloc(rcall('HGET', K_STOCK, key))
+  if not al or al.loc ~= loc then return end
+  local back = math.min(k, al.u)
+  if back <= 0 then return end
+  al.u = al.u - back
+  if shipped then
+    al.a = al.a - back
+  else
+    rcall('HINCRBY', K_STOCK, loc .. '|ar', back)
+  end
+  if al.a <= 0 and al.u <= 0 then rcall('HDEL', K_STOCK, key) else rcall('HSET', K_STOCK, key, encode_alloc(al)) end
+end
+
 -- One ledger entry as JSON: its cause and the location's numbers after the change. Every value
 -- is a number or an id of the contract's safe characters (lua/README.md), so nothing needs escaping.
-local function ledger_entry(seq, kind, loc, ref, on, res, com, q, drift)
+-- extra: more fields, already JSON (',"name":value...'), or nil.
+local function ledger_entry(seq, kind, loc, ref, on, res, com, q, drift, extra)
   local e = string.format('{"seq":%d,"at":%d,"type":"%s","location":"%s","ref":"%s","onHand":%d,"reserved":%d,'
     .. '"committed":%d,"quarantine":%d', seq, now, kind, loc, ref, on, res, com, q)
   if drift then e = e .. string.format(',"drift":%d', drift) end
+  if extra then e = e .. extra end
   return e .. '}'
 end
 
 -- One ledger entry per location a change touched: its cause and that location's numbers after it.
-local function ledger(kind, loc, ref, drift)
+local function ledger(kind, loc, ref, drift, extra)
   local v = rcall('HMGET', K_STOCK, loc .. '|on', loc .. '|res', loc .. '|com', loc .. '|q')
   rcall('LPUSH', K_LEDGER, ledger_entry(rcall('HINCRBY', K_STOCK, 'lseq', 1), kind, loc, ref, tonumber(v[1]) or 0,
-    tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0, drift))
+    tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0, drift, extra))
   rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1)
 end
 
--- A reservation's entry on this SKU: state|deadline|channel|loc=qty,...|customer|backordered
--- (state h: held, units in <loc>|res; state c: committed, units in <loc>|com).
+-- A reservation's entry on this SKU: state|deadline|channel|loc=qty[:k],...|customer|backordered
+-- (state h: held, units in <loc>|res; state c: committed, units in <loc>|com; k of a location's
+-- qty count against the channel's allocation).
 local function parse_entry(e)
   return string.match(e, '^(%a)|(%d+)|([^|]*)|([^|]*)|([^|]*)|(%d+)$')
 end
@@ -85,14 +134,15 @@ end
 -- locations, with a ledger line per location, settles its backordered units and the customer's
 -- count, and removes it from holds and expiry. Returns the located units.
 local function drop_entry(id, e, kind, fields)
-  local _, _, _, alloc, customer, bo = parse_entry(e)
+  local _, _, channel, alloc, customer, bo = parse_entry(e)
   local units = 0
-  for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
+  for _, l in ipairs(each_line(alloc)) do
     for _, field in ipairs(fields) do
-      rcall('HINCRBY', K_STOCK, loc .. field, -tonumber(q))
+      rcall('HINCRBY', K_STOCK, l.loc .. field, -l.q)
     end
-    units = units + tonumber(q)
-    ledger(kind, loc, id)
+    allocation_return(channel, l.loc, l.k, kind == 'ship')
+    units = units + l.q
+    ledger(kind, l.loc, id)
   end
   bo = tonumber(bo) or 0
   if bo > 0 then rcall('HINCRBY', K_STOCK, 'backordered', -bo) end
@@ -109,10 +159,10 @@ end
 -- ledger line each; the entry stays (state c) with its customer and backordered units.
 local function commit_entry(id, e)
   local _, _, channel, alloc, customer, bo = parse_entry(e)
-  for loc, q in string.gmatch(alloc, '([^=,]+)=(%d+)') do
-    rcall('HINCRBY', K_STOCK, loc .. '|res', -tonumber(q))
-    rcall('HINCRBY', K_STOCK, loc .. '|com', tonumber(q))
-    ledger('commit', loc, id)
+  for _, l in ipairs(each_line(alloc)) do
+    rcall('HINCRBY', K_STOCK, l.loc .. '|res', -l.q)
+    rcall('HINCRBY', K_STOCK, l.loc .. '|com', l.q)
+    ledger('commit', l.loc, id)
   end
   rcall('HSET', K_HOLDS, id, 'c|0|' .. channel .. '|' .. alloc .. '|' .. customer .. '|' .. bo)
   rcall('ZREM', K_EXPIRY, id)
@@ -159,15 +209,19 @@ end
 -- stock hash as 'pub'), so a reader names exactly the channels whose availability changed.
 local function publish()
   local f = rcall('HGETALL', K_STOCK)
-  local ver, counts, order, previous = 0, {}, {}, ''
+  local ver, counts, order, previous, own = 0, {}, {}, '', {}
   for i = 1, #f, 2 do
     local name, v = f[i], f[i + 1]
     if name == 'ver' then
       ver = tonumber(v) or 0
     elseif name == 'pub' then
       previous = v
+    elseif string.sub(name, 1, 6) == 'alloc:' then
+      -- A channel's own unused allocation: "<channel>@<loc>=n" beside the locations' shared units.
+      local al = parse_alloc(v)
+      if al and al.a > al.u then own[#own + 1] = string.sub(name, 7) .. '@' .. al.loc .. '=' .. (al.a - al.u) end
     else
-      -- <loc>|on, <loc>|res, <loc>|com count; <loc>|q (quarantine) is never available.
+      -- <loc>|on, <loc>|res, <loc>|com, <loc>|ar count; <loc>|q (quarantine) is never available.
       local loc, kind = string.match(name, '^(.*)|(%a+)$')
       if loc and kind ~= 'q' then
         if counts[loc] == nil then counts[loc] = {}; order[#order + 1] = loc end
@@ -178,8 +232,9 @@ local function publish()
   local parts = {}
   for _, loc in ipairs(order) do
     local c = counts[loc]
-    parts[#parts + 1] = loc .. '=' .. location_available(c.on, c.res, c.com)
+    parts[#parts + 1] = loc .. '=' .. location_available(c.on, c.res, c.com, c.ar)
   end
+  for _, o in ipairs(own) do parts[#parts + 1] = o end
   local available = table.concat(parts, ',')
   rcall(PUBLISH_CMD, EV_CHANNEL, ver .. '|' .. available)
   rcall('XADD', K_OUT, '*', 't', 'stock', 's', sku_code(), 'v', ver, 'p', available, 'pp', previous)

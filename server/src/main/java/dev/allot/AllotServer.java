@@ -6,6 +6,7 @@ import dev.allot.outbound.Deliveries;
 import dev.allot.outbound.Feed;
 import dev.allot.outbound.OutboxKeeper;
 import dev.allot.outbound.Webhooks;
+import dev.allot.stock.Allocations;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Inventory;
 import dev.allot.stock.Metrics;
@@ -98,7 +99,7 @@ public final class AllotServer {
     try {
       Future<Void> started = server.loadScriptsOrRetry()
           .compose(v -> catalog.refreshQuietly())
-          .compose(v -> s.embeddedRedis() || requested.embeddedRedis() ? Demo.load(catalog, movements, shared.inventory()) : Future.succeededFuture())
+          .compose(v -> s.embeddedRedis() || requested.embeddedRedis() ? Demo.load(catalog, movements, shared.inventory(), shared.allocations()) : Future.succeededFuture())
           .compose(v -> vertx.deployVerticle(sweeper).map(id -> server.deployments.add(id)))
           .compose(v -> vertx.deployVerticle(hub).map(id -> server.deployments.add(id)))
           .compose(v -> vertx.deployVerticle(new OutboxKeeper(redis, outboxes, s.outbound(), clock, deliveries))
@@ -182,6 +183,7 @@ public final class AllotServer {
             settings.http().storeRetryAfterSeconds(), metrics, clock),
         new Movements(store, catalog, settings.stock(), metrics, clock),
         new Inventory(store, records, catalog),
+        new Allocations(store, catalog, clock),
         new EventLog(redis),
         new WebhookStore(redis),
         redis::close);

@@ -1,5 +1,6 @@
 package dev.allot;
 
+import dev.allot.stock.Allocations;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Channel;
 import dev.allot.stock.Inventory;
@@ -11,7 +12,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** The small catalogue loaded in demo mode (embedded Redis only): two locations, two channels, a dozen SKUs. */
+/**
+ * The small catalogue loaded in demo mode (embedded Redis only): two locations, three channels, a dozen
+ * SKUs, a kit, an alias, a limited drop, and an allocation for the trade channel.
+ */
 public final class Demo {
   public static final Map<String, String> KEYS = Map.of(
       "demo-admin", "admin",
@@ -64,7 +68,11 @@ public final class Demo {
   public static final String ALIAS = "MKT-TEE-BLK-M";
   public static final String LIMITED = "FLASH-DROP-1";
 
-  public static Future<Void> load(Catalog catalog, Movements movements, Inventory inventory) {
+  /** Trade accounts (b2b) get units of one SKU set aside for them (API.md, "Allocations"). */
+  public static final String ALLOCATED = "HOODIE-GRY-M";
+  public static final int ALLOCATED_UNITS = 8;
+
+  public static Future<Void> load(Catalog catalog, Movements movements, Inventory inventory, Allocations allocations) {
     return catalog.putLocation(new Location("main", "Main warehouse"))
         .compose(v -> catalog.putLocation(new Location("shop", "City shop")))
         .compose(v -> catalog.putChannel(new Channel("web", List.of("main", "shop"), 0, false)))
@@ -86,6 +94,7 @@ public final class Demo {
             new dev.allot.stock.Bundle.Component("MUG-LOGO", 1)))))
         .compose(v -> catalog.putAlias("marketplace", ALIAS, "TSHIRT-BLK-M"))
         .compose(v -> inventory.setCustomerLimit(LIMITED, 2L))
+        .compose(v -> allocations.put(ALLOCATED, "b2b", "main", ALLOCATED_UNITS))
         .mapEmpty();
   }
 }

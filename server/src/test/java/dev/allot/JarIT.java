@@ -129,6 +129,17 @@ class JarIT {
       assertEquals(80, read.path("locations").path("main").path("onHand").asLong());
       assertEquals(88, read.path("channels").path("web").asLong());
 
+      // The README's allocation calls: b2b's 8 hoodies are hidden from the others, then raised to 10.
+      JsonNode hoodie = expect(web.as("demo-reader").get("/v1/skus/HOODIE-GRY-M"), 200).json();
+      assertEquals(16, hoodie.path("channels").path("web").asLong(), hoodie.toString());
+      assertEquals(10, hoodie.path("channels").path("marketplace").asLong());
+      assertEquals(20, hoodie.path("channels").path("b2b").asLong(), "its own 8 and the 12 others may sell at main");
+      assertEquals(8, hoodie.path("allocations").path("b2b").path("allocated").asLong());
+      JsonNode raised = expect(web.as("demo-admin").put("/v1/skus/HOODIE-GRY-M/allocations/b2b",
+          "{\"location\": \"main\", \"units\": 10}"), 200).json();
+      assertEquals(10, raised.path("allocated").asLong());
+      assertEquals(14, web.channelAvailable("web", "HOODIE-GRY-M"));
+
       // The README's change feed call: the demo's own changes are events.
       JsonNode events = expect(web.as("demo-admin").get("/v1/events?limit=5"), 200).json();
       assertEquals(5, events.path("events").size(), events.toString());

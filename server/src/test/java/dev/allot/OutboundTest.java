@@ -79,16 +79,25 @@ class OutboundTest {
   }
 
   static String tail() {
-    return readAll(admin, null, null).next();
+    return tail(admin);
+  }
+
+  static String tail(Api api) {
+    return readAll(api, null, null).next();
   }
 
   /** Polls the feed from {@code cursor} until {@code done} holds for the events that {@code mine} picks. */
   static List<JsonNode> awaitEvents(String cursor, Predicate<JsonNode> mine, Predicate<List<JsonNode>> done,
                                     String what) {
+    return awaitEvents(admin, cursor, mine, done, what);
+  }
+
+  static List<JsonNode> awaitEvents(Api api, String cursor, Predicate<JsonNode> mine, Predicate<List<JsonNode>> done,
+                                    String what) {
     long deadline = System.currentTimeMillis() + 10_000;
     List<JsonNode> got = List.of();
     while (System.currentTimeMillis() < deadline) {
-      got = readAll(admin, cursor, null).events().stream().filter(mine).toList();
+      got = readAll(api, cursor, null).events().stream().filter(mine).toList();
       if (done.test(got)) {
         return got;
       }

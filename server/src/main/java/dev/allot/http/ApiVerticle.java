@@ -66,7 +66,7 @@ public final class ApiVerticle extends VerticleBase {
     ops.mountStream(router, auth);
     router.route("/v1/*").handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT)).handler(auth::authenticate);
     new CatalogRoutes(s.catalog(), stock.inventory()).mount(router);
-    new StockRoutes(stock.movements(), stock.inventory()).mount(router);
+    new StockRoutes(stock.movements(), stock.inventory(), stock.allocations()).mount(router);
     new ReservationRoutes(stock.reservations(), s.catalog(), settings.reservations().defaultTtlSeconds()).mount(router);
     Feed feed = new Feed(stock.events(), s.catalog());
     new EventRoutes(feed).mount(router);

@@ -2,6 +2,7 @@ package dev.allot.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.allot.stock.AllotException;
+import dev.allot.stock.Allocations;
 import dev.allot.stock.Inventory;
 import dev.allot.stock.Movements;
 import dev.allot.stock.Validate;
@@ -18,20 +19,36 @@ import static dev.allot.http.Bodies.requiredLong;
 import static dev.allot.http.Bodies.respond;
 import static dev.allot.http.Bodies.text;
 
-/** Stock movements in (API.md, "Stock movements") and the reads out ("Reads"), plus the operator panel's counters. */
+/**
+ * Stock movements in (API.md, "Stock movements"), allocations ("Allocations") and the reads out
+ * ("Reads"), plus the operator panel's counters.
+ */
 final class StockRoutes {
   private final Movements movements;
   private final Inventory inventory;
+  private final Allocations allocations;
 
-  StockRoutes(Movements movements, Inventory inventory) {
+  StockRoutes(Movements movements, Inventory inventory, Allocations allocations) {
     this.movements = movements;
     this.inventory = inventory;
+    this.allocations = allocations;
   }
 
   void mount(Router router) {
     router.post("/v1/movements").handler(this::movements);
     router.get("/v1/skus/:sku").handler(this::getSku);
     router.get("/v1/skus/:sku/ledger").handler(this::ledger);
+    router.put("/v1/skus/:sku/allocations/:channel").handler(ctx -> {
+      caller(ctx).requireAdmin();
+      JsonNode body = Bodies.object(ctx, false);
+      respond(ctx, 200, allocations.put(ctx.pathParam("sku"), ctx.pathParam("channel"), text(body, "location"),
+          requiredLong(body, "units", "units", 0, Allocations.MAX_UNITS, "invalid_units")));
+    });
+    router.delete("/v1/skus/:sku/allocations/:channel").handler(ctx -> {
+      caller(ctx).requireAdmin();
+      allocations.delete(ctx.pathParam("sku"), ctx.pathParam("channel"))
+          .onSuccess(v -> ctx.response().setStatusCode(204).end()).onFailure(ctx::fail);
+    });
     router.get("/v1/drift").handler(this::drift);
     router.get("/v1/availability").handler(this::availability);
     router.get("/v1/stats").handler(ctx -> respond(ctx, 200, inventory.stats()));

@@ -308,7 +308,8 @@ public final class Deliveries {
         fields.put(CURSOR_AT, Long.toString(next.id().millis()));
         fields.put(OLDEST_PENDING, "0");
         fields.put(UNCONFIRMED, "");
-        return persist(e, fields).map(0L);
+        // Only from where this window began: a redelivery may have moved the position back meanwhile.
+        return stopped ? Future.succeededFuture(0L) : store.advance(e.id(), saved, fields).map(0L);
       }
       String unconfirmedNow = unconfirmed(e, page.events());
       long oldest = Instant.parse(todo.get(0).path("at").asText()).toEpochMilli();
@@ -387,8 +388,10 @@ public final class Deliveries {
       LOG.log(System.Logger.Level.WARNING, "webhook {0}: its position is older than the feed keeps"
           + " (ALLOT_EVENTS_RETENTION_SECONDS); it goes on from the oldest event kept, the events before are lost"
           + " for it", e.id());
-      return feed.trimmedBefore().compose(t -> persist(e, Map.of(CURSOR, new Cursor(t, 0).encode(), CURSOR_AT,
-          Long.toString(t.millis())))).map(0L);
+      String from = windowCursor;
+      return feed.trimmedBefore().compose(t -> stopped ? Future.succeededFuture()
+          : store.advance(e.id(), from, Map.of(CURSOR, new Cursor(t, 0).encode(), CURSOR_AT,
+              Long.toString(t.millis())))).map(0L);
     }
 
     /**

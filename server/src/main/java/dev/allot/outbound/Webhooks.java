@@ -303,8 +303,9 @@ public final class Webhooks {
 
   /** Where a new endpoint starts: after the newest event now (it gets what comes next). */
   Future<Void> startAtTail(String id) {
-    return feed.tail().compose(c -> store.saveState(id, Map.of(Deliveries.CURSOR, c.encode(), Deliveries.CURSOR_AT,
-        Long.toString(c.id().millis()))));
+    // Only where no position is saved yet (a redelivery may already have set one).
+    return feed.tail().compose(c -> store.advance(id, null, Map.of(Deliveries.CURSOR, c.encode(), Deliveries.CURSOR_AT,
+        Long.toString(c.id().millis())))).mapEmpty();
   }
 
   /**

@@ -1,19 +1,25 @@
 package dev.allot.stock;
 
+import dev.allot.store.Store.ChannelAllocation;
 import dev.allot.store.Store.LocationCounts;
 import dev.allot.store.Store.StockView;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The one availability rule on the Java side (PRODUCT.md, "Concepts"); the scripts carry the same
- * rule once, in {@code lua/include/stock_prelude.lua}.
+ * The one availability rule on the Java side (PRODUCT.md, "Concepts"; API.md, "Allocations"); the
+ * scripts carry the same rule once, in {@code lua/include/stock_prelude.lua} and {@code hold.lua}.
  * <ul>
- *   <li>at a location: {@code max(0, onHand - reserved - committed)};</li>
- *   <li>for a channel: {@code max(0, sum over its locations - buffer)};</li>
+ *   <li>at a location, for any channel (the shared pool):
+ *   {@code max(0, onHand - reserved - committed - unused allocations)};</li>
+ *   <li>for a channel: its own unused allocation (at one of its locations) plus
+ *   {@code max(0, shared units over its locations - buffer)};</li>
  *   <li>for a bundle: the fewest whole bundles its components' availability makes.</li>
  * </ul>
+ * The per-location form the stream and the feed carry is a map: each location's shared units, and
+ * {@code "<channel>@<location>"} for a channel's own unused allocation ({@link #perLocation}).
  */
 public final class Availability {
   private Availability() {
@@ -23,15 +29,16 @@ public final class Availability {
     return Math.max(0, onHand - reserved - committed);
   }
 
+  /** What the location can still give any channel (allocations' unused units left out). */
   public static long atLocation(LocationCounts c) {
-    return atLocation(c.onHand(), c.reserved(), c.committed());
+    return Math.max(0, c.onHand() - c.reserved() - c.committed() - c.allocatedUnused());
   }
 
-  /** Every location's availability, summed: what the SKU has in total, whichever channel sells it. */
+  /** Every location's free units (the allocations' unused ones included): what the SKU has in total. */
   public static long total(StockView view) {
     long sum = 0;
     for (LocationCounts c : view.locations().values()) {
-      sum += atLocation(c);
+      sum += atLocation(c.onHand(), c.reserved(), c.committed());
     }
     return sum;
   }
@@ -45,22 +52,42 @@ public final class Availability {
         sum += atLocation(c);
       }
     }
-    return channel(sum, channel.buffer());
+    ChannelAllocation own = view.allocations().get(channel.id());
+    long mine = own != null && channel.locations().contains(own.location()) ? Math.max(0, own.allocated() - own.used())
+        : 0;
+    return mine + pool(sum, channel.buffer());
   }
 
-  /** A channel's availability from each location's available units (as the stream keeps them). */
+  /** A channel's availability from the per-location form (as the stream and the feed keep it). */
   public static long channel(Map<String, Long> perLocation, Channel channel) {
     long sum = 0;
+    long mine = 0;
     for (String loc : channel.locations()) {
       Long a = perLocation.get(loc);
       if (a != null) {
         sum += a;
       }
+      Long own = perLocation.get(channel.id() + "@" + loc);
+      if (own != null) {
+        mine += own;
+      }
     }
-    return channel(sum, channel.buffer());
+    return mine + pool(sum, channel.buffer());
   }
 
-  private static long channel(long sumOfLocations, long buffer) {
+  /** The per-location form of a SKU's counts: what the scripts publish ("loc=n,...,channel@loc=n"). */
+  public static Map<String, Long> perLocation(StockView view) {
+    Map<String, Long> out = new LinkedHashMap<>();
+    view.locations().forEach((loc, c) -> out.put(loc, atLocation(c)));
+    view.allocations().forEach((ch, a) -> {
+      if (a.allocated() > a.used()) {
+        out.put(ch + "@" + a.location(), a.allocated() - a.used());
+      }
+    });
+    return out;
+  }
+
+  private static long pool(long sumOfLocations, long buffer) {
     return Math.max(0, sumOfLocations - buffer);
   }
 

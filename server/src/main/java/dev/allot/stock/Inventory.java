@@ -78,8 +78,11 @@ public final class Inventory {
       ObjectNode locs = Json.object();
       for (Map.Entry<String, LocationCounts> e : view.locations().entrySet()) {
         LocationCounts c = e.getValue();
-        locs.putObject(e.getKey()).put("onHand", c.onHand()).put("reserved", c.reserved())
+        ObjectNode l = locs.putObject(e.getKey()).put("onHand", c.onHand()).put("reserved", c.reserved())
             .put("committed", c.committed()).put("quarantine", c.quarantine()).put("available", Availability.atLocation(c));
+        if (c.allocatedUnused() > 0) {
+          l.put("allocatedUnused", c.allocatedUnused());
+        }
       }
       o.put("available", Availability.total(view));
       if (view.backordered() > 0) {
@@ -92,6 +95,11 @@ public final class Inventory {
       ObjectNode chans = o.putObject("channels");
       for (Channel c : catalog.channels()) {
         chans.put(c.id(), Availability.channel(view, c));
+      }
+      if (!view.allocations().isEmpty()) {
+        ObjectNode allocs = o.putObject("allocations");
+        view.allocations().forEach((ch, a) -> allocs.putObject(ch).put("location", a.location())
+            .put("allocated", a.allocated()).put("allocationUsed", a.used()));
       }
       return o;
     });

@@ -11,6 +11,7 @@ import java.util.function.Supplier;
  * that event loop by the server's wiring, so a request and its Redis round trips stay on one
  * thread). {@code events}: the feed over the same client; {@code webhooks}: the webhook endpoints' keys. {@code close} lets go of that client.
  */
-public record StockServices(Reservations reservations, Movements movements, Inventory inventory, EventLog events,
+public record StockServices(Reservations reservations, Movements movements, Inventory inventory,
+                            Allocations allocations, EventLog events,
                             WebhookStore webhooks, Supplier<Future<Void>> close) {
 }

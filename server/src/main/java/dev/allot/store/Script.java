@@ -12,12 +12,14 @@ public enum Script {
   EXTEND_LINE("extend_line", 6),
   SHIP_LINE("ship_line", 6),
   MOVEMENT("movement", 8),
+  ALLOCATE("allocate", 6),
   RESERVATION("reservation", 4),
   CREATE_BATCH("create_batch", -1),
   DECIDE_AT_ONCE("decide_at_once", -1),
   SWEEP_CLAIM("sweep_claim", 1),
   RELAY("relay", 2),
-  LEASE("lease", 1);
+  LEASE("lease", 1),
+  ADVANCE("advance", 1);
 
   public final String file;
   public final int keyCount;

@@ -163,10 +163,41 @@ public final class Store {
     });
   }
 
+  // ---- allocations ---------------------------------------------------------------------------
+
+  /** What allocate.lua answered. SET: the allocation now; INSUFFICIENT: {@code free} units at the location;
+   *  ELSEWHERE: the channel's allocation of this SKU is at {@code location}. */
+  public record AllocationResult(AllocationStatus status, long allocated, long used, long version, long free,
+                                 String location) {
+  }
+
+  public enum AllocationStatus { SET, INSUFFICIENT, ELSEWHERE }
+
+  /** Sets the channel's allocation of a SKU at a location to {@code units} (0 removes it). */
+  public Future<AllocationResult> allocate(String sku, String channel, String location, long units, long now) {
+    return redis.eval(Script.ALLOCATE, skuKeys(sku), skuArgs(sku, now, channel, location, Long.toString(units)))
+        .map(r -> switch (r.get(0).toInteger()) {
+          case 1 -> new AllocationResult(AllocationStatus.SET, r.get(1).toLong(), r.get(2).toLong(), r.get(3).toLong(),
+              0, location);
+          case 3 -> new AllocationResult(AllocationStatus.ELSEWHERE, 0, 0, 0, 0, r.get(1).toString());
+          default -> new AllocationResult(AllocationStatus.INSUFFICIENT, 0, 0, 0, r.get(1).toLong(), location);
+        });
+  }
+
   // ---- stock reads --------------------------------------------------------------------------
 
-  /** One location's counts, as stored. What is available of them is stock.Availability's rule. */
-  public record LocationCounts(long onHand, long reserved, long committed, long quarantine) {
+  /**
+   * One location's counts, as stored. {@code allocatedUnused}: the units set aside there for channels
+   * and not used yet (allocations). What is available of them is stock.Availability's rule.
+   */
+  public record LocationCounts(long onHand, long reserved, long committed, long quarantine, long allocatedUnused) {
+    public LocationCounts(long onHand, long reserved, long committed, long quarantine) {
+      this(onHand, reserved, committed, quarantine, 0);
+    }
+  }
+
+  /** A channel's allocation of a SKU: units of one location set aside for it, and how many it uses. */
+  public record ChannelAllocation(String location, long allocated, long used) {
   }
 
   /**
@@ -174,7 +205,11 @@ public final class Store {
    * {@code limitPerCustomer} is null without a policy; {@code backordered} counts units promised past the shelf.
    */
   public record StockView(boolean exists, long version, Map<String, LocationCounts> locations, Long limitPerCustomer,
-                          long backordered) {
+                          long backordered, Map<String, ChannelAllocation> allocations) {
+    public StockView(boolean exists, long version, Map<String, LocationCounts> locations, Long limitPerCustomer,
+                     long backordered) {
+      this(exists, version, locations, limitPerCustomer, backordered, Map.of());
+    }
   }
 
   public Future<StockView> readStock(String sku) {
@@ -196,9 +231,19 @@ public final class Store {
     Long limit = null;
     long backordered = 0;
     Map<String, long[]> raw = new TreeMap<>();
+    Map<String, ChannelAllocation> allocations = new TreeMap<>();
     for (String field : r.getKeys()) {
       if (field.equals("pub")) {
         // The availability the SKU's last outbox entry carried (lua/include/stock_prelude.lua): not a count.
+        continue;
+      }
+      if (field.startsWith("alloc:")) {
+        // A channel's allocation: "<loc>|<allocated>|<used>" (lua/allocate.lua).
+        String[] p = r.get(field).toString().split("\\|");
+        if (p.length == 3) {
+          allocations.put(field.substring("alloc:".length()), new ChannelAllocation(p[0], Long.parseLong(p[1]),
+              Long.parseLong(p[2])));
+        }
         continue;
       }
       long value = r.get(field).toLong();
@@ -218,18 +263,19 @@ public final class Store {
       if (bar <= 0) {
         continue;
       }
-      long[] c = raw.computeIfAbsent(field.substring(0, bar), k -> new long[4]);
+      long[] c = raw.computeIfAbsent(field.substring(0, bar), k -> new long[5]);
       switch (field.substring(bar + 1)) {
         case "on" -> c[0] = value;
         case "res" -> c[1] = value;
         case "com" -> c[2] = value;
         case "q" -> c[3] = value;
+        case "ar" -> c[4] = value;
         default -> { }
       }
     }
     Map<String, LocationCounts> locs = new LinkedHashMap<>();
-    raw.forEach((k, c) -> locs.put(k, new LocationCounts(c[0], c[1], c[2], c[3])));
-    return new StockView(true, version, locs, limit, backordered);
+    raw.forEach((k, c) -> locs.put(k, new LocationCounts(c[0], c[1], c[2], c[3], c[4])));
+    return new StockView(true, version, locs, limit, backordered, Map.copyOf(allocations));
   }
 
   /** The newest {@code limit} ledger entries of a SKU, as the scripts wrote them (JSON). */

@@ -97,6 +97,20 @@ public final class WebhookStore {
     return redis.send(req).mapEmpty();
   }
 
+  /**
+   * Writes the fields only if the endpoint's saved cursor is still {@code expected} (null: none yet):
+   * true when written. A redelivery that moved the position meanwhile wins.
+   */
+  public Future<Boolean> advance(String id, String expected, Map<String, String> fields) {
+    List<String> args = new ArrayList<>(1 + fields.size() * 2);
+    args.add(expected == null ? "" : expected);
+    fields.forEach((k, v) -> {
+      args.add(k);
+      args.add(v);
+    });
+    return redis.eval(Script.ADVANCE, List.of(state(id)), args).map(r -> r.toLong() == 1);
+  }
+
   /** Appends delivery attempts (JSON, oldest first) to the log, keeping the newest {@link #LOG_MAX}. */
   public Future<Void> appendLog(String id, List<String> entries) {
     if (entries.isEmpty()) {

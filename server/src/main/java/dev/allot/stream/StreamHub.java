@@ -237,8 +237,7 @@ public final class StreamHub extends VerticleBase {
     if (w == null || watches.get(w.sku) != w) {
       return; // unwatched meanwhile
     }
-    Map<String, Long> avail = new LinkedHashMap<>();
-    view.locations().forEach((loc, c) -> avail.put(loc, Availability.atLocation(c)));
+    Map<String, Long> avail = Availability.perLocation(view);
     boolean first = !w.ready;
     w.ready = true;
     // A resync (not first) is just a newer value: coalesced like any change.
