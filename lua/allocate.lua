@@ -7,12 +7,13 @@
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] event channel allot:{SKU}:ev   (every SKU script's prefix)
   ARGV[4] channel   ARGV[5] location   ARGV[6] units (the target; 0 removes it)
   Raising needs that many units free at the location (after expired holds went back): otherwise
-  nothing changes. Lowering returns unused units to the pool; lowered below what the channel holds
-  or has committed against it, the allocation is still lowered (bounded): used becomes the new
-  allocation and the channel's other units count in the shared pool.
+  nothing changes. Lowering returns unused units to the pool; lowering below what the channel holds
+  or has committed against it is refused (the holds' entries say how many of their units count
+  against the allocation; release, ship or cancel them first).
   Returns {1, allocated, used, version}  set (a target equal to the current one changes nothing)
           {0, free}                     raising needs more than the `free` units of the location
           {3, location}                 the channel's allocation of this SKU is at another location
+          {4, used}                     lowering below the `used` units: refused, nothing changed
   Events  SPUBLISH and a 'stock' outbox entry when it changed, with a ledger line 'allocate' ]]
 --- @include "include/stock_prelude"
 local channel, loc, target = ARGV[4], ARGV[5], tonumber(ARGV[6])
@@ -44,7 +45,8 @@ if target > a then
   if target - a > f then return finish({0, f}) end
 end
 
-local used = math.min(u, target)
+if target < u then return finish({4, u}) end
+local used = u
 -- Unused allocation at the location: this channel's changes from a - u to target - used.
 rcall('HINCRBY', K_STOCK, loc .. '|ar', (target - used) - (a - u))
 if target == 0 then

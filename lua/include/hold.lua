@@ -119,7 +119,10 @@ local function channel_view(c, locs, buffer, channel)
   local al = channel and alloc_of(c, channel)
   if al and al.a > al.u then
     for i = 1, #locs do
-      if locs[i] == al.loc then own, own_i = al.a - al.u, i end
+      if locs[i] == al.loc then
+        local n = loc_counts(c, locs[i])
+        own, own_i = own_available(n.on, n.res, n.com, n.ar, al.a - al.u), i
+      end
     end
   end
   return avail, own + pool, own, own_i

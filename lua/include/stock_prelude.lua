@@ -19,6 +19,7 @@
   Provides
     rcall                             redis.call
     location_available(on, res, com, ar)  the availability rule, max(0, on - res - com - ar), and the shortfall
+    own_available(on, res, com, ar, own)  what a channel may take of its own unused allocation there
     parse_alloc(v), encode_alloc(al)  a channel's allocation field "<loc>|<allocated>|<used>"
     each_line(alloc)                  an entry's stock lines {loc, q, k}
     allocation_return(channel, loc, k, shipped)  k units stop counting against the channel's allocation
@@ -60,6 +61,16 @@ local function location_available(on, res, com, ar)
   local a = (tonumber(on) or 0) - (tonumber(res) or 0) - (tonumber(com) or 0) - (tonumber(ar) or 0)
   if a < 0 then return 0, -a end
   return a, 0
+end
+
+-- What a channel may still take of its own unused allocation `own` at a location: never more than
+-- the units there that are neither promised nor set aside for other channels (a count or an adjust
+-- can take onHand below what is allocated: the allocation then shrinks in effect, never oversells).
+local function own_available(on, res, com, ar, own)
+  local room = (tonumber(on) or 0) - (tonumber(res) or 0) - (tonumber(com) or 0) - ((tonumber(ar) or 0) - own)
+  if room < 0 then room = 0 end
+  if own < room then return own end
+  return room
 end
 
 -- A channel's allocation on this SKU (API.md, "Allocations"): the field alloc:<channel> holds
@@ -219,7 +230,7 @@ local function publish()
     elseif string.sub(name, 1, 6) == 'alloc:' then
       -- A channel's own unused allocation: "<channel>@<loc>=n" beside the locations' shared units.
       local al = parse_alloc(v)
-      if al and al.a > al.u then own[#own + 1] = string.sub(name, 7) .. '@' .. al.loc .. '=' .. (al.a - al.u) end
+      if al and al.a > al.u then own[#own + 1] = {string.sub(name, 7), al.loc, al.a - al.u} end
     else
       -- <loc>|on, <loc>|res, <loc>|com, <loc>|ar count; <loc>|q (quarantine) is never available.
       local loc, kind = string.match(name, '^(.*)|(%a+)$')
@@ -234,7 +245,11 @@ local function publish()
     local c = counts[loc]
     parts[#parts + 1] = loc .. '=' .. location_available(c.on, c.res, c.com, c.ar)
   end
-  for _, o in ipairs(own) do parts[#parts + 1] = o end
+  for _, o in ipairs(own) do
+    local c = counts[o[2]] or {}
+    local n = own_available(c.on, c.res, c.com, c.ar, o[3])
+    if n > 0 then parts[#parts + 1] = o[1] .. '@' .. o[2] .. '=' .. n end
+  end
   local available = table.concat(parts, ',')
   rcall(PUBLISH_CMD, EV_CHANNEL, ver .. '|' .. available)
   rcall('XADD', K_OUT, '*', 't', 'stock', 's', sku_code(), 'v', ver, 'p', available, 'pp', previous)

@@ -69,7 +69,7 @@ class AllocationTest {
   }
 
   @Test
-  @DisplayName("the allocated channel draws its allocation first; the others never see it; raise, lower, delete")
+  @DisplayName("the allocated channel draws its allocation first; the others never see it; raise, lower (never below use), delete")
   void drawsAndHides() {
     String sku = Api.sku("alc");
     admin.receive(sku, "main", 10);
@@ -102,7 +102,8 @@ class AllocationTest {
     assertEquals(1, available("altrade", sku), "its last allocated unit stays its own");
     assertEquals("insufficient_stock", expect(shop.post("/v1/reservations", cart(Api.id("s"), "alshop", sku, 1)), 409)
         .code());
-    expect(trade.post("/v1/reservations", cart(Api.id("t"), "altrade", sku, 1)), 201);
+    String t2 = Api.id("t");
+    expect(trade.post("/v1/reservations", cart(t2, "altrade", sku, 1)), 201);
     assertEquals(0, available("altrade", sku));
 
     // A release gives the units back to the allocation, a commit keeps them counted against it.
@@ -111,11 +112,17 @@ class AllocationTest {
     assertEquals(3, available("altrade", sku));
     // Raised while holds exist: the new units must be free (there are none).
     assertEquals(0, allocate(sku, "altrade", "main", 5, 409).path("available").asLong());
-    // Lowered below what it uses (1 held): bounded, the hold stays.
+    // Lowering below what it uses (1 held) is refused, DELETE too; once the hold ends, both work.
+    assertEquals("allocation_in_use", allocate(sku, "altrade", "main", 0, 409).path("code").asText());
+    assertEquals("allocation_in_use", expect(admin.call("DELETE", "/v1/skus/" + sku + "/allocations/altrade", null),
+        409).code());
+    expect(trade.post("/v1/reservations/" + t2 + "/release", null), 200);
+    assertEquals(0, available("alshop", sku));
+    assertEquals(4, available("altrade", sku));
     JsonNode lowered = allocate(sku, "altrade", "main", 0, 200);
     assertEquals(0, lowered.path("allocated").asLong());
-    assertEquals(3, available("alshop", sku), "the unused 3 went back to the pool");
-    assertEquals(3, available("altrade", sku));
+    assertEquals(4, available("alshop", sku), "the unused 4 went back to the pool");
+    assertEquals(4, available("altrade", sku));
     assertFalse(expect(admin.get("/v1/skus/" + sku), 200).json().has("allocations"));
     expect(admin.call("DELETE", "/v1/skus/" + sku + "/allocations/altrade", null), 204);
 
@@ -252,8 +259,14 @@ class AllocationTest {
         + sku + "\",\"location\":\"main\",\"type\":\"count\",\"qty\":6}]}"), 200).json().path("results").path(0);
     assertEquals(2, counted.path("shortfall").asLong(), "3 held + 5 set aside against 6 counted");
     assertEquals(0, counted.path("available").asLong());
-    assertEquals(5, available("altrade", sku), "the allocation itself stands; the operator decides");
+    assertEquals(3, available("altrade", sku), "the allocation stands, but only what is there can be taken");
     assertEquals(0, available("alshop", sku));
+    assertEquals("insufficient_stock", expect(trade.post("/v1/reservations", cart(Api.id("t"), "altrade", sku, 4)), 409)
+        .code());
+    expect(trade2.post("/v1/reservations", cart(Api.id("t"), "altrade", sku, 3)), 201);
+    JsonNode main = expect(admin.get("/v1/skus/" + sku), 200).json().path("locations").path("main");
+    assertEquals(6, main.path("reserved").asLong(), "held never exceeds onHand");
+    assertEquals(0, available("altrade", sku));
   }
 
   @Test

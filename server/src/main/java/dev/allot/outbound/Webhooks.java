@@ -121,7 +121,7 @@ public final class Webhooks {
       Endpoint e = new Endpoint(id, url, types, channels, "active", Instant.ofEpochMilli(clock.getAsLong()).toString(),
           Signer.newSecret(), null);
       return store.createEndpoint(id, e.stored()).compose(created -> created
-          ? startAtTail(id).map(v -> new Put(true, e.toJson(true)))
+          ? startNew(id).map(v -> new Put(true, e.toJson(true)))
           // Another PUT created it meanwhile: state it again over that one (its secret stays).
           : put(id, body));
     });
@@ -299,6 +299,13 @@ public final class Webhooks {
     } else {
       o.put(field, value);
     }
+  }
+
+  /** A created endpoint starts after the newest event, whatever an earlier endpoint of the same id left. */
+  private Future<Void> startNew(String id) {
+    return feed.tail().compose(c -> store.saveState(id, Map.of(Deliveries.CURSOR, c.encode(), Deliveries.CURSOR_AT,
+        Long.toString(c.id().millis()), Deliveries.FAILURES, "0", Deliveries.OLDEST_PENDING, "0",
+        Deliveries.UNCONFIRMED, "")));
   }
 
   /** Where a new endpoint starts: after the newest event now (it gets what comes next). */

@@ -29,7 +29,8 @@ public final class Allocations {
   /**
    * Sets the channel's allocation of the SKU at the location to {@code units}: 200 with the allocation;
    * 409 insufficient_stock when raising needs more free units than the location has (nothing changed);
-   * 409 allocation_elsewhere when the channel's allocation of this SKU is at another location.
+   * 409 allocation_elsewhere when the channel's allocation of this SKU is at another location; 409
+   * allocation_in_use when lowering below what the channel uses of it.
    */
   public Future<ObjectNode> put(String rawSku, String rawChannel, String rawLocation, long units) {
     String sku = Validate.sku(rawSku, "sku");
@@ -47,6 +48,7 @@ public final class Allocations {
         case ELSEWHERE -> throw new AllotException(AllotException.Kind.CONFLICT, "allocation_elsewhere",
             "channel '" + ch.id() + "' already has an allocation of '" + sku + "' at '" + r.location()
                 + "': DELETE it first", "location", null, null);
+        case IN_USE -> throw inUse(ch.id(), sku, r.used());
         case INSUFFICIENT -> {
           ObjectNode extra = Json.object().put("available", r.free());
           throw new AllotException(AllotException.Kind.CONFLICT, "insufficient_stock", "raising the allocation needs "
@@ -57,7 +59,10 @@ public final class Allocations {
     });
   }
 
-  /** Removes the channel's allocation of the SKU (its unused units go back to the pool); no allocation is fine. */
+  /**
+   * Removes the channel's allocation of the SKU (its unused units go back to the pool); no allocation is
+   * fine; 409 allocation_in_use while the channel holds or has committed units against it.
+   */
   public Future<Void> delete(String rawSku, String rawChannel) {
     String sku = Validate.sku(rawSku, "sku");
     return channel(rawChannel).compose(ch -> store.readStock(sku).compose(view -> {
@@ -65,13 +70,26 @@ public final class Allocations {
       if (a == null) {
         return Future.succeededFuture();
       }
+      if (a.used() > 0) {
+        throw inUse(ch.id(), sku, a.used());
+      }
       return store.allocate(sku, ch.id(), a.location(), 0, clock.getAsLong()).map(r -> {
+        if (r.status() == AllocationStatus.IN_USE) {
+          throw inUse(ch.id(), sku, r.used());
+        }
         if (r.status() != AllocationStatus.SET) {
           throw new IllegalStateException("removing an allocation answered " + r);
         }
         return null;
       });
     }));
+  }
+
+  /** Lowering below what the channel holds or has committed against the allocation is refused. */
+  private static AllotException inUse(String channel, String sku, long used) {
+    return new AllotException(AllotException.Kind.CONFLICT, "allocation_in_use", "channel '" + channel + "' holds or has"
+        + " committed " + used + " unit(s) of '" + sku + "' against its allocation: it cannot go below that until they"
+        + " are released, shipped or cancelled; nothing changed", "units", null, null);
   }
 
   private Future<Channel> channel(String raw) {

@@ -53,8 +53,7 @@ public final class Availability {
       }
     }
     ChannelAllocation own = view.allocations().get(channel.id());
-    long mine = own != null && channel.locations().contains(own.location()) ? Math.max(0, own.allocated() - own.used())
-        : 0;
+    long mine = own != null && channel.locations().contains(own.location()) ? own(view, own) : 0;
     return mine + pool(sum, channel.buffer());
   }
 
@@ -80,11 +79,27 @@ public final class Availability {
     Map<String, Long> out = new LinkedHashMap<>();
     view.locations().forEach((loc, c) -> out.put(loc, atLocation(c)));
     view.allocations().forEach((ch, a) -> {
-      if (a.allocated() > a.used()) {
-        out.put(ch + "@" + a.location(), a.allocated() - a.used());
+      long own = own(view, a);
+      if (own > 0) {
+        out.put(ch + "@" + a.location(), own);
       }
     });
     return out;
+  }
+
+  /**
+   * What a channel may still take of its unused allocation: never more than the location's units that
+   * are neither promised nor set aside for other channels (a count can take onHand below what is
+   * allocated; the allocation then shrinks in effect and never oversells). The scripts' own_available.
+   */
+  static long own(StockView view, ChannelAllocation a) {
+    long unused = Math.max(0, a.allocated() - a.used());
+    LocationCounts c = view.locations().get(a.location());
+    if (c == null) {
+      return 0;
+    }
+    long room = c.onHand() - c.reserved() - c.committed() - (c.allocatedUnused() - unused);
+    return Math.max(0, Math.min(unused, room));
   }
 
   private static long pool(long sumOfLocations, long buffer) {

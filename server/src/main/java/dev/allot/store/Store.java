@@ -165,13 +165,16 @@ public final class Store {
 
   // ---- allocations ---------------------------------------------------------------------------
 
-  /** What allocate.lua answered. SET: the allocation now; INSUFFICIENT: {@code free} units at the location;
-   *  ELSEWHERE: the channel's allocation of this SKU is at {@code location}. */
+  /**
+   * What allocate.lua answered. SET: the allocation now; INSUFFICIENT: {@code free} units at the location;
+   * ELSEWHERE: the channel's allocation of this SKU is at {@code location}; IN_USE: lowering below the
+   * {@code used} units was refused.
+   */
   public record AllocationResult(AllocationStatus status, long allocated, long used, long version, long free,
                                  String location) {
   }
 
-  public enum AllocationStatus { SET, INSUFFICIENT, ELSEWHERE }
+  public enum AllocationStatus { SET, INSUFFICIENT, ELSEWHERE, IN_USE }
 
   /** Sets the channel's allocation of a SKU at a location to {@code units} (0 removes it). */
   public Future<AllocationResult> allocate(String sku, String channel, String location, long units, long now) {
@@ -180,6 +183,7 @@ public final class Store {
           case 1 -> new AllocationResult(AllocationStatus.SET, r.get(1).toLong(), r.get(2).toLong(), r.get(3).toLong(),
               0, location);
           case 3 -> new AllocationResult(AllocationStatus.ELSEWHERE, 0, 0, 0, 0, r.get(1).toString());
+          case 4 -> new AllocationResult(AllocationStatus.IN_USE, 0, r.get(1).toLong(), 0, 0, location);
           default -> new AllocationResult(AllocationStatus.INSUFFICIENT, 0, 0, 0, r.get(1).toLong(), location);
         });
   }

@@ -72,7 +72,7 @@ public final class WebhookStore {
 
   /** Removes the endpoint, its state and its log: true when it existed. */
   public Future<Boolean> deleteEndpoint(String id) {
-    return redis.send(Command.HDEL, CONFIG, id).compose(r -> redis.send(Command.DEL, state(id), log(id), confirmed(id))
+    return redis.send(Command.HDEL, CONFIG, id).compose(r -> redis.send(Command.DEL, state(id), log(id), confirmed(id), lease(id))
         .map(v -> r != null && r.toLong() == 1));
   }
 
