@@ -52,6 +52,7 @@ public final class AllotServer {
   private final List<String> deployments = new ArrayList<>();
   private int port;
   private long catalogTimer = -1;
+  private long policyTimer = -1;
   private long scriptRetryTimer = -1;
 
   private AllotServer(Settings settings, Vertx vertx, RedisProcess embedded, RedisStore redis) {
@@ -124,6 +125,9 @@ public final class AllotServer {
       throw e;
     }
     server.catalogTimer = vertx.setPeriodic(settings.stock().catalogRefreshMillis(), t -> catalog.refreshQuietly());
+    // A Redis that may evict keys loses stock and reservations: say so at start and every minute after.
+    server.checkEvictionPolicy();
+    server.policyTimer = vertx.setPeriodic(60_000, t -> server.checkEvictionPolicy());
     if (requested.embeddedRedis() && requested.http().apiKeys().isEmpty()) {
       LOG.log(System.Logger.Level.INFO, "Demo API keys: demo-admin (admin), demo-web (channel:web),"
           + " demo-marketplace (channel:marketplace), demo-b2b (channel:b2b, backorders), demo-reader (reader)");
@@ -205,6 +209,17 @@ public final class AllotServer {
         .onFailure(err -> scheduleScriptRetry()));
   }
 
+  /** Logs an error while Redis's maxmemory-policy is not noeviction (the instance is not ready meanwhile). */
+  private void checkEvictionPolicy() {
+    redis.evictionPolicy().onSuccess(policy -> {
+      if (!RedisStore.SAFE_POLICY.equals(policy)) {
+        LOG.log(System.Logger.Level.ERROR, "Redis {0} has maxmemory-policy {1}: it may evict Allot''s keys (stock,"
+            + " holds, reservation records) and lose them. Set maxmemory-policy noeviction (redis.conf or CONFIG SET)."
+            + " /health/ready answers 503 until it is.", settings.redis().description(), policy);
+      }
+    });
+  }
+
   public int port() {
     return port;
   }
@@ -218,6 +233,9 @@ public final class AllotServer {
     try {
       if (catalogTimer >= 0) {
         vertx.cancelTimer(catalogTimer);
+      }
+      if (policyTimer >= 0) {
+        vertx.cancelTimer(policyTimer);
       }
       if (scriptRetryTimer >= 0) {
         vertx.cancelTimer(scriptRetryTimer);

@@ -51,8 +51,9 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
       return !cluster.isEmpty();
     }
 
+    /** For logs: the URL(s) with any password replaced by {@code ***}. */
     public String description() {
-      return clusterMode() ? "cluster " + String.join(",", cluster) : url;
+      return clusterMode() ? "cluster " + String.join(",", cluster.stream().map(Settings::redact).toList()) : redact(url);
     }
 
     public Redis withUrl(String newUrl) {
@@ -225,6 +226,26 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
         intSetting(v, "ALLOT_OUTBOX_SWEEP_MILLIS", 5_000, 100, 3_600_000),
         intSetting(v, "ALLOT_SYNC_STALE_SECONDS", 60, 1, 86_400));
     return new Settings(http, redis, reservations, stock, stream, outbound);
+  }
+
+  /**
+   * A Redis URL fit for a log line: the password of its user info replaced by {@code ***}
+   * ({@code redis://user:secret@host} -> {@code redis://user:***@host}, {@code redis://secret@host} ->
+   * {@code redis://***@host}).
+   */
+  public static String redact(String url) {
+    if (url == null) {
+      return null;
+    }
+    int scheme = url.indexOf("://");
+    int at = url.lastIndexOf('@');
+    if (scheme < 0 || at < scheme + 3) {
+      return url;
+    }
+    String userInfo = url.substring(scheme + 3, at);
+    int colon = userInfo.indexOf(':');
+    String shown = colon >= 0 ? userInfo.substring(0, colon + 1) + "***" : "***";
+    return url.substring(0, scheme + 3) + shown + url.substring(at);
   }
 
   /** {@code key1=admin,key2=channel:web,key3=reader}. */

@@ -64,6 +64,9 @@ final class OpsRoutes {
       o.put("status", r.ready() ? "UP" : "DOWN");
       o.put("redis", r.reachable() ? "reachable" : "unreachable");
       o.put("scriptsLoaded", r.scriptsLoaded());
+      if (r.evictionPolicy() != null) {
+        o.put("maxmemoryPolicy", r.evictionPolicy());
+      }
       ctx.response().setStatusCode(r.ready() ? 200 : 503).putHeader("content-type", Bodies.JSON).end(Json.write(o));
     }).onFailure(ctx::fail);
   }

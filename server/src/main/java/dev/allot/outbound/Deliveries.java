@@ -476,28 +476,6 @@ public final class Deliveries {
     }
   }
 
-  /** One delivery attempt. status 0: no answer (connection refused, timeout). */
-  record Attempt(String eventId, String type, int attempt, int status, boolean ok, String error, long ms) {
-    String log() {
-      ObjectNode o = Json.object();
-      o.put("eventId", eventId);
-      o.put("type", type);
-      o.put("attempt", attempt);
-      o.put("at", Instant.now().toString());
-      if (status > 0) {
-        o.put("status", status);
-      } else {
-        o.putNull("status");
-      }
-      if (error != null) {
-        o.put("error", error.length() > 300 ? error.substring(0, 300) : error);
-      }
-      o.put("durationMs", ms);
-      o.put("outcome", ok ? "delivered" : "failed");
-      return Json.write(o);
-    }
-  }
-
   private static boolean expired(Throwable err) {
     return err instanceof AllotException a && a.code().equals("cursor_expired");
   }

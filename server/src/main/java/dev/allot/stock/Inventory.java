@@ -3,6 +3,7 @@ package dev.allot.stock;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.allot.store.RecordStore;
+import dev.allot.store.RedisStore;
 import dev.allot.store.Store;
 import dev.allot.store.Store.LocationCounts;
 import dev.allot.store.Store.StockView;
@@ -35,13 +36,21 @@ public final class Inventory {
    * GET /health/ready: whether the store answered at all, whether it is ready (it answered PONG and
    * holds the scripts), and whether the scripts are loaded.
    */
-  public record Readiness(boolean reachable, boolean ready, boolean scriptsLoaded) {
+  /** evictionPolicy: Redis's maxmemory-policy (null when Redis did not answer); only noeviction is ready. */
+  public record Readiness(boolean reachable, boolean ready, boolean scriptsLoaded, String evictionPolicy) {
   }
 
   public Future<Readiness> readiness() {
     return store.redis().ping().transform(ar -> {
       boolean loaded = store.redis().scriptsLoaded();
-      return Future.succeededFuture(new Readiness(ar.succeeded(), ar.succeeded() && ar.result() && loaded, loaded));
+      if (ar.failed() || !ar.result()) {
+        return Future.succeededFuture(new Readiness(false, false, loaded, null));
+      }
+      return store.redis().evictionPolicy().transform(p -> {
+        String policy = p.succeeded() ? p.result() : null;
+        boolean safe = RedisStore.SAFE_POLICY.equals(policy);
+        return Future.succeededFuture(new Readiness(true, loaded && safe, loaded, policy));
+      });
     });
   }
 

@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class RedisStore {
   private static final System.Logger LOG = System.getLogger(RedisStore.class.getName());
   /** Error replies meaning "not now" (a command that did not run, or a node not serving): 503. */
-  private static final List<String> UNAVAILABLE_CODES = List.of("CONNECTION_CLOSED", "LOADING", "MASTERDOWN",
+  private static final List<String> UNAVAILABLE_CODES = List.of("OOM", "CONNECTION_CLOSED", "LOADING", "MASTERDOWN",
       "CLUSTERDOWN", "TRYAGAIN", "BUSY", "READONLY", "MOVED", "ASK", "NOREPLICAS");
 
   private final Redis redis;
@@ -262,6 +262,9 @@ public final class RedisStore {
         return new StoreUnavailableException("Redis is not ready: " + msg, err);
       }
     }
+    if (msg.contains("OOM command not allowed")) {
+      return new StoreUnavailableException("Redis is full (maxmemory, noeviction): " + msg, err);
+    }
     if (msg.contains("Exception") || msg.contains("Connection is closed") || msg.contains("CONNECTION_CLOSED")) {
       return new StoreUnavailableException("Redis cannot be reached: " + msg, err);
     }
@@ -428,6 +431,23 @@ public final class RedisStore {
     return send(req);
   }
 
+  /**
+   * Redis's {@code maxmemory-policy} (from INFO, which managed offerings allow where CONFIG is off).
+   * Anything but noeviction may evict stock, holds and reservation records: Allot is then not ready.
+   */
+  public Future<String> evictionPolicy() {
+    return send(Request.cmd(Command.INFO).arg("memory")).map(r -> {
+      for (String line : r.toString().split("\r?\n")) {
+        if (line.startsWith("maxmemory_policy:")) {
+          return line.substring("maxmemory_policy:".length()).trim();
+        }
+      }
+      return "unknown";
+    });
+  }
+
+  public static final String SAFE_POLICY = "noeviction";
+
   public Future<Boolean> ping() {
     return send(Request.cmd(Command.PING)).map(r -> r != null && "PONG".equals(r.toString()));
   }
@@ -441,6 +461,10 @@ public final class RedisStore {
         if (e.is(code)) {
           return new StoreUnavailableException("Redis is not ready: " + e.getMessage(), e);
         }
+      }
+      if (e.getMessage() != null && e.getMessage().contains("OOM command not allowed")) {
+        // Out of memory inside a script (its first write refused, nothing applied): not ready, like a full Redis.
+        return new StoreUnavailableException("Redis is full (maxmemory, noeviction): " + e.getMessage(), e);
       }
       return new IllegalStateException("Redis refused a command: " + e.getMessage(), e);
     }

@@ -193,7 +193,7 @@ final class Subscriber {
           // moment (subscribing twice is harmless; the read is what makes watchers converge). They
           // stay placed on it, so an unsubscribe meanwhile reaches the node that has them. SKUs a
           // MOVED sent elsewhere, and all of a node that was lost, are placed again by refused()/drop().
-          problem("stream: could not start watching " + skus.size() + " SKU(s) on " + n.url + "; retrying", err);
+          problem("stream: could not start watching " + skus.size() + " SKU(s) on " + Settings.redact(n.url) + "; retrying", err);
           String why = err.getMessage();
           if (why != null && why.startsWith("MOVED ")) {
             // The client may fail the (S)SUBSCRIBE's own future with the MOVED instead of handing it
@@ -263,13 +263,14 @@ final class Subscriber {
           c.exceptionHandler(err -> lost(n, c, err));
           c.endHandler(v -> lost(n, c, null));
           if (!n.skus.isEmpty()) {
-            LOG.log(System.Logger.Level.INFO, "stream: subscribed to {0} ({1} pub/sub); resyncing {2} SKU(s)", n.url,
+            LOG.log(System.Logger.Level.INFO, "stream: subscribed to {0} ({1} pub/sub); resyncing {2} SKU(s)", Settings.redact(n.url),
                 n.sharded ? "sharded" : "classic", n.skus.size());
             subscribeOn(n, List.copyOf(n.skus));
           }
         })
         .onFailure(err -> {
-          problem("stream: cannot connect the subscriber to Redis " + n.url + "; retrying in " + backoff + " ms", err);
+          problem("stream: cannot connect the subscriber to Redis " + Settings.redact(n.url) + "; retrying in " + backoff
+              + " ms", err);
           drop(n);
         });
   }

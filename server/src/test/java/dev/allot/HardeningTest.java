@@ -1,0 +1,106 @@
+package dev.allot;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.allot.config.Settings;
+import dev.allot.store.RedisProcess;
+import dev.allot.store.RedisStore;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static dev.allot.Api.expect;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Issue #15's first items: a Redis that may evict, a full Redis, and passwords in logs. */
+class HardeningTest {
+  static <T> T await(io.vertx.core.Future<T> f) throws Exception {
+    return f.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  @DisplayName("a Redis whose maxmemory-policy may evict keys leaves the instance not ready until it is noeviction")
+  void evictingRedisIsNotReady() throws Exception {
+    try (RedisProcess redis = RedisProcess.start(RedisProcess.freePort(),
+        List.of("--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"))) {
+      AllotServer server = TestServer.start(redis.url(), Map.of());
+      Vertx vertx = Vertx.vertx();
+      try {
+        Api anon = new Api(server.port(), null);
+        Api.Res down = anon.get("/health/ready");
+        assertEquals(503, down.status(), down.toString());
+        assertEquals("DOWN", down.json().path("status").asText());
+        assertEquals("allkeys-lru", down.json().path("maxmemoryPolicy").asText());
+        RedisStore admin = RedisStore.create(vertx, redis.url(), null, 1);
+        await(admin.send(Command.CONFIG, "SET", "maxmemory-policy", "noeviction"));
+        admin.close();
+        Api.Res up = anon.get("/health/ready");
+        assertEquals(200, up.status(), up.toString());
+        assertEquals("noeviction", up.json().path("maxmemoryPolicy").asText());
+      } finally {
+        server.stop();
+        vertx.close();
+      }
+    }
+  }
+
+  @Test
+  @DisplayName("a full Redis (maxmemory reached, noeviction) is 503 store_unavailable, never a 500")
+  void fullRedisIs503() throws Exception {
+    try (RedisProcess redis = RedisProcess.start(RedisProcess.freePort(),
+        List.of("--maxmemory", "64mb", "--maxmemory-policy", "noeviction"))) {
+      AllotServer server = TestServer.start(redis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web")));
+      Vertx vertx = Vertx.vertx();
+      try {
+        Api admin = new Api(server.port(), TestServer.ADMIN);
+        admin.location("main");
+        admin.channel("web", "[\"main\"]", 0);
+        String sku = Api.sku("full");
+        admin.receive(sku, "main", 10);
+        RedisStore filler = RedisStore.create(vertx, redis.url(), null, 1);
+        String block = "x".repeat(256 * 1024);
+        for (int i = 0; i < 8; i++) {
+          await(filler.send(Command.SET, "filler:" + i, block));
+        }
+        // maxmemory below what is used, with noeviction: every write is refused from now on.
+        await(filler.send(Command.CONFIG, "SET", "maxmemory", "1mb"));
+        boolean full = false;
+        try {
+          await(filler.send(Command.SET, "one-more", "x"));
+        } catch (Exception e) {
+          full = String.valueOf(e.getMessage()).contains("OOM") || String.valueOf(e.getCause()).contains("OOM");
+        }
+        filler.close();
+        assertTrue(full, "Redis refuses writes: it is full");
+        JsonNode refused = expect(admin.as("t-web").post("/v1/reservations", ExpiryTest.cart(Api.id("f"), sku, 1, 60)),
+            503).json();
+        assertEquals("store_unavailable", refused.path("code").asText());
+        assertEquals("store_unavailable", expect(admin.post("/v1/movements", "{\"movements\":[{\"id\":\"" + Api.id("m")
+            + "\",\"sku\":\"" + sku + "\",\"location\":\"main\",\"type\":\"receive\",\"qty\":1}]}"), 503).code());
+        assertEquals(0, admin.sku(sku, "main").path("reserved").asLong(), "nothing half-applied");
+      } finally {
+        server.stop();
+        vertx.close();
+      }
+    }
+  }
+
+  @Test
+  @DisplayName("Redis passwords never reach a log line")
+  void passwordsRedacted() {
+    assertEquals("redis://:***@10.0.0.1:6379", Settings.redact("redis://:s3cret@10.0.0.1:6379"));
+    assertEquals("redis://default:***@cache:6379/0", Settings.redact("redis://default:s3cret@cache:6379/0"));
+    assertEquals("rediss://***@cache:6380", Settings.redact("rediss://s3cret@cache:6380"));
+    assertEquals("redis://cache:6379", Settings.redact("redis://cache:6379"));
+    Settings s = Settings.fromValues(Map.of("ALLOT_REDIS_CLUSTER", "redis://:pw1@a:7000,redis://:pw2@b:7001"));
+    assertFalse(s.redis().description().contains("pw"), s.redis().description());
+    Settings one = Settings.fromValues(Map.of("ALLOT_REDIS_URL", "redis://:hunter2@r:6379"));
+    assertFalse(one.redis().description().contains("hunter2"), one.redis().description());
+  }
+}
