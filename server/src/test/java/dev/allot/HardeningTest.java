@@ -92,6 +92,20 @@ class HardeningTest {
   }
 
   @Test
+  @DisplayName("the key is checked before a body is read: keyless, a 2 MiB body is 401, never buffered; with a key, 413")
+  void keyBeforeBody() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web")));
+    try {
+      String big = "{\"id\":\"" + "x".repeat(2 * 1024 * 1024) + "\"}";
+      assertEquals("unauthorized", expect(new Api(server.port(), null).post("/v1/reservations", big), 401).code());
+      assertEquals("unauthorized", expect(new Api(server.port(), "nobody").post("/v1/movements", big), 401).code());
+      assertEquals("body_too_large", expect(new Api(server.port(), "t-web").post("/v1/reservations", big), 413).code());
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
   @DisplayName("Redis passwords never reach a log line")
   void passwordsRedacted() {
     assertEquals("redis://:***@10.0.0.1:6379", Settings.redact("redis://:s3cret@10.0.0.1:6379"));

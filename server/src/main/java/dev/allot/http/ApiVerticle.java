@@ -64,7 +64,12 @@ public final class ApiVerticle extends VerticleBase {
         ctx.request().method() + " is not allowed on " + ctx.request().path()));
     ops.mountOpen(router);
     ops.mountStream(router, auth);
-    router.route("/v1/*").handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT)).handler(auth::authenticate);
+    // The key first: a request without a valid one is 401 before any of its body is buffered (API.md,
+    // "General"); keyless clients cannot hold the heap with partial 1 MiB bodies.
+    // Two routes: Vert.x Web allows no body handler after a user handler on one route. The key check is
+    // synchronous, so no body chunk arrives before the body handler is in place.
+    router.route("/v1/*").handler(auth::authenticate);
+    router.route("/v1/*").handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT));
     new CatalogRoutes(s.catalog(), stock.inventory()).mount(router);
     new StockRoutes(stock.movements(), stock.inventory(), stock.allocations()).mount(router);
     new ReservationRoutes(stock.reservations(), s.catalog(), settings.reservations().defaultTtlSeconds()).mount(router);
