@@ -106,6 +106,52 @@ class HardeningTest {
   }
 
   @Test
+  @DisplayName("a stream client flooding pings is closed with 1008 instead of growing the server's pong queue")
+  void pingFloodIsClosed() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of());
+    try (java.net.Socket sock = new java.net.Socket("127.0.0.1", server.port())) {
+      sock.setSoTimeout(10_000);
+      java.io.OutputStream out = sock.getOutputStream();
+      java.io.InputStream in = sock.getInputStream();
+      byte[] nonce = new byte[16];
+      java.util.concurrent.ThreadLocalRandom.current().nextBytes(nonce);
+      out.write(("GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          + "Sec-WebSocket-Key: " + java.util.Base64.getEncoder().encodeToString(nonce) + "\r\nSec-WebSocket-Version: 13"
+          + "\r\nAuthorization: Bearer " + TestServer.READER + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      StringBuilder head = new StringBuilder();
+      while (!head.toString().endsWith("\r\n\r\n")) {
+        head.append((char) in.read());
+      }
+      assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
+      // 200 masked pings of 125 bytes, as fast as the socket takes them, never reading the pongs.
+      byte[] frame = new byte[2 + 4 + 125];
+      frame[0] = (byte) 0x89;
+      frame[1] = (byte) (0x80 | 125);
+      try {
+        for (int i = 0; i < 200; i++) {
+          out.write(frame);
+        }
+      } catch (java.io.IOException closedOnUs) {
+        // the server may close while we write: what it sent before says why
+      }
+      // Now read: pongs (0x8A), then the server's close frame (0x88) with 1008.
+      int code = -1;
+      while (code < 0) {
+        int b0 = in.read();
+        assertTrue(b0 >= 0, "the server closed without a close frame");
+        int len = in.read() & 0x7f;
+        byte[] payload = in.readNBytes(len);
+        if ((b0 & 0x0f) == 0x8) {
+          code = ((payload[0] & 0xff) << 8) | (payload[1] & 0xff);
+        }
+      }
+      assertEquals(1008, code, "policy violation: too many pings");
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
   @DisplayName("Redis passwords never reach a log line")
   void passwordsRedacted() {
     assertEquals("redis://:***@10.0.0.1:6379", Settings.redact("redis://:s3cret@10.0.0.1:6379"));

@@ -25,6 +25,11 @@ import java.util.Set;
 public final class StreamSocket {
   private static final System.Logger LOG = System.getLogger(StreamSocket.class.getName());
   private static final int MAX_SKUS_PER_MESSAGE = 500;
+  /**
+   * Pings a client may send in one second. Vert.x answers each with a pong that bypasses the write
+   * queue: a client that floods pings and never reads would grow the server's memory without bound.
+   */
+  static final int MAX_PINGS_PER_SECOND = 20;
 
   private final ServerWebSocket ws;
   private final StreamHub hub;
@@ -37,6 +42,8 @@ public final class StreamSocket {
   private volatile boolean closing;   // set from any thread: stop writing at once
   private boolean closed;             // set on the socket's event loop once it is really closed
   private volatile boolean pongSeen = true;
+  private long pingSecond;
+  private int pingsThisSecond;
   private long pingTimer = -1;
   /** The event loop this socket lives on: the hub hands it messages there, in one task per change. */
   final Context context;
@@ -57,6 +64,14 @@ public final class StreamSocket {
     ws.textMessageHandler(s::onText);
     ws.binaryMessageHandler(b -> s.error("malformed_message", "send JSON text messages", null));
     ws.pongHandler(b -> s.pongSeen = true);
+    // Control frames only: the text messages keep their own handler.
+    ws.frameHandler(f -> {
+      if (f.type() == io.vertx.core.http.WebSocketFrameType.PING) {
+        s.clientPing();
+      }
+    });
+    // A client that does not read its pongs: stop reading from it until what we wrote drains.
+    ws.drainHandler(v -> ws.resume());
     ws.closeHandler(v -> s.closed());
     ws.exceptionHandler(err -> LOG.log(System.Logger.Level.DEBUG, "stream socket error: {0}", err.toString()));
     hub.socketOpened();
@@ -73,6 +88,22 @@ public final class StreamSocket {
     }
     pongSeen = false;
     ws.writePing(io.vertx.core.buffer.Buffer.buffer("p"));
+  }
+
+  /** A ping from the client (Vert.x has queued its pong already). */
+  private void clientPing() {
+    long second = System.currentTimeMillis() / 1000;
+    if (second != pingSecond) {
+      pingSecond = second;
+      pingsThisSecond = 0;
+    }
+    if (++pingsThisSecond > MAX_PINGS_PER_SECOND) {
+      close((short) 1008, "more than " + MAX_PINGS_PER_SECOND + " pings a second");
+      return;
+    }
+    if (ws.writeQueueFull()) {
+      ws.pause();
+    }
   }
 
   private void onText(String text) {
