@@ -24,6 +24,7 @@ import dev.allot.store.RedisProcess;
 import dev.allot.store.RedisStore;
 import dev.allot.store.Store;
 import dev.allot.store.WebhookStore;
+import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.DeploymentOptions;
@@ -51,6 +52,10 @@ public final class AllotServer {
   private final RedisStore redis;
   private final List<String> deployments = new ArrayList<>();
   private int port;
+  /** The HTTP methods a metric names; any other is counted as OTHER. */
+  static final java.util.Set<String> KNOWN_METHODS = java.util.Set.of("GET", "HEAD", "POST", "PUT", "DELETE",
+      "PATCH", "OPTIONS");
+
   private long catalogTimer = -1;
   private long policyTimer = -1;
   private long scriptRetryTimer = -1;
@@ -160,6 +165,9 @@ public final class AllotServer {
 
   /** Vert.x with native transport where the OS has it, and its metrics in the Prometheus registry. */
   private static Vertx newVertx(PrometheusMeterRegistry registry) {
+    // Any client may send any method: one series per made-up one would grow /metrics without bound.
+    registry.config().meterFilter(MeterFilter.replaceTagValues(Label.HTTP_METHOD.toString(),
+        m -> KNOWN_METHODS.contains(m) ? m : "OTHER"));
     MicrometerMetricsOptions metricsOptions = new MicrometerMetricsOptions()
         .setEnabled(true)
         .setJvmMetricsEnabled(true)

@@ -152,6 +152,30 @@ class HardeningTest {
   }
 
   @Test
+  @DisplayName("made-up HTTP methods add no metric series: they count as OTHER")
+  void madeUpMethodsAddNoSeries() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of());
+    try {
+      java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+      for (int i = 0; i < 40; i++) {
+        http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + server.port()
+            + "/v1/skus/X")).method("MADEUP" + i, java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+            java.net.http.HttpResponse.BodyHandlers.discarding());
+      }
+      String metrics = new Api(server.port(), null).get("/metrics").text();
+      java.util.Set<String> methods = new java.util.TreeSet<>();
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("method=\"([^\"]*)\"").matcher(metrics);
+      while (m.find()) {
+        methods.add(m.group(1));
+      }
+      assertTrue(methods.contains("OTHER"), "the made-up methods were counted: " + methods);
+      assertFalse(methods.stream().anyMatch(x -> x.startsWith("MADEUP")), "no series per made-up method: " + methods);
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
   @DisplayName("Redis passwords never reach a log line")
   void passwordsRedacted() {
     assertEquals("redis://:***@10.0.0.1:6379", Settings.redact("redis://:s3cret@10.0.0.1:6379"));
