@@ -176,6 +176,75 @@ class HardeningTest {
   }
 
   @Test
+  @DisplayName("one key holds at most ALLOT_STREAM_MAX_SOCKETS_PER_KEY stream sockets per instance; others are 429")
+  void streamSocketsPerKey() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of("ALLOT_STREAM_MAX_SOCKETS_PER_KEY", "2"));
+    try (WsClient a = WsClient.connect(server.port(), TestServer.READER);
+         WsClient b = WsClient.connect(server.port(), TestServer.READER)) {
+      Exception refused = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+          () -> WsClient.connect(server.port(), TestServer.READER).close());
+      Throwable cause = refused;
+      while (cause != null && !(cause instanceof java.net.http.WebSocketHandshakeException)) {
+        cause = cause.getCause();
+      }
+      assertTrue(cause != null, "the upgrade was refused: " + refused);
+      assertEquals(429, ((java.net.http.WebSocketHandshakeException) cause).getResponse().statusCode());
+      // Another key is not held back by this one.
+      WsClient.connect(server.port(), TestServer.ADMIN).close();
+      b.close();
+      ExpiryTest.await("the closed socket's slot back", 5_000, () -> {
+        try {
+          WsClient.connect(server.port(), TestServer.READER).close();
+          return true;
+        } catch (Exception e) {
+          return false;
+        }
+      });
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
+  @DisplayName("one key watches at most ALLOT_STREAM_MAX_SKUS_PER_KEY distinct SKUs per instance, over all its sockets")
+  void streamSkusPerKey() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of("ALLOT_STREAM_MAX_SKUS_PER_KEY", "3"));
+    Api admin = new Api(server.port(), TestServer.ADMIN);
+    admin.location("main");
+    admin.channel("web", "[\"main\"]", 0);
+    String s1 = Api.sku("k1");
+    String s2 = Api.sku("k2");
+    String s3 = Api.sku("k3");
+    String s4 = Api.sku("k4");
+    try (WsClient a = WsClient.connect(server.port(), TestServer.READER);
+         WsClient b = WsClient.connect(server.port(), TestServer.READER);
+         WsClient other = WsClient.connect(server.port(), TestServer.ADMIN)) {
+      a.subscribe("web", s1, s2);
+      a.awaitAvailable("web", s2, 0, 10_000);
+      b.subscribe("web", s2, s3);
+      b.awaitAvailable("web", s3, 0, 10_000);
+      b.subscribe("web", s4);
+      JsonNode refused = b.until(10_000, m -> m.path("type").asText().equals("error"));
+      assertEquals("too_many_skus", refused.path("code").asText(), refused.toString());
+      other.subscribe("web", s4);
+      other.awaitAvailable("web", s4, 0, 10_000);
+      a.unsubscribe("web", s1);
+      // The unsubscribe is another socket's message: once it is through, the key has room again.
+      long deadline = System.currentTimeMillis() + 10_000;
+      boolean watching = false;
+      while (!watching && System.currentTimeMillis() < deadline) {
+        b.subscribe("web", s4);
+        JsonNode m = b.until(5_000, x -> x.path("type").asText().equals("error")
+            || (x.path("type").asText().equals("availability") && s4.equals(x.path("sku").asText())));
+        watching = m.path("type").asText().equals("availability");
+      }
+      assertTrue(watching, "a SKU let go by one socket of the key can be watched by another");
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
   @DisplayName("Redis passwords never reach a log line")
   void passwordsRedacted() {
     assertEquals("redis://:***@10.0.0.1:6379", Settings.redact("redis://:s3cret@10.0.0.1:6379"));

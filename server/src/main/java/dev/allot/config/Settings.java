@@ -80,9 +80,12 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
   /**
    * The live stream: coalescing per (SKU, channel); a socket that does not answer a ping within two
    * of {@code pingMillis} is closed; SKU subscriptions per connection; bytes a socket may have
-   * waiting before it is closed.
+   * waiting before it is closed; stream sockets one API key may hold open on one instance (a reader
+   * key lives in product pages: many browsers share it); distinct SKUs one key may watch on one
+   * instance (each is a Redis subscription: what a flood of made-up SKUs would grow).
    */
-  public record Stream(int coalesceMillis, int pingMillis, int maxSubscriptions, int queueBytes) {
+  public record Stream(int coalesceMillis, int pingMillis, int maxSubscriptions, int queueBytes, int maxSocketsPerKey,
+                       int maxSkusPerKey) {
   }
 
   /**
@@ -218,7 +221,9 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
         intSetting(v, "ALLOT_STREAM_COALESCE_MILLIS", 50, 1, 60_000),
         intSetting(v, "ALLOT_STREAM_PING_MILLIS", 15_000, 10, 3_600_000),
         intSetting(v, "ALLOT_STREAM_MAX_SUBSCRIPTIONS", 1000, 1, 100_000),
-        intSetting(v, "ALLOT_STREAM_QUEUE_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024));
+        intSetting(v, "ALLOT_STREAM_QUEUE_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
+        intSetting(v, "ALLOT_STREAM_MAX_SOCKETS_PER_KEY", 50_000, 1, 10_000_000),
+        intSetting(v, "ALLOT_STREAM_MAX_SKUS_PER_KEY", 20_000, 1, 10_000_000));
     Outbound outbound = new Outbound(
         intSetting(v, "ALLOT_EVENTS_RETENTION_SECONDS", 7 * 86400, 60, Integer.MAX_VALUE),
         intSetting(v, "ALLOT_EVENTS_TRIM_INTERVAL_MILLIS", 60_000, 100, 3_600_000),

@@ -10,6 +10,7 @@ import java.util.Map;
  */
 final class Auth {
   private static final String CALLER = "allot.caller";
+  private static final String KEY = "allot.key";
 
   private final boolean disabled;
   private final Map<String, String> keys;
@@ -43,7 +44,14 @@ final class Auth {
       return;
     }
     ctx.put(CALLER, new Caller(role));
+    ctx.put(KEY, key);
     ctx.next();
+  }
+
+  /** The API key the caller authenticated with ("" with auth disabled): per-key limits count by it. */
+  static String key(RoutingContext ctx) {
+    String k = ctx.get(KEY);
+    return k == null ? "" : k;
   }
 
   static Caller caller(RoutingContext ctx) {

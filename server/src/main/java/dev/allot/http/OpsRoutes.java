@@ -84,9 +84,18 @@ final class OpsRoutes {
     if (!ctx.request().canUpgradeToWebSocket()) {
       throw AllotException.badField("websocket_required", null, "GET /v1/stream upgrades to a WebSocket");
     }
+    String key = Auth.key(ctx);
+    if (!hub.admit(key, stream.maxSocketsPerKey())) {
+      Problems.send(ctx, 429, "too_many_connections", "this key holds " + stream.maxSocketsPerKey()
+          + " stream sockets on this instance already (ALLOT_STREAM_MAX_SOCKETS_PER_KEY): close one first");
+      return;
+    }
     ctx.request().toWebSocket()
-        .onSuccess(ws -> StreamSocket.open(vertx, ws, hub, catalog, stream))
-        .onFailure(ctx::fail);
+        .onSuccess(ws -> StreamSocket.open(vertx, ws, hub, catalog, stream, key))
+        .onFailure(err -> {
+          hub.release(key);
+          ctx.fail(err);
+        });
   }
 
   private static Buffer loadResource(String path) {

@@ -105,6 +105,56 @@ public final class StreamHub extends VerticleBase {
     sockets.decrementAndGet();
   }
 
+  /** Stream sockets open on this instance per API key (ALLOT_STREAM_MAX_SOCKETS_PER_KEY). */
+  private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicInteger> perKey =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** Takes a socket slot for the key: false when the key holds its maximum already (nothing taken). */
+  public boolean admit(String key, int max) {
+    java.util.concurrent.atomic.AtomicInteger n = perKey.computeIfAbsent(key, k -> new java.util.concurrent.atomic.AtomicInteger());
+    if (n.incrementAndGet() > max) {
+      n.decrementAndGet();
+      return false;
+    }
+    return true;
+  }
+
+  /** Distinct SKUs watched per API key on this instance, each with how many subscriptions hold it. */
+  private final Map<String, Map<String, Integer>> keySkus = new HashMap<>();
+
+  /**
+   * Counts a socket's new subscriptions against its key: false, and nothing counted, when they would
+   * take the key past {@code max} distinct SKUs.
+   */
+  synchronized boolean watchSkus(String key, List<String> skus, int max) {
+    Map<String, Integer> mine = keySkus.computeIfAbsent(key, k -> new HashMap<>());
+    long fresh = skus.stream().distinct().filter(s -> !mine.containsKey(s)).count();
+    if (mine.size() + fresh > max) {
+      if (mine.isEmpty()) {
+        keySkus.remove(key);
+      }
+      return false;
+    }
+    skus.forEach(s -> mine.merge(s, 1, Integer::sum));
+    return true;
+  }
+
+  synchronized void unwatchSkus(String key, java.util.Collection<String> skus) {
+    Map<String, Integer> mine = keySkus.get(key);
+    if (mine == null) {
+      return;
+    }
+    skus.forEach(s -> mine.computeIfPresent(s, (k, n) -> n <= 1 ? null : n - 1));
+    if (mine.isEmpty()) {
+      keySkus.remove(key);
+    }
+  }
+
+  /** Gives a key's socket slot back. */
+  public void release(String key) {
+    perKey.computeIfPresent(key, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+  }
+
   /** Adds a socket's subscriptions; the socket gets each SKU's current value first, then changes. */
   void subscribe(StreamSocket socket, String channel, List<String> skus) {
     context.runOnContext(v -> {

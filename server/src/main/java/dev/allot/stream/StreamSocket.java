@@ -48,6 +48,9 @@ public final class StreamSocket {
   /** The event loop this socket lives on: the hub hands it messages there, in one task per change. */
   final Context context;
 
+  /** The API key it counts against (its slot is given back when it closes). */
+  private String key;
+
   StreamSocket(Vertx vertx, ServerWebSocket ws, StreamHub hub, Catalog catalog, Settings.Stream settings) {
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
@@ -57,9 +60,11 @@ public final class StreamSocket {
     this.settings = settings;
   }
 
-  /** Takes over an upgraded socket. */
-  public static void open(Vertx vertx, ServerWebSocket ws, StreamHub hub, Catalog catalog, Settings.Stream settings) {
+  /** Takes over an upgraded socket, holding one of its key's slots ({@link StreamHub#admit}). */
+  public static void open(Vertx vertx, ServerWebSocket ws, StreamHub hub, Catalog catalog, Settings.Stream settings,
+                          String key) {
     StreamSocket s = new StreamSocket(vertx, ws, hub, catalog, settings);
+    s.key = key;
     ws.setWriteQueueMaxSize(settings.queueBytes());
     ws.textMessageHandler(s::onText);
     ws.binaryMessageHandler(b -> s.error("malformed_message", "send JSON text messages", null));
@@ -154,6 +159,7 @@ public final class StreamSocket {
         subscriptionCount -= leaving.size();
       }
       if (!leaving.isEmpty()) {
+        hub.unwatchSkus(key, leaving);
         hub.unsubscribe(this, channel, leaving);
       }
       return;
@@ -185,6 +191,11 @@ public final class StreamSocket {
         return;
       }
       if (closing || joining.isEmpty()) {
+        return;
+      }
+      if (!hub.watchSkus(key, joining, settings.maxSkusPerKey())) {
+        error("too_many_skus", "this key watches " + settings.maxSkusPerKey() + " different SKUs on this instance"
+            + " already (ALLOT_STREAM_MAX_SKUS_PER_KEY)", "skus");
         return;
       }
       mine.addAll(joining);
@@ -241,6 +252,7 @@ public final class StreamSocket {
       return;
     }
     closed = true;
+    hub.release(key);
     if (!closing) {
       closing = true;
       hub.socketClosed();
@@ -252,6 +264,7 @@ public final class StreamSocket {
     Map<String, List<String>> all = new HashMap<>();
     subscriptions.forEach((c, skus) -> all.put(c, List.copyOf(skus)));
     subscriptions.clear();
+    all.values().forEach(skus -> hub.unwatchSkus(key, skus));
     hub.remove(this, all);
   }
 }
