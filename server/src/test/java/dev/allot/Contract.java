@@ -55,7 +55,7 @@ import java.util.concurrent.TimeUnit;
 public final class Contract {
   private static final String RESOURCE = "/openapi.yaml";
   /** Errors any request may get, besides those an operation lists (the document's "Errors" section). */
-  private static final Set<Integer> ANY_REQUEST = Set.of(404, 405, 500);
+  private static final Set<Integer> ANY_REQUEST = Set.of(404, 405, 415, 500);
   /** An operation added to the library's copy for requests whose path and method match no operation. */
   private static final String UNMATCHED = "x-no-such-operation";
   private static final String PROBLEM = "application/problem+json";

@@ -245,6 +245,46 @@ class HardeningTest {
   }
 
   @Test
+  @DisplayName("input: ids . and .., duplicate JSON fields, a body not sent as JSON, non-ASCII and control characters in SKUs")
+  void inputDetails() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web")));
+    try {
+      Api admin = new Api(server.port(), TestServer.ADMIN);
+      Api web = admin.as("t-web");
+      admin.location("main");
+      admin.channel("web", "[\"main\"]", 0);
+      String sku = Api.sku("inp");
+      admin.receive(sku, "main", 5);
+      for (String id : List.of(".", "..")) {
+        assertEquals("invalid_id", expect(web.post("/v1/reservations", "{\"id\":\"" + id + "\",\"channel\":\"web\","
+            + "\"lines\":[{\"sku\":\"" + sku + "\",\"qty\":1}]}"), 400).code(), id);
+      }
+      assertEquals("malformed_json", expect(web.post("/v1/reservations", "{\"id\":\"a1\",\"id\":\"a2\",\"channel\":"
+          + "\"web\",\"lines\":[{\"sku\":\"" + sku + "\",\"qty\":1}]}"), 400).code());
+      java.net.http.HttpResponse<String> plain = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + server.port() + "/v1/reservations"))
+              .header("Authorization", "Bearer t-web").header("Content-Type", "text/plain")
+              .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"id\":\"p1\",\"channel\":\"web\",\"lines\":"
+                  + "[{\"sku\":\"" + sku + "\",\"qty\":1}]}")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertEquals(415, plain.statusCode(), plain.body());
+      assertTrue(plain.body().contains("unsupported_media_type"), plain.body());
+      assertEquals(0, admin.sku(sku, "main").path("reserved").asLong(), "nothing held by the refused calls");
+      // SKUs: spaces and tabs trimmed and ASCII upper-cased; nothing else folded.
+      String lower = " \t" + sku.toLowerCase(java.util.Locale.ROOT) + "\t";
+      assertEquals(sku, expect(web.get("/v1/availability?channel=web&sku="
+          + java.net.URLEncoder.encode(lower, java.nio.charset.StandardCharsets.UTF_8)), 200).json()
+          .path("items").path(0).path("sku").asText());
+      for (String bad : List.of("\u017Fku-1", "gro\u00DF", "\u0000SKU-1", "SKU-1\u0001")) {
+        assertEquals("invalid_sku", expect(web.get("/v1/availability?channel=web&sku="
+            + java.net.URLEncoder.encode(bad, java.nio.charset.StandardCharsets.UTF_8)), 400).code(), bad);
+      }
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
   @DisplayName("Redis passwords never reach a log line")
   void passwordsRedacted() {
     assertEquals("redis://:***@10.0.0.1:6379", Settings.redact("redis://:s3cret@10.0.0.1:6379"));

@@ -26,6 +26,12 @@ final class Bodies {
       }
       throw AllotException.badField("malformed_json", "body", "a JSON object body is required");
     }
+    String type = ctx.request().getHeader("Content-Type");
+    if (!isJson(type)) {
+      throw new AllotException(AllotException.Kind.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+          "a body must be sent as application/json, not " + (type == null ? "without a Content-Type" : "'" + type + "'"),
+          "body", null, null);
+    }
     JsonNode n;
     try {
       n = Json.MAPPER.readTree(b.getBytes());
@@ -38,6 +44,16 @@ final class Bodies {
       throw AllotException.badField("malformed_json", "body", "the body must be a JSON object");
     }
     return n;
+  }
+
+  /** application/json (any parameters, such as a charset) or a +json type. */
+  static boolean isJson(String contentType) {
+    if (contentType == null) {
+      return false;
+    }
+    int semi = contentType.indexOf(';');
+    String type = (semi < 0 ? contentType : contentType.substring(0, semi)).trim().toLowerCase(java.util.Locale.ROOT);
+    return type.equals(JSON) || (type.startsWith("application/") && type.endsWith("+json"));
   }
 
   /** A field's text, or null when it is missing or not a string (the validators name it then). */

@@ -33,6 +33,7 @@ final class Problems {
       case NOT_FOUND -> 404;
       case CONFLICT -> 409;
       case GONE -> 410;
+      case UNSUPPORTED_MEDIA_TYPE -> 415;
       case UNAVAILABLE -> 503;
     };
   }

@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  */
 public final class AllotException extends RuntimeException {
   /** What kind of refusal: the caller's input, its rights, a missing thing, a conflict with the state, gone, or not now. */
-  public enum Kind { INVALID, FORBIDDEN, NOT_FOUND, CONFLICT, GONE, UNAVAILABLE }
+  public enum Kind { INVALID, FORBIDDEN, NOT_FOUND, CONFLICT, GONE, UNSUPPORTED_MEDIA_TYPE, UNAVAILABLE }
 
   private final Kind kind;
   private final String code;

@@ -18,7 +18,9 @@ import java.util.HexFormat;
 public final class Json {
   public static final ObjectMapper MAPPER = new ObjectMapper()
       .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
-      .configure(DeserializationFeature.FAIL_ON_TRAILING_TOKENS, true);
+      .configure(DeserializationFeature.FAIL_ON_TRAILING_TOKENS, true)
+      // The same field twice is malformed (API.md, General): no parser differential on "last one wins".
+      .configure(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION, true);
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
   private Json() {

@@ -1,6 +1,5 @@
 package dev.allot.stock;
 
-import java.util.Locale;
 import java.util.regex.Pattern;
 
 /** The contract's input rules (API.md, "General"): each failure names the field it is about. */
@@ -12,17 +11,46 @@ public final class Validate {
   private Validate() {
   }
 
-  /** Trims and upper-cases, then checks the pattern: 400 invalid_sku otherwise. */
+  /**
+   * Trims surrounding spaces and tabs, upper-cases ASCII letters (nothing else is folded: `ſ` or `ß`
+   * stay what they are and fail), then checks the pattern: 400 invalid_sku otherwise.
+   */
   public static String sku(String raw, String field) {
     if (raw == null) {
       throw AllotException.badField("invalid_sku", field, field + " is required");
     }
-    String s = raw.trim().toUpperCase(Locale.ROOT);
+    String s = asciiUpper(stripSpacesAndTabs(raw));
     if (!SKU.matcher(s).matches()) {
       throw AllotException.badField("invalid_sku", field,
           field + " must match [A-Z0-9][A-Z0-9._-]{0,63} after trimming and upper-casing");
     }
     return s;
+  }
+
+  private static String stripSpacesAndTabs(String s) {
+    int a = 0;
+    int b = s.length();
+    while (a < b && (s.charAt(a) == ' ' || s.charAt(a) == '\t')) {
+      a++;
+    }
+    while (b > a && (s.charAt(b - 1) == ' ' || s.charAt(b - 1) == '\t')) {
+      b--;
+    }
+    return s.substring(a, b);
+  }
+
+  private static String asciiUpper(String s) {
+    StringBuilder sb = null;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c >= 'a' && c <= 'z') {
+        if (sb == null) {
+          sb = new StringBuilder(s);
+        }
+        sb.setCharAt(i, (char) (c - 32));
+      }
+    }
+    return sb == null ? s : sb.toString();
   }
 
   public static String location(String raw, String field) {
@@ -47,8 +75,8 @@ public final class Validate {
 
   /** Client-chosen ids (reservation, movement): 400 invalid_id otherwise. */
   public static String clientId(String raw, String field) {
-    if (raw == null || !CLIENT_ID.matcher(raw).matches()) {
-      throw AllotException.badField("invalid_id", field, field + " must match [A-Za-z0-9._:-]{1,128}");
+    if (raw == null || !CLIENT_ID.matcher(raw).matches() || raw.equals(".") || raw.equals("..")) {
+      throw AllotException.badField("invalid_id", field, field + " must match [A-Za-z0-9._:-]{1,128} and not be . or ..");
     }
     return raw;
   }
