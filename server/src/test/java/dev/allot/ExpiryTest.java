@@ -52,19 +52,32 @@ class ExpiryTest {
   }
 
   static void await(String what, long timeoutMillis, BooleanSupplier condition, java.util.function.Supplier<String> context) {
+    await(what, timeoutMillis, condition::getAsBoolean, done -> done, done -> context.get());
+  }
+
+  /** Polls {@code value} until {@code done} holds for it (answered), or fails at the deadline naming the last one. */
+  static <T> T await(String what, long timeoutMillis, java.util.function.Supplier<T> value,
+                     java.util.function.Predicate<T> done) {
+    return await(what, timeoutMillis, value, done, String::valueOf);
+  }
+
+  private static <T> T await(String what, long timeoutMillis, java.util.function.Supplier<T> value,
+                             java.util.function.Predicate<T> done, java.util.function.Function<T, String> describe) {
     long deadline = System.currentTimeMillis() + timeoutMillis;
-    while (!condition.getAsBoolean()) {
+    T v = value.get();
+    while (!done.test(v)) {
       if (System.currentTimeMillis() > deadline) {
-        throw new AssertionError("timed out waiting for: " + what + " " + context.get());
+        throw new AssertionError("timed out waiting for: " + what + " " + describe.apply(v));
       }
-      Thread.onSpinWait();
       try {
         TimeUnit.MILLISECONDS.sleep(10); // polling interval of a condition with a deadline
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new AssertionError(e);
       }
+      v = value.get();
     }
+    return v;
   }
 
   static String cart(String id, String sku, int qty, int ttl) {

@@ -94,25 +94,7 @@ class OutboundTest {
 
   static List<JsonNode> awaitEvents(Api api, String cursor, Predicate<JsonNode> mine, Predicate<List<JsonNode>> done,
                                     String what) {
-    long deadline = System.currentTimeMillis() + 10_000;
-    List<JsonNode> got = List.of();
-    while (System.currentTimeMillis() < deadline) {
-      got = readAll(api, cursor, null).events().stream().filter(mine).toList();
-      if (done.test(got)) {
-        return got;
-      }
-      sleepPoll();
-    }
-    throw new AssertionError("timed out waiting for " + what + "; got " + types(got));
-  }
-
-  private static void sleepPoll() {
-    try {
-      TimeUnit.MILLISECONDS.sleep(20); // polling interval of a condition with a deadline
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AssertionError(e);
-    }
+    return ExpiryTest.await(what, 10_000, () -> readAll(api, cursor, null).events().stream().filter(mine).toList(), done);
   }
 
   static List<String> types(List<JsonNode> events) {

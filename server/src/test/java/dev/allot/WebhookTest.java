@@ -72,21 +72,7 @@ class WebhookTest {
   }
 
   static <T> T await(String what, long millis, Supplier<T> value, Predicate<T> done) {
-    long deadline = System.currentTimeMillis() + millis;
-    T v = value.get();
-    while (!done.test(v)) {
-      if (System.currentTimeMillis() > deadline) {
-        throw new AssertionError("timed out waiting for " + what + "; last: " + v);
-      }
-      try {
-        Thread.sleep(25); // polling interval of a condition with a deadline
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError(e);
-      }
-      v = value.get();
-    }
-    return v;
+    return ExpiryTest.await(what, millis, value, done);
   }
 
   static Predicate<JsonNode> about(String sku, Set<String> ids) {

@@ -65,6 +65,14 @@ public final class Deliveries {
   /** The fields of allot:webhook:<id>:state. */
   static final String CURSOR = "cursor";
   static final String CURSOR_AT = "cursorAt";
+
+  /** An endpoint's position as its state keeps it: the cursor, and its entry's ms (what the trim holds back for). */
+  static Map<String, String> position(Cursor c) {
+    Map<String, String> fields = new HashMap<>();
+    fields.put(CURSOR, c.encode());
+    fields.put(CURSOR_AT, Long.toString(c.id().millis()));
+    return fields;
+  }
   static final String FAILURES = "failuresInARow";
   static final String LAST_SUCCESS = "lastSuccessAt";
   static final String LAST_ERROR = "lastError";
@@ -303,9 +311,7 @@ public final class Deliveries {
               : persist(e, Map.of(UNCONFIRMED, "")).map(IDLE_MILLIS);
         }
         Cursor next = Cursor.decode(page.next());
-        Map<String, String> fields = new HashMap<>();
-        fields.put(CURSOR, page.next());
-        fields.put(CURSOR_AT, Long.toString(next.id().millis()));
+        Map<String, String> fields = position(next);
         fields.put(OLDEST_PENDING, "0");
         fields.put(UNCONFIRMED, "");
         // Only from where this window began: a redelivery may have moved the position back meanwhile.
@@ -390,8 +396,7 @@ public final class Deliveries {
           + " for it", e.id());
       String from = windowCursor;
       return feed.trimmedBefore().compose(t -> stopped ? Future.succeededFuture()
-          : store.advance(e.id(), from, Map.of(CURSOR, new Cursor(t, 0).encode(), CURSOR_AT,
-              Long.toString(t.millis())))).map(0L);
+          : store.advance(e.id(), from, position(new Cursor(t, 0)))).map(0L);
     }
 
     /**

@@ -303,16 +303,19 @@ public final class Webhooks {
 
   /** A created endpoint starts after the newest event, whatever an earlier endpoint of the same id left. */
   private Future<Void> startNew(String id) {
-    return feed.tail().compose(c -> store.saveState(id, Map.of(Deliveries.CURSOR, c.encode(), Deliveries.CURSOR_AT,
-        Long.toString(c.id().millis()), Deliveries.FAILURES, "0", Deliveries.OLDEST_PENDING, "0",
-        Deliveries.UNCONFIRMED, "")));
+    return feed.tail().compose(c -> {
+      Map<String, String> fields = Deliveries.position(c);
+      fields.put(Deliveries.FAILURES, "0");
+      fields.put(Deliveries.OLDEST_PENDING, "0");
+      fields.put(Deliveries.UNCONFIRMED, "");
+      return store.saveState(id, fields);
+    });
   }
 
   /** Where a new endpoint starts: after the newest event now (it gets what comes next). */
   Future<Void> startAtTail(String id) {
     // Only where no position is saved yet (a redelivery may already have set one).
-    return feed.tail().compose(c -> store.advance(id, null, Map.of(Deliveries.CURSOR, c.encode(), Deliveries.CURSOR_AT,
-        Long.toString(c.id().millis())))).mapEmpty();
+    return feed.tail().compose(c -> store.advance(id, null, Deliveries.position(c))).mapEmpty();
   }
 
   /**
@@ -330,7 +333,7 @@ public final class Webhooks {
     return get(rawId).compose(e -> feed.trimmedBefore().compose(trimmed -> {
       long ms = Math.max(from.toEpochMilli(), trimmed.millis());
       Feed.Cursor c = new Feed.Cursor(new StreamId(ms, 0), 0);
-      return store.saveState(e.id(), Map.of(Deliveries.CURSOR, c.encode(), Deliveries.CURSOR_AT, Long.toString(ms)))
+      return store.saveState(e.id(), Deliveries.position(c))
           .map(v -> {
             ObjectNode o = Json.object();
             o.put("id", e.id());

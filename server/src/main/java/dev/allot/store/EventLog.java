@@ -113,9 +113,4 @@ public final class EventLog {
         .compose(v -> redis.send(Command.XTRIM, Keys.FEED, "MINID", id))
         .map(r -> r == null ? 0L : r.toLong());
   }
-
-  /** How many entries the feed holds now. */
-  public Future<Long> length() {
-    return redis.send(Command.XLEN, Keys.FEED).map(r -> r == null ? 0L : r.toLong());
-  }
 }

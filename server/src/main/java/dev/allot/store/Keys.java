@@ -123,10 +123,6 @@ public final class Keys {
     return cluster ? "allot:{" + tag + "}:out" : FEED;
   }
 
-  public static String skuOutbox(String sku, boolean cluster) {
-    return outbox(sku, cluster);
-  }
-
   public static String recordOutbox(String reservationId, boolean cluster) {
     return outbox("r" + bucket(reservationId), cluster);
   }

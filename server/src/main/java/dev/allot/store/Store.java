@@ -102,7 +102,7 @@ public final class Store {
   private List<String> skuKeys(String sku) {
     List<String> keys = new ArrayList<>(6);
     keys.addAll(Keys.skuKeys(sku));
-    keys.add(Keys.skuOutbox(sku, redis.cluster()));
+    keys.add(Keys.outbox(sku, redis.cluster()));
     return keys;
   }
 
@@ -148,7 +148,7 @@ public final class Store {
   public Future<MovementResult> movement(String movementId, String fingerprint, String type, String sku,
                                          String location, long qty, long now, long retentionMillis) {
     List<String> keys = List.of(Keys.stock(sku), Keys.holds(sku), Keys.expiry(sku), Keys.ledger(sku),
-        Keys.customers(sku), Keys.moves(sku), Keys.moveTimes(sku), Keys.skuOutbox(sku, redis.cluster()));
+        Keys.customers(sku), Keys.moves(sku), Keys.moveTimes(sku), Keys.outbox(sku, redis.cluster()));
     List<String> args = skuArgs(sku, now, movementId, fingerprint, type, location, Long.toString(qty),
         Long.toString(retentionMillis));
     return redis.eval(Script.MOVEMENT, keys, args).map(r -> {
