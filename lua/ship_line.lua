@@ -8,7 +8,8 @@
   KEYS[6] the outbox             stream  allot:{SKU}:out on a cluster, allot:{events}:feed standalone
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] event channel allot:{SKU}:ev   (every SKU script's prefix)
   ARGV[4] reservation id
-  Returns {1, version}  shipped now
+  Returns {1, version, loc, units, shortfall, ...}  shipped now; a (loc, units, shortfall) triple
+                for each location whose onHand had fewer units than shipped (onHand stops at 0)
           {0, version}  nothing committed for this reservation here (already shipped: a replay)
           {3, version}  the entry is still a hold, not a commitment: refused, nothing changed
   Events  SPUBLISH (Redis 7+; PUBLISH before) allot:{SKU}:ev (ARGV[3]) "version|loc=available,..." whenever the SKU changed (expired holds too),
@@ -22,5 +23,11 @@ local e = rcall('HGET', K_HOLDS, rid)
 local ver = tonumber(rcall('HGET', K_STOCK, 'ver')) or 0
 if not e then return finish({0, ver}) end
 if parse_entry(e) ~= 'c' then return finish({3, ver}) end
-drop_entry(rid, e, 'ship', {'|com', '|on'})
-return finish({1, rcall('HINCRBY', K_STOCK, 'ver', 1)})
+local _, short = drop_entry(rid, e, 'ship', {'|com', '|on'})
+local out = {1, rcall('HINCRBY', K_STOCK, 'ver', 1)}
+for _, s in ipairs(short) do
+  out[#out + 1] = s[1]
+  out[#out + 1] = s[2]
+  out[#out + 1] = s[3]
+end
+return finish(out)

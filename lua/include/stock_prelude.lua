@@ -143,17 +143,30 @@ end
 
 -- Drops an entry: takes its units off each of `fields` ('|res', '|com', '|on') at each of its
 -- locations, with a ledger line per location, settles its backordered units and the customer's
--- count, and removes it from holds and expiry. Returns the located units.
+-- count, and removes it from holds and expiry. Returns the located units and, when '|on' is
+-- among the fields, {loc, units, shortfall} for each location where onHand had fewer units than
+-- left: onHand stops at 0 (never below: a count had found those units missing, docs/protocol.md
+-- "Shipping what a count found missing") and the ledger line says `"shortfall"`.
 local function drop_entry(id, e, kind, fields)
   local _, _, channel, alloc, customer, bo = parse_entry(e)
-  local units = 0
+  local units, short = 0, {}
   for _, l in ipairs(each_line(alloc)) do
+    local missing = 0
     for _, field in ipairs(fields) do
-      rcall('HINCRBY', K_STOCK, l.loc .. field, -l.q)
+      local left = rcall('HINCRBY', K_STOCK, l.loc .. field, -l.q)
+      if field == '|on' and left < 0 then
+        missing = -left
+        rcall('HSET', K_STOCK, l.loc .. '|on', 0)
+      end
     end
     allocation_return(channel, l.loc, l.k, kind == 'ship')
     units = units + l.q
-    ledger(kind, l.loc, id)
+    if missing > 0 then
+      short[#short + 1] = {l.loc, l.q, missing}
+      ledger(kind, l.loc, id, nil, ',"shortfall":' .. missing)
+    else
+      ledger(kind, l.loc, id)
+    end
   end
   bo = tonumber(bo) or 0
   if bo > 0 then rcall('HINCRBY', K_STOCK, 'backordered', -bo) end
@@ -163,7 +176,7 @@ local function drop_entry(id, e, kind, fields)
   rcall('HDEL', K_HOLDS, id)
   rcall('ZREM', K_EXPIRY, id)
   changed = true
-  return units
+  return units, short
 end
 
 -- Turns a held entry (h) into committed units: res -> com at each of its locations, with a

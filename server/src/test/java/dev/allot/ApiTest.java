@@ -85,7 +85,7 @@ class ApiTest {
     expect(web.post("/v1/reservations/" + id + "/commit", null), 200);
     assertEquals("idempotency_conflict", expect(web.post("/v1/reservations/" + id + "/commit", "{\"orderId\":\"o-2\"}"), 409).code());
     assertEquals("reservation_committed", expect(web.post("/v1/reservations/" + id + "/release", null), 409).code());
-    assertEquals("committed", expect(web.post("/v1/reservations/" + id + "/extend", "{\"ttlSeconds\":30}"), 409).code());
+    assertEquals("reservation_committed", expect(web.post("/v1/reservations/" + id + "/extend", "{\"ttlSeconds\":30}"), 409).code());
 
     Api.Res s = expect(web.post("/v1/reservations/" + id + "/ship", null), 200);
     assertEquals("shipped", s.json().path("state").asText());
@@ -107,7 +107,7 @@ class ApiTest {
     assertEquals(15, web.channelAvailable("web", sku));
     expect(web.post("/v1/reservations/" + a + "/release", null), 200);
     assertEquals("reservation_released", expect(web.post("/v1/reservations/" + a + "/commit", null), 409).code());
-    assertEquals("released", expect(web.post("/v1/reservations/" + a + "/extend", "{\"ttlSeconds\":5}"), 409).code());
+    assertEquals("reservation_released", expect(web.post("/v1/reservations/" + a + "/extend", "{\"ttlSeconds\":5}"), 409).code());
 
     String b = Api.id("cart");
     expect(web.post("/v1/reservations", reserveBody(b, "web", sku, 6, 60)), 201);
@@ -222,6 +222,60 @@ class ApiTest {
     assertEquals(3, r.path("shortfall").asLong());
     assertEquals(-4, r.path("drift").asLong());
     assertEquals(0, r.path("available").asLong());
+  }
+
+  @Test
+  @DisplayName("shipping what a count found missing: onHand stops at 0, the shortfall is reported, a later receive counts in full")
+  void shipAfterCountShortfall() {
+    String id = Api.id("cart");
+    expect(web.post("/v1/reservations", reserveBody(id, "web", sku, 12, 60)), 201); // main 10, shop 2
+    expect(web.post("/v1/reservations/" + id + "/commit", null), 200);
+    String count = Api.id("mv");
+    JsonNode c = expect(admin.post("/v1/movements", "{\"movements\":[{\"id\":\"" + count + "\",\"sku\":\"" + sku
+        + "\",\"location\":\"main\",\"type\":\"count\",\"qty\":7}]}"), 200).json().path("results").path(0);
+    assertEquals(3, c.path("shortfall").asLong());
+    assertEquals("shipped", expect(web.post("/v1/reservations/" + id + "/ship", null), 200).json().path("state").asText());
+    JsonNode main = admin.sku(sku, "main");
+    assertEquals(0, main.path("onHand").asLong(), "never below zero: " + main);
+    assertEquals(0, main.path("committed").asLong());
+    assertEquals(3, admin.sku(sku, "shop").path("onHand").asLong(), "shop had the units it shipped");
+    JsonNode ship = expect(admin.get("/v1/skus/" + sku + "/ledger?limit=5"), 200).json().path("entries");
+    JsonNode mainShip = null;
+    for (JsonNode e : ship) {
+      if (e.path("type").asText().equals("ship") && e.path("location").asText().equals("main")) {
+        mainShip = e;
+      }
+      if (e.path("type").asText().equals("ship") && e.path("location").asText().equals("shop")) {
+        assertTrue(e.path("shortfall").isMissingNode(), "shop had its units: " + e);
+      }
+    }
+    assertNotNull(mainShip, ship.toString());
+    assertEquals(3, mainShip.path("shortfall").asLong());
+    assertEquals(0, mainShip.path("onHand").asLong());
+    // The drift report names it beside the count that found the units missing.
+    JsonNode report = null;
+    for (JsonNode d : expect(admin.get("/v1/drift?limit=1000"), 200).json().path("counts")) {
+      if (id.equals(d.path("reservationId").asText())) {
+        assertEquals(null, report, "one entry per location short");
+        report = d;
+      }
+    }
+    assertNotNull(report);
+    assertEquals("ship", report.path("type").asText());
+    assertEquals("main", report.path("location").asText());
+    assertEquals(10, report.path("shipped").asLong());
+    assertEquals(7, report.path("previousOnHand").asLong());
+    assertEquals(3, report.path("shortfall").asLong());
+    // A replayed ship changes nothing and reports nothing again; a receive is never swallowed.
+    expect(web.post("/v1/reservations/" + id + "/ship", null), 200);
+    admin.receive(sku, "main", 5);
+    assertEquals(5, admin.sku(sku, "main").path("onHand").asLong());
+    assertEquals(8, web.channelAvailable("web", sku));
+    long reports = 0;
+    for (JsonNode d : expect(admin.get("/v1/drift?limit=1000"), 200).json().path("counts")) {
+      reports += id.equals(d.path("reservationId").asText()) ? 1 : 0;
+    }
+    assertEquals(1, reports);
   }
 
   @Test

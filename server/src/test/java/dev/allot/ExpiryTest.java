@@ -100,7 +100,7 @@ class ExpiryTest {
     assertEquals("expired", expect(web.get("/v1/reservations/" + id), 200).json().path("state").asText());
     assertEquals("reservation_expired", expect(web.post("/v1/reservations/" + id + "/commit", null), 410).code());
     assertEquals("reservation_expired", expect(web.post("/v1/reservations/" + id + "/release", null), 410).code());
-    assertEquals("expired", expect(web.post("/v1/reservations/" + id + "/extend", "{\"ttlSeconds\":5}"), 409).code());
+    assertEquals("reservation_expired", expect(web.post("/v1/reservations/" + id + "/extend", "{\"ttlSeconds\":5}"), 410).code());
     assertEquals(0, web.sku(sku, "main").path("reserved").asLong());
   }
 

@@ -17,6 +17,7 @@ public final class Metrics {
   private final Counter driftCounts;
   private final Counter driftUnits;
   private final Counter shortfallUnits;
+  private final Counter shipShortfallUnits;
 
   public Metrics(MeterRegistry registry) {
     this.registry = registry;
@@ -30,6 +31,9 @@ public final class Metrics {
         .register(registry);
     this.shortfallUnits = Counter.builder("allot_count_shortfall_units")
         .description("units a count found missing that were already promised (reserved or committed)")
+        .register(registry);
+    this.shipShortfallUnits = Counter.builder("allot_ship_shortfall_units")
+        .description("units shipped from a location whose onHand did not have them (onHand stopped at 0)")
         .register(registry);
   }
 
@@ -60,6 +64,10 @@ public final class Metrics {
     driftCounts.increment();
     driftUnits.increment(Math.abs(drift));
     shortfallUnits.increment(shortfall);
+  }
+
+  public void shipShortfall(long units) {
+    shipShortfallUnits.increment(units);
   }
 
   public void holdExpired() {

@@ -80,6 +80,7 @@ public final class Movements {
               // A count that disagrees with the books: reported, never hidden (drift report, metric, result).
               metrics.drift(r.drift(), r.shortfall());
               ObjectNode d = Json.object();
+              d.put("type", "count");
               d.put("at", java.time.Instant.ofEpochMilli(now).toString());
               d.put("sku", m.sku());
               d.put("location", m.location());

@@ -187,7 +187,7 @@ final class ReservationDocs {
     return Json.write(o);
   }
 
-  /** commit, release, ship, cancel refused by the state: 410 reservation_expired, else 409 reservation_<state>. */
+  /** commit, release, extend, ship, cancel refused by the state: 410 reservation_expired, else 409 reservation_<state>. */
   static AllotException stateConflict(String id, String state) {
     if (state.equals("expired")) {
       return new AllotException(AllotException.Kind.GONE, "reservation_expired", "reservation '" + id + "' has expired");
@@ -195,10 +195,7 @@ final class ReservationDocs {
     return AllotException.conflict("reservation_" + state, "reservation '" + id + "' is " + state);
   }
 
-  /** extend refused: 409 with the bare state as its code (API.md, extend). */
-  static AllotException notHeld(String id, String state) {
-    return AllotException.conflict(state, "reservation '" + id + "' is " + state + ", not held");
-  }
+
 
   static AllotException idempotencyConflict(String id) {
     return new AllotException(AllotException.Kind.CONFLICT, "idempotency_conflict",

@@ -29,7 +29,6 @@ import java.util.function.LongSupplier;
 
 import static dev.allot.stock.ReservationDocs.idempotencyConflict;
 import static dev.allot.stock.ReservationDocs.inProgress;
-import static dev.allot.stock.ReservationDocs.notHeld;
 import static dev.allot.stock.ReservationDocs.stateConflict;
 import static dev.allot.stock.ReservationDocs.view;
 
@@ -380,7 +379,7 @@ public final class Reservations {
       String state = rec.state();
       if (!state.equals("held")) {
         metrics.transition("extend", state);
-        throw notHeld(id, state);
+        throw stateConflict(id, state);
       }
       long now = clock.getAsLong();
       long deadline = now + ttlSeconds * 1000L;
@@ -391,7 +390,7 @@ public final class Reservations {
           // A line's hold is gone: expired, or released meanwhile. The record says which.
           return expireNow(id).compose(st -> {
             metrics.transition("extend", st);
-            return Future.failedFuture(notHeld(id, st));
+            return Future.failedFuture(stateConflict(id, st));
           });
         }
         if (changes.stream().anyMatch(f -> f.result().code() == 2)) {
@@ -399,13 +398,13 @@ public final class Reservations {
           return records.read(id).compose(fresh -> {
             String st = fresh == null ? "held" : fresh.state();
             metrics.transition("extend", st);
-            return Future.failedFuture(st.equals("held") ? inProgress(id, "is being committed") : notHeld(id, st));
+            return Future.failedFuture(st.equals("held") ? inProgress(id, "is being committed") : stateConflict(id, st));
           });
         }
         return records.extend(id, now, deadline).compose(r -> {
           if (!r.done()) {
             metrics.transition("extend", r.state());
-            return settle(id).transform(x -> Future.failedFuture(notHeld(id, r.state())));
+            return settle(id).transform(x -> Future.failedFuture(stateConflict(id, r.state())));
           }
           metrics.transition("extend", "extended");
           return Future.succeededFuture(view(rec.body(), "held", deadline, rec.orderId()));
@@ -472,10 +471,41 @@ public final class Reservations {
         changes.add(ship ? store.shipLine(l.sku(), id, now) : store.releaseLine(l.sku(), id, now, why));
       }
       boolean undone = r.state().equals("rejected") || r.state().equals("aborted");
-      return Future.all(changes).compose(cf -> records.finish(id, clock.getAsLong(),
+      return Future.all(changes).compose(cf -> ship ? reportShortfalls(id, r.lines(), changes, now)
+              : Future.succeededFuture())
+          .compose(v -> records.finish(id, clock.getAsLong(),
           undone ? Math.min(86400, settings.retentionSeconds()) : settings.retentionSeconds()))
           .mapEmpty();
     });
+  }
+
+  /**
+   * A ship that took more units from a location than its onHand had (a count found them missing
+   * after they were committed): onHand stopped at 0 and the ledger says so; the drift report, the
+   * metric and the log say it too, like the count did.
+   */
+  private Future<Void> reportShortfalls(String id, List<StockLine> lines, List<Future<LineChange>> changes,
+                                        long now) {
+    List<Future<Void>> writes = new ArrayList<>();
+    for (int i = 0; i < changes.size(); i++) {
+      for (Store.ShipShortfall s : changes.get(i).result().shortfalls()) {
+        String sku = lines.get(i).sku();
+        metrics.shipShortfall(s.shortfall());
+        LOG.log(System.Logger.Level.WARNING, "ship of reservation {0} took {1} unit(s) of {2} at {3} where onHand had "
+            + "{4} fewer: onHand stops at 0 (see GET /v1/drift)", id, s.units(), sku, s.location(), s.shortfall());
+        ObjectNode d = Json.object();
+        d.put("type", "ship");
+        d.put("at", java.time.Instant.ofEpochMilli(now).toString());
+        d.put("sku", sku);
+        d.put("location", s.location());
+        d.put("reservationId", id);
+        d.put("shipped", s.units());
+        d.put("previousOnHand", s.units() - s.shortfall());
+        d.put("shortfall", s.shortfall());
+        writes.add(store.recordDrift(Json.write(d), Movements.DRIFT_MAX));
+      }
+    }
+    return writes.isEmpty() ? Future.succeededFuture() : Future.all(writes).mapEmpty();
   }
 
   private Future<Record> load(String id, String callerChannel) {

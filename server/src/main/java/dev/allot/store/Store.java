@@ -70,11 +70,18 @@ public final class Store {
     });
   }
 
-  /** Result of commit_line, release_line, extend_line, ship_line: the script's code and the SKU's version. */
-  public record LineChange(int code, long version) {
+  /**
+   * Result of commit_line, release_line, extend_line, ship_line: the script's code and the SKU's
+   * version; for a ship, each location whose onHand had fewer units than it shipped.
+   */
+  public record LineChange(int code, long version, List<ShipShortfall> shortfalls) {
     public boolean changed() {
       return code == 1;
     }
+  }
+
+  /** A ship took {@code units} from a location whose onHand had {@code shortfall} fewer: onHand stopped at 0. */
+  public record ShipShortfall(String location, long units, long shortfall) {
   }
 
   public Future<LineChange> commitLine(String sku, String reservationId, long now) {
@@ -108,7 +115,16 @@ public final class Store {
 
   private Future<LineChange> lineScript(Script script, String sku, List<String> args) {
     return redis.eval(script, skuKeys(sku), args)
-        .map(r -> new LineChange(r.get(0).toInteger(), r.get(1).toLong()));
+        .map(r -> {
+          List<ShipShortfall> missing = List.of();
+          if (r.size() > 2) {
+            missing = new ArrayList<>((r.size() - 2) / 3);
+            for (int i = 2; i + 2 < r.size(); i += 3) {
+              missing.add(new ShipShortfall(r.get(i).toString(), r.get(i + 1).toLong(), r.get(i + 2).toLong()));
+            }
+          }
+          return new LineChange(r.get(0).toInteger(), r.get(1).toLong(), missing);
+        });
   }
 
   /**
