@@ -28,6 +28,7 @@ class DurabilityTest {
   @Test
   @DisplayName("SIGKILL of Redis under load with AOF (appendfsync always): every acknowledged commit survives, no oversell")
   void acknowledgedCommitsSurviveACrash() throws Exception {
+    LogCapture logs = new LogCapture();
     AofRedis redis = new AofRedis();
     AllotServer server = TestServer.start(redis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web"),
         "ALLOT_PENDING_LEASE_MILLIS", "500", "ALLOT_REDIS_TIMEOUT_MILLIS", "1000"));
@@ -74,9 +75,13 @@ class DurabilityTest {
       assertTrue(main.path("committed").asLong() >= acknowledged.size(), "every acknowledged commit is counted");
       assertTrue(main.path("committed").asLong() + main.path("reserved").asLong() <= main.path("onHand").asLong(),
           "never oversold");
+      // The connections the kill dropped are one warning line, not a SEVERE trace each (#15).
+      assertEquals(0, logs.count("RedisConnectionManager", "Unhandled Error"));
+      assertTrue(logs.count("RedisStore", "a Redis connection dropped") <= 1);
     } finally {
       server.stop();
       redis.close();
+      logs.close();
     }
   }
 

@@ -92,6 +92,55 @@ class HardeningTest {
   }
 
   @Test
+  @DisplayName("while Redis loads its data after a restart, pipelined reads answer 503 store_unavailable, never 500")
+  void loadingRedisIs503() throws Exception {
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("allot-loading-");
+    int port = RedisProcess.freePort();
+    List<String> args = List.of("--dir", dir.toString(), "--dbfilename", "dump.rdb");
+    RedisProcess redis = RedisProcess.start(port, args);
+    AllotServer server = TestServer.start(redis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web")));
+    Vertx vertx = Vertx.vertx();
+    try {
+      Api admin = new Api(server.port(), TestServer.ADMIN);
+      admin.location("main");
+      admin.channel("web", "[\"main\"]", 0);
+      String a = Api.sku("load");
+      String b = Api.sku("load");
+      String kit = Api.sku("kit");
+      admin.receive(a, "main", 10);
+      admin.receive(b, "main", 4);
+      expect(admin.put("/v1/bundles/" + kit, "{\"components\":[{\"sku\":\"" + a + "\",\"qty\":2},{\"sku\":\"" + b
+          + "\",\"qty\":1}]}"), 200);
+      String reads = "/v1/availability?channel=web&sku=" + a + "&sku=" + b + "&sku=" + kit;
+      expect(admin.get(reads), 200);
+      // Enough keys that loading them, 200 us each, takes seconds; then a dump, and a restart from it.
+      RedisStore filler = RedisStore.create(vertx, redis.url(), null, 1);
+      await(filler.send(Command.EVAL, "for i = 1, 20000 do redis.call('SET', 'filler:' .. i, 'x') end return 1", 0));
+      await(filler.send(Command.SAVE));
+      filler.close();
+      redis.close();
+      List<String> slow = new java.util.ArrayList<>(args);
+      slow.addAll(List.of("--key-load-delay", "200", "--loading-process-events-interval-bytes", "1024"));
+      redis = RedisProcess.start(port, slow);
+      Api.Res loading = expect(admin.get(reads), 503);
+      assertEquals("store_unavailable", loading.code(), loading.toString());
+      assertTrue(loading.raw().headers().firstValue("Retry-After").isPresent(), loading.toString());
+      assertEquals("store_unavailable", expect(admin.get("/v1/skus/" + kit), 503).code());
+      assertEquals("store_unavailable", expect(admin.get("/v1/stats"), 503).code());
+      // Loaded: the same reads answer, with the numbers from before the restart.
+      ExpiryTest.await("loaded", 30_000, () -> admin.get(reads).status() == 200);
+      JsonNode items = expect(admin.get(reads), 200).json().path("items");
+      assertEquals(10, items.path(0).path("available").asLong());
+      assertEquals(4, items.path(1).path("available").asLong());
+      assertEquals(4, items.path(2).path("available").asLong(), "the bundle: min(10 / 2, 4 / 1)");
+    } finally {
+      server.stop();
+      vertx.close();
+      redis.close();
+    }
+  }
+
+  @Test
   @DisplayName("the key is checked before a body is read: keyless, a 2 MiB body is 401, never buffered; with a key, 413")
   void keyBeforeBody() throws Exception {
     AllotServer server = TestServer.start(TestRedis.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web")));

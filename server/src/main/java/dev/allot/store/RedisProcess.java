@@ -114,9 +114,11 @@ public final class RedisProcess implements AutoCloseable {
       out.write("PING\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
       InputStream in = s.getInputStream();
-      byte[] buf = new byte[7];
+      byte[] buf = new byte[8];
       int n = in.read(buf);
-      return n > 0 && new String(buf, 0, n, StandardCharsets.US_ASCII).startsWith("+PONG");
+      String reply = n > 0 ? new String(buf, 0, n, StandardCharsets.US_ASCII) : "";
+      // Up: answering, or answering that it is still loading its data (LOADING, a restart with a dump).
+      return reply.startsWith("+PONG") || reply.startsWith("-LOADING");
     } catch (IOException e) {
       return false;
     }

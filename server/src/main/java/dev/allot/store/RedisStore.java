@@ -30,6 +30,29 @@ public final class RedisStore {
   private static final List<String> UNAVAILABLE_CODES = List.of("OOM", "CONNECTION_CLOSED", "LOADING", "MASTERDOWN",
       "CLUSTERDOWN", "TRYAGAIN", "BUSY", "READONLY", "MOVED", "ASK", "NOREPLICAS");
 
+  /**
+   * The client logs every pooled connection that drops (a Redis restart, a failover) as SEVERE
+   * "Unhandled Error" with a stack trace, several times per restart; an operator learns nothing
+   * more from that than from one line. Those records become one warning, at most every 10 s; the
+   * requests they failed answer 503 on their own. (Held in a field: JUL forgets the filter of a
+   * logger nobody references.)
+   */
+  private static final java.util.logging.Logger CLIENT_LOG =
+      java.util.logging.Logger.getLogger("io.vertx.redis.client.impl.RedisConnectionManager");
+  private static final Throttled DROPPED = new Throttled(LOG, 10_000);
+
+  static {
+    CLIENT_LOG.setFilter(r -> {
+      if (!"Unhandled Error".equals(r.getMessage())) {
+        return true;
+      }
+      Throwable t = r.getThrown();
+      DROPPED.warn(() -> "a Redis connection dropped (" + (t == null ? "no cause given" : t.toString())
+          + "); the client connects again for the next command");
+      return false;
+    });
+  }
+
   private final Redis redis;
   private final boolean cluster;
   private volatile Outboxes outboxes;
@@ -257,18 +280,27 @@ public final class RedisStore {
       return new StoreUnavailableException("Redis applied the change but could not confirm it on a replica: " + msg,
           err);
     }
+    return translate(err);
+  }
+
+  /**
+   * A batch folds its failed entries into one "ERR [i] CODE ..." error (also when an entry failed
+   * because the socket went away), so a pipelined read's "try later" is told by the text after
+   * the index, exactly as a single command's by its code.
+   */
+  private static Throwable translateBatchError(ErrorType e, String msg) {
     for (String code : UNAVAILABLE_CODES) {
       if (msg.contains("] " + code)) {
-        return new StoreUnavailableException("Redis is not ready: " + msg, err);
+        return new StoreUnavailableException("Redis is not ready: " + msg, e);
       }
     }
     if (msg.contains("OOM command not allowed")) {
-      return new StoreUnavailableException("Redis is full (maxmemory, noeviction): " + msg, err);
+      return new StoreUnavailableException("Redis is full (maxmemory, noeviction): " + msg, e);
     }
     if (msg.contains("Exception") || msg.contains("Connection is closed") || msg.contains("CONNECTION_CLOSED")) {
-      return new StoreUnavailableException("Redis cannot be reached: " + msg, err);
+      return new StoreUnavailableException("Redis cannot be reached: " + msg, e);
     }
-    return new IllegalStateException("Redis refused a command: " + msg, err);
+    return new IllegalStateException("Redis refused a command: " + msg, e);
   }
 
   private Future<List<Response>> waitBatch(List<Request> requests) {
@@ -457,6 +489,10 @@ public final class RedisStore {
       return err;
     }
     if (err instanceof ErrorType e) {
+      String msg = String.valueOf(e.getMessage());
+      if (msg.startsWith("ERR [") || msg.startsWith("[")) {
+        return translateBatchError(e, msg);
+      }
       for (String code : UNAVAILABLE_CODES) {
         if (e.is(code)) {
           return new StoreUnavailableException("Redis is not ready: " + e.getMessage(), e);
