@@ -135,4 +135,64 @@ class ClusterTest {
       ws.awaitAvailable("web", sku, 5, 5000);
     }
   }
+
+  @Test
+  @DisplayName("a master frozen in the middle of a create: 503 within one Redis timeout, the undo after the answer,"
+      + " nothing left held once it wakes")
+  void frozenMidCreate() throws Exception {
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    AllotServer c = TestServer.start(null, Map.of("ALLOT_REDIS_CLUSTER", cluster.urls(), "ALLOT_REDIS_URL", "",
+        "ALLOT_API_KEYS", TestServer.keys("web"), "ALLOT_REDIS_TIMEOUT_MILLIS", "2500"));
+    dev.allot.store.RedisProcess frozen = null;
+    try {
+      Api web = new Api(c.port(), "t-web");
+      // A SKU on one master and a reservation record on another: the record's begin answers, the line stalls.
+      String sku;
+      String id;
+      int node;
+      do {
+        sku = Api.sku("frz");
+        id = Api.id("frz");
+        node = master(vertx, "allot:{" + sku + "}:stock");
+      } while (node == master(vertx, dev.allot.store.Keys.reservation(id)));
+      admin.receive(sku, "main", 5);
+      frozen = cluster.nodes().get(node);
+      signal(frozen, "STOP");
+      long start = System.nanoTime();
+      Api.Res r = web.post("/v1/reservations", cart(id, 300, sku, "2"));
+      long tookMillis = (System.nanoTime() - start) / 1_000_000;
+      assertEquals(503, r.status(), r.toString());
+      assertEquals("store_unavailable", r.code());
+      assertTrue(tookMillis < 4000, "answered in " + tookMillis + " ms: within one 2.5 s timeout (and some), not two");
+      // The other masters still answer meanwhile: the record (on another one) is undone right after
+      // the answer, and reads as unknown, not 503.
+      String rid = id;
+      await("the record undone", 5_000, () -> web.get("/v1/reservations/" + rid).status() == 404);
+      signal(frozen, "CONT");
+      frozen = null;
+      String s = sku;
+      // Nothing half-applied once it wakes: the line the stalled call held is given back, the id is spent.
+      await("the stalled hold given back", 20_000, () -> admin.sku(s, "main").path("reserved").asLong() == 0);
+      assertEquals(5, admin.sku(sku, "main").path("onHand").asLong());
+      assertEquals("reservation_aborted", expect(web.post("/v1/reservations", cart(id, 300, sku, "2")), 409).code());
+      expect(web.post("/v1/reservations", cart(Api.id("frz"), 300, sku, "5")), 201);
+    } finally {
+      if (frozen != null) {
+        signal(frozen, "CONT");
+      }
+      c.stop();
+      vertx.close();
+    }
+  }
+
+  /** Which of the three masters serves a key (TestCluster splits the slots evenly, in order). */
+  private static int master(io.vertx.core.Vertx vertx, String key) throws Exception {
+    int slot = Integer.parseInt(TestCluster.send(vertx, cluster.nodes().get(0).port(),
+        io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.CLUSTER).arg("KEYSLOT").arg(key)));
+    return Math.min(slot / (16384 / 3), 2);
+  }
+
+  private static void signal(dev.allot.store.RedisProcess redis, String sig) throws Exception {
+    new ProcessBuilder("kill", "-" + sig, Long.toString(redis.pid())).inheritIO().start().waitFor();
+  }
 }

@@ -206,9 +206,13 @@ public final class Reservations {
     }
     return Future.join(pending).transform(ar -> {
       if (ar.failed()) {
-        // Some line may be held. Undo now if Redis lets us; otherwise the sweeper does it when the lease ends.
+        // Some line may be held. The 503 goes out now, within one Redis timeout; the undo runs after
+        // it (waiting for it would make the client wait a second timeout when Redis is stalled, and
+        // a client that gave up retries into reservation_aborted). Undone now if Redis lets us,
+        // else by the sweeper when the lease ends.
         metrics.reservation("unavailable");
-        return abandon(req.id(), stock).transform(x -> Future.failedFuture(ar.cause()));
+        abandon(req.id(), stock);
+        return Future.failedFuture(ar.cause());
       }
       List<LineHold> holds = new ArrayList<>(pending.size());
       pending.forEach(f -> holds.add(f.result()));
@@ -223,10 +227,11 @@ public final class Reservations {
           // The sweeper gave up on us (we took longer than the pending lease) and may have cleaned up
           // before our last line landed: give back every line ourselves (all our calls are done).
           metrics.reservation("aborted");
-          return releaseLines(req.id(), stock, "abort").compose(x -> settle(req.id())).transform(x -> Future.failedFuture(
-              new AllotException(AllotException.Kind.UNAVAILABLE, "store_unavailable",
-                  "the reservation took too long to create and was undone; retry with a new id", null, null,
-                  storeRetryAfterSeconds)));
+          releaseLines(req.id(), stock, "abort").compose(x -> settle(req.id())).onFailure(err -> abandonWarnings.warn(
+              () -> "could not undo reservation " + req.id() + " now (" + err + "); the sweeper will"));
+          return Future.failedFuture(new AllotException(AllotException.Kind.UNAVAILABLE, "store_unavailable",
+              "the reservation took too long to create and is being undone; retry with a new id", null, null,
+              storeRetryAfterSeconds));
         });
       }
       boolean limited = holds.stream().anyMatch(h -> h.status() == HoldStatus.CUSTOMER_LIMIT);

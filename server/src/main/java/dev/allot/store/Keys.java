@@ -127,6 +127,14 @@ public final class Keys {
     return outbox("r" + bucket(reservationId), cluster);
   }
 
+  private static final java.util.Set<String> RECORD_OUTBOXES = java.util.stream.IntStream.range(0, BUCKETS)
+      .mapToObj(b -> outbox("r" + b, true)).collect(java.util.stream.Collectors.toUnmodifiableSet());
+
+  /** True for a record bucket's outbox on a cluster ({r0}..{r15}: a SKU code is upper case, never "r1"). */
+  public static boolean isRecordOutbox(String key) {
+    return RECORD_OUTBOXES.contains(key);
+  }
+
   /** Counts whose drift was not zero, newest first (bounded), for GET /v1/drift. */
   public static final String DRIFT = "allot:drift";
   public static final String LOCATIONS = "allot:config:locations";

@@ -32,9 +32,13 @@ public final class Outboxes {
   private final Set<String> registered = ConcurrentHashMap.newKeySet();
   private final Set<String> touched = ConcurrentHashMap.newKeySet();
 
-  /** Makes sure the outbox is in the relay's list before anything is written to it. */
+  /**
+   * Makes sure the outbox is in the relay's list before anything is written to it. The record
+   * buckets' outboxes are always relayed ({@link #relayAll}) and need no entry: a record's write
+   * then never waits on the node of {@link Keys#OUTBOXES} (a frozen one would stall every create).
+   */
   Future<Void> register(RedisStore redis, String outbox) {
-    if (registered.contains(outbox)) {
+    if (registered.contains(outbox) || Keys.isRecordOutbox(outbox)) {
       return Future.succeededFuture();
     }
     return redis.send(Command.SADD, Keys.OUTBOXES, outbox).map(r -> {

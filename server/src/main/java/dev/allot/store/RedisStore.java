@@ -4,6 +4,7 @@ import dev.allot.common.StoreUnavailableException;
 import dev.allot.config.Settings;
 import dev.allot.common.Throttled;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
@@ -97,6 +98,15 @@ public final class RedisStore {
     this.waitLinks = new Link[waitReplicas > 0 && cluster ? options.getMaxPoolSize() : 0];
     for (int i = 0; i < waitLinks.length; i++) {
       waitLinks[i] = new Link(waitRedis, true);
+    }
+    if (cluster) {
+      // Connected now, while the cluster answers: a cluster connection needs every master to answer
+      // its handshake, so one made later, while a master hangs, would fail (each loop's client
+      // otherwise connects at its first command, which may come long after start).
+      main.connection();
+      for (Link l : waitLinks) {
+        l.connection();
+      }
     }
   }
 
@@ -369,12 +379,33 @@ public final class RedisStore {
 
     synchronized Future<RedisConnection> connection() {
       if (current == null || current.failed()) {
-        Future<RedisConnection> fresh = client.connect();
+        Future<RedisConnection> fresh = connectWithin();
         current = fresh;
         fresh.onSuccess(this::watch);
         return fresh;
       }
       return current;
+    }
+
+    /**
+     * A cluster connection, or a failure within the command timeout. The client's connect has no
+     * deadline of its own: a master that accepts the socket but never answers (stopped, paused,
+     * half-partitioned) would leave it pending for ever, and every command behind it.
+     */
+    private Future<RedisConnection> connectWithin() {
+      Promise<RedisConnection> bounded = Promise.promise();
+      long timer = vertx.setTimer(timeoutMillis, t -> bounded.tryFail(new StoreUnavailableException(
+          "Redis Cluster: no connection to every master within " + timeoutMillis + " ms (a node not answering?)",
+          null)));
+      client.connect().onComplete(ar -> {
+        vertx.cancelTimer(timer);
+        if (ar.failed()) {
+          bounded.tryFail(ar.cause());
+        } else if (!bounded.tryComplete(ar.result())) {
+          ar.result().close(); // made after we gave up on it
+        }
+      });
+      return bounded.future();
     }
 
     private void watch(RedisConnection c) {
@@ -399,7 +430,7 @@ public final class RedisStore {
         return;
       }
       lastRefresh = System.currentTimeMillis();
-      client.connect().onComplete(ar -> {
+      connectWithin().onComplete(ar -> {
         RedisConnection old = null;
         boolean keep;
         synchronized (this) {
