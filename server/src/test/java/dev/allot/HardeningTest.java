@@ -158,20 +158,8 @@ class HardeningTest {
   @DisplayName("a stream client flooding pings is closed with 1008 instead of growing the server's pong queue")
   void pingFloodIsClosed() throws Exception {
     AllotServer server = TestServer.start(TestRedis.url(), Map.of());
-    try (java.net.Socket sock = new java.net.Socket("127.0.0.1", server.port())) {
-      sock.setSoTimeout(10_000);
+    try (java.net.Socket sock = rawStream(server)) {
       java.io.OutputStream out = sock.getOutputStream();
-      java.io.InputStream in = sock.getInputStream();
-      byte[] nonce = new byte[16];
-      java.util.concurrent.ThreadLocalRandom.current().nextBytes(nonce);
-      out.write(("GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          + "Sec-WebSocket-Key: " + java.util.Base64.getEncoder().encodeToString(nonce) + "\r\nSec-WebSocket-Version: 13"
-          + "\r\nAuthorization: Bearer " + TestServer.READER + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-      StringBuilder head = new StringBuilder();
-      while (!head.toString().endsWith("\r\n\r\n")) {
-        head.append((char) in.read());
-      }
-      assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
       // 200 masked pings of 125 bytes, as fast as the socket takes them, never reading the pongs.
       byte[] frame = new byte[2 + 4 + 125];
       frame[0] = (byte) 0x89;
@@ -183,22 +171,163 @@ class HardeningTest {
       } catch (java.io.IOException closedOnUs) {
         // the server may close while we write: what it sent before says why
       }
-      // Now read: pongs (0x8A), then the server's close frame (0x88) with 1008.
-      int code = -1;
-      while (code < 0) {
-        int b0 = in.read();
-        assertTrue(b0 >= 0, "the server closed without a close frame");
-        int len = in.read() & 0x7f;
-        byte[] payload = in.readNBytes(len);
-        if ((b0 & 0x0f) == 0x8) {
-          code = ((payload[0] & 0xff) << 8) | (payload[1] & 0xff);
-        }
-      }
-      assertEquals(1008, code, "policy violation: too many pings");
+      assertEquals(1008, closeCode(sock.getInputStream()), "policy violation: too many pings");
     } finally {
       server.stop();
     }
   }
+
+  @Test
+  @DisplayName("a stream message over 64 KiB closes the socket with 1009, in one frame or in fragments")
+  void oversizedStreamMessageIs1009() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of());
+    try {
+      for (boolean fragmented : new boolean[] {true, false}) {
+        try (java.net.Socket sock = rawStream(server)) {
+          java.io.OutputStream out = sock.getOutputStream();
+          try {
+            if (fragmented) {
+              // Two frames of 40 KiB, each under the frame limit: the message is 80 KiB.
+              out.write(dataFrame(0x1, false, 40 * 1024));
+              out.write(dataFrame(0x0, true, 40 * 1024));
+            } else {
+              // One frame announcing 80 KiB: refused on its header (only its start is sent, so the server
+              // closes a socket with nothing unread, which would otherwise reset before its close frame arrives).
+              byte[] big = dataFrame(0x1, true, 80 * 1024);
+              out.write(big, 0, 1024);
+            }
+          } catch (java.io.IOException closedOnUs) {
+            // closed while we wrote: the close frame says why
+          }
+          assertEquals(1009, closeCode(sock.getInputStream()), (fragmented ? "fragmented" : "one frame") + ": too big");
+        }
+      }
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
+  @DisplayName("HTTP edges: no Host is 400, a client gone mid-body is no error, 414/431/400 are problem documents,"
+      + " 405 names what is allowed")
+  void httpEdges() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of());
+    try (LogCapture logs = new LogCapture()) {
+      String noHost = rawHttp(server, "GET /v1/skus/A HTTP/1.1\r\nAuthorization: Bearer " + TestServer.ADMIN
+          + "\r\n\r\n", 0);
+      assertTrue(noHost.startsWith("HTTP/1.1 400"), noHost);
+      assertTrue(noHost.contains("\"code\":\"missing_host\""), noHost);
+      String longLine = rawHttp(server, "GET /v1/skus/" + "A".repeat(70_000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+      assertTrue(longLine.contains(" 414 "), longLine.substring(0, Math.min(200, longLine.length())));
+      assertTrue(longLine.contains("application/problem+json") && longLine.contains("\"code\":\"uri_too_long\""), longLine);
+      String bigHeaders = rawHttp(server, "GET /v1/skus/A HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(9000)
+          + "\r\n\r\n", 0);
+      assertTrue(bigHeaders.startsWith("HTTP/1.1 431"), bigHeaders);
+      assertTrue(bigHeaders.contains("\"code\":\"headers_too_large\""), bigHeaders);
+      String garbage = rawHttp(server, "GET /v1/skus/A HTTP/1.1\r\nHost: x\r\nnot a header line\r\n\r\n", 0);
+      assertTrue(garbage.startsWith("HTTP/1.1 400"), garbage);
+      assertTrue(garbage.contains("\"code\":\"bad_request\""), garbage);
+      Api.Res notAllowed = expect(new Api(server.port(), TestServer.ADMIN).call("DELETE", "/v1/skus/A", null), 405);
+      assertEquals("method_not_allowed", notAllowed.code());
+      assertEquals("GET", notAllowed.raw().headers().firstValue("Allow").orElse(""), notAllowed.toString());
+      Api.Res notAllowed2 = expect(new Api(server.port(), TestServer.ADMIN).put("/v1/reservations/x/commit", "{}"), 405);
+      assertEquals("POST", notAllowed2.raw().headers().firstValue("Allow").orElse(""));
+      // A client that sends half its body and leaves: nothing to answer, nothing to log as an error.
+      rawHttp(server, "POST /v1/movements HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TestServer.ADMIN
+          + "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"movements\":[", 300);
+      Api admin = new Api(server.port(), TestServer.ADMIN);
+      expect(admin.get("/health/ready"), 200); // served on
+      assertEquals(0, logs.records().stream().filter(r -> r.getLevel().intValue() >= java.util.logging.Level.SEVERE
+          .intValue()).count(), () -> "errors logged: " + logs.records().stream()
+          .map(r -> r.getLoggerName() + " " + r.getMessage()).toList());
+    } finally {
+      server.stop();
+    }
+  }
+
+  /**
+   * Sends raw bytes and reads the answer until the server closes or goes quiet for a second; with
+   * {@code leaveAfterMillis} above 0, closes after that long instead, reading nothing.
+   */
+  private static String rawHttp(AllotServer server, String request, long leaveAfterMillis) throws Exception {
+    try (java.net.Socket sock = new java.net.Socket("127.0.0.1", server.port())) {
+      sock.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+      if (leaveAfterMillis > 0) {
+        Thread.sleep(leaveAfterMillis); // the server must see the partial body before the client goes
+        return "";
+      }
+      sock.setSoTimeout(1000);
+      java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+      byte[] buf = new byte[8192];
+      try {
+        for (int n; (n = sock.getInputStream().read(buf)) > 0; ) {
+          got.write(buf, 0, n);
+        }
+      } catch (java.net.SocketTimeoutException | java.net.SocketException quietOrReset) {
+        // what arrived is the answer
+      }
+      return got.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  /** A raw socket upgraded to the stream with the reader key (so the test controls every frame). */
+  private static java.net.Socket rawStream(AllotServer server) throws Exception {
+    java.net.Socket sock = new java.net.Socket("127.0.0.1", server.port());
+    sock.setSoTimeout(10_000);
+    byte[] nonce = new byte[16];
+    java.util.concurrent.ThreadLocalRandom.current().nextBytes(nonce);
+    sock.getOutputStream().write(("GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        + "Connection: Upgrade\r\nSec-WebSocket-Key: " + java.util.Base64.getEncoder().encodeToString(nonce)
+        + "\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer " + TestServer.READER + "\r\n\r\n")
+        .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    java.io.InputStream in = sock.getInputStream();
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      head.append((char) in.read());
+    }
+    assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
+    return sock;
+  }
+
+  /** A masked client data frame (opcode 1 text, 0 continuation) of {@code len} spaces (zero mask). */
+  private static byte[] dataFrame(int opcode, boolean fin, int len) {
+    java.io.ByteArrayOutputStream f = new java.io.ByteArrayOutputStream();
+    f.write((fin ? 0x80 : 0) | opcode);
+    if (len < 126) {
+      f.write(0x80 | len);
+    } else if (len < 65536) {
+      f.write(0x80 | 126);
+      f.write(len >> 8);
+      f.write(len & 0xff);
+    } else {
+      f.write(0x80 | 127);
+      for (int i = 7; i >= 0; i--) {
+        f.write((int) ((long) len >> (8 * i)) & 0xff);
+      }
+    }
+    f.writeBytes(new byte[4]); // the mask: zeros, so the payload goes as is
+    f.writeBytes(" ".repeat(len).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    return f.toByteArray();
+  }
+
+  /** Reads the server's frames until its close frame; its status code. */
+  private static int closeCode(java.io.InputStream in) throws java.io.IOException {
+    while (true) {
+      int b0 = in.read();
+      assertTrue(b0 >= 0, "the server closed without a close frame");
+      int len = in.read() & 0x7f;
+      if (len == 126) {
+        len = (in.read() << 8) | in.read();
+      } else if (len == 127) {
+        len = (int) java.nio.ByteBuffer.wrap(in.readNBytes(8)).getLong();
+      }
+      byte[] payload = in.readNBytes(len);
+      if ((b0 & 0x0f) == 0x8) {
+        return ((payload[0] & 0xff) << 8) | (payload[1] & 0xff);
+      }
+    }
+  }
+
 
   @Test
   @DisplayName("made-up HTTP methods add no metric series: they count as OTHER")

@@ -20,6 +20,10 @@ final class LogCapture extends Handler implements AutoCloseable {
         && String.valueOf(r.getMessage()).contains(message)).count();
   }
 
+  List<LogRecord> records() {
+    return records;
+  }
+
   @Override
   public void publish(LogRecord record) {
     records.add(record);

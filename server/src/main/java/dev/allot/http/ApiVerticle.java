@@ -13,6 +13,7 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import dev.allot.stream.StreamSocket;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -27,8 +28,12 @@ import java.util.function.Function;
  */
 public final class ApiVerticle extends VerticleBase {
   public static final long BODY_LIMIT = 1024 * 1024;
+  /** 500 SKUs of up to 64 characters fit in an availability query's request line. */
+  static final int MAX_INITIAL_LINE = 64 * 1024;
+  /** Vert.x's default, said out loud: the 431 names it. */
+  static final int MAX_HEADERS = 8192;
   /** A client stream message (subscribe/unsubscribe) larger than this closes the socket with 1009. */
-  public static final int STREAM_MESSAGE_LIMIT = 64 * 1024;
+  public static final int STREAM_MESSAGE_LIMIT = StreamSocket.MESSAGE_LIMIT;
 
   /**
    * What every API instance shares, built once by the server. {@code stock} builds one instance's
@@ -60,8 +65,14 @@ public final class ApiVerticle extends VerticleBase {
     router.route().failureHandler(problems::failure);
     router.errorHandler(404, ctx -> Problems.send(ctx, 404, "not_found", "no such resource: "
         + ctx.request().method() + " " + ctx.request().path()));
-    router.errorHandler(405, ctx -> Problems.send(ctx, 405, "method_not_allowed",
-        ctx.request().method() + " is not allowed on " + ctx.request().path()));
+    router.errorHandler(405, ctx -> {
+      String allow = allowed(router, ctx.request().path());
+      if (!allow.isEmpty()) {
+        ctx.response().putHeader("Allow", allow);
+      }
+      Problems.send(ctx, 405, "method_not_allowed", ctx.request().method() + " is not allowed on "
+          + ctx.request().path() + (allow.isEmpty() ? "" : "; allowed: " + allow));
+    });
     ops.mountOpen(router);
     ops.mountStream(router, auth);
     // The key first: a request without a valid one is 401 before any of its body is buffered (API.md,
@@ -83,14 +94,48 @@ public final class ApiVerticle extends VerticleBase {
         .setHost(settings.http().host())
         .setTcpNoDelay(true)
         // 500 SKUs of up to 64 characters fit in an availability query.
-        .setMaxInitialLineLength(64 * 1024)
+        .setMaxInitialLineLength(MAX_INITIAL_LINE)
+        .setMaxHeaderSize(MAX_HEADERS)
         .setCompressionSupported(false)
         .setMaxWebSocketFrameSize(STREAM_MESSAGE_LIMIT)
         .setMaxWebSocketMessageSize(STREAM_MESSAGE_LIMIT)
         // A client that does not read cannot answer our close frame: drop its TCP connection after 2 s.
         .setWebSocketClosingTimeout(2);
-    server = vertx.createHttpServer(options).requestHandler(router);
+    server = vertx.createHttpServer(options).requestHandler(router).invalidRequestHandler(Problems::invalidRequest);
     return server.listen();
+  }
+
+  /**
+   * The methods the routes of this path answer, for a 405's {@code Allow} (RFC 9110: a 405 must
+   * carry it). Only at a 405, so a walk over the routes is cheap enough.
+   */
+  static String allowed(Router router, String path) {
+    java.util.TreeSet<String> methods = new java.util.TreeSet<>();
+    for (io.vertx.ext.web.Route r : router.getRoutes()) {
+      String template = r.getPath();
+      if (template == null || r.methods() == null || r.methods().isEmpty()) {
+        continue;
+      }
+      if (matches(template, path)) {
+        r.methods().forEach(m -> methods.add(m.name()));
+      }
+    }
+    return String.join(", ", methods);
+  }
+
+  /** A route template ("/v1/reservations/:id/commit", "/v1/*") against a request path. */
+  static boolean matches(String template, String path) {
+    String[] t = template.split("/", -1);
+    String[] p = path.split("/", -1);
+    for (int i = 0; i < t.length; i++) {
+      if (t[i].equals("*") && i == t.length - 1) {
+        return p.length >= t.length - 1;
+      }
+      if (i >= p.length || !(t[i].startsWith(":") ? !p[i].isEmpty() : t[i].equals(p[i]))) {
+        return false;
+      }
+    }
+    return t.length == p.length;
   }
 
   @Override

@@ -5,7 +5,13 @@ import dev.allot.common.Throttled;
 import dev.allot.stock.AllotException;
 import dev.allot.stock.Json;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClosedException;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.HttpException;
 
@@ -41,6 +47,18 @@ final class Problems {
   /** The router's failure handler: whatever a handler threw or failed with becomes one problem document. */
   void failure(RoutingContext ctx) {
     Throwable err = ctx.failure();
+    if (err instanceof HttpClosedException || ctx.response().closed()) {
+      // The client went away (mid-body, or before its answer): nobody to answer, nothing to report.
+      LOG.log(System.Logger.Level.DEBUG, () -> "client closed the connection during " + ctx.request().method() + " "
+          + ctx.request().path());
+      return;
+    }
+    if (ctx.request().version() != HttpVersion.HTTP_2 && ctx.request().headers().get(HttpHeaders.HOST) == null) {
+      // HTTP/1.1 requires Host, and Vert.x refuses to route without it (a VertxException, not the client's fault
+      // we cannot name): the client's mistake, a 400.
+      send(ctx, 400, "missing_host", "an HTTP/1.x request needs a Host header");
+      return;
+    }
     if (err instanceof AllotException a) {
       send(ctx, a);
     } else if (err instanceof StoreUnavailableException) {
@@ -63,6 +81,34 @@ final class Problems {
           + ctx.request().path(), err);
       send(ctx, 500, "internal_error", "an unexpected error occurred; it has been logged");
     }
+  }
+
+  /**
+   * The HTTP server's answer to a request it could not decode (a request line over the limit, headers
+   * over the limit, or not HTTP at all): the same statuses Vert.x would send, as problem documents,
+   * then the connection closes (its bytes cannot be trusted to frame another request).
+   */
+  static void invalidRequest(HttpServerRequest request) {
+    Throwable cause = request.decoderResult().cause();
+    int status;
+    String code;
+    String detail;
+    if (cause instanceof TooLongHttpLineException) {
+      status = 414;
+      code = "uri_too_long";
+      detail = "the request line is longer than " + ApiVerticle.MAX_INITIAL_LINE + " bytes";
+    } else if (cause instanceof TooLongHttpHeaderException) {
+      status = 431;
+      code = "headers_too_large";
+      detail = "the request headers are larger than " + ApiVerticle.MAX_HEADERS + " bytes";
+    } else {
+      status = 400;
+      code = "bad_request";
+      detail = "the request is not valid HTTP";
+    }
+    request.response().setStatusCode(status).putHeader("content-type", PROBLEM)
+        .end(Buffer.buffer(Json.bytes(Json.problem(status, code, detail))))
+        .onComplete(ar -> request.connection().close());
   }
 
   /** A domain refusal, with its field, extra members and Retry-After where it has them. */

@@ -6,9 +6,11 @@ import dev.allot.stock.AllotException;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Json;
 import dev.allot.stock.Validate;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.WebSocketFrameType;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,6 +32,8 @@ public final class StreamSocket {
    * queue: a client that floods pings and never reads would grow the server's memory without bound.
    */
   static final int MAX_PINGS_PER_SECOND = 20;
+  /** A client message (subscribe/unsubscribe) larger than this, in one frame or in fragments, closes with 1009. */
+  public static final int MESSAGE_LIMIT = 64 * 1024;
 
   private final ServerWebSocket ws;
   private final StreamHub hub;
@@ -43,6 +47,8 @@ public final class StreamSocket {
   private boolean closed;             // set on the socket's event loop once it is really closed
   private volatile boolean pongSeen = true;
   private long pingSecond;
+  /** Bytes of the client message being received so far (its fragments add up). */
+  private long messageBytes;
   private int pingsThisSecond;
   private long pingTimer = -1;
   /** The event loop this socket lives on: the hub hands it messages there, in one task per change. */
@@ -69,16 +75,28 @@ public final class StreamSocket {
     ws.textMessageHandler(s::onText);
     ws.binaryMessageHandler(b -> s.error("malformed_message", "send JSON text messages", null));
     ws.pongHandler(b -> s.pongSeen = true);
-    // Control frames only: the text messages keep their own handler.
+    // Pings, and the size of data messages; the text messages keep their own handler. Vert.x drops
+    // a fragmented message over its limit without a word: the client is told with 1009 instead.
     ws.frameHandler(f -> {
-      if (f.type() == io.vertx.core.http.WebSocketFrameType.PING) {
-        s.clientPing();
+      switch (f.type()) {
+        case PING -> s.clientPing();
+        case TEXT, BINARY, CONTINUATION -> s.messageFrame(f.type() == WebSocketFrameType.CONTINUATION,
+            f.binaryData().length(), f.isFinal());
+        default -> { }
       }
     });
     // A client that does not read its pongs: stop reading from it until what we wrote drains.
     ws.drainHandler(v -> ws.resume());
     ws.closeHandler(v -> s.closed());
-    ws.exceptionHandler(err -> LOG.log(System.Logger.Level.DEBUG, "stream socket error: {0}", err.toString()));
+    ws.exceptionHandler(err -> {
+      if (err instanceof CorruptedWebSocketFrameException bad) {
+        // A frame over the limit, or not a valid frame: Vert.x has the decoder report it rather than
+        // answer it; the client is told why (1009 for a frame too big, 1002 for a broken one).
+        s.close((short) bad.closeStatus().code(), bad.getMessage() == null ? "invalid frame" : bad.getMessage());
+      } else {
+        LOG.log(System.Logger.Level.DEBUG, "stream socket error: {0}", err.toString());
+      }
+    });
     hub.socketOpened();
     s.pingTimer = vertx.setPeriodic(settings.pingMillis(), t -> s.ping());
   }
@@ -93,6 +111,16 @@ public final class StreamSocket {
     }
     pongSeen = false;
     ws.writePing(io.vertx.core.buffer.Buffer.buffer("p"));
+  }
+
+  private void messageFrame(boolean continuation, int bytes, boolean last) {
+    messageBytes = (continuation ? messageBytes : 0) + bytes;
+    if (messageBytes > MESSAGE_LIMIT) {
+      messageBytes = 0;
+      close((short) 1009, "a message is larger than " + MESSAGE_LIMIT + " bytes");
+    } else if (last) {
+      messageBytes = 0;
+    }
   }
 
   /** A ping from the client (Vert.x has queued its pong already). */
@@ -242,7 +270,8 @@ public final class StreamSocket {
     if (!closing) {
       closing = true;
       hub.socketClosed(); // no longer served, even while the close handshake waits for a client that does not read
-      LOG.log(System.Logger.Level.INFO, "closing stream socket {0} ({1}): {2}", ws.remoteAddress(), code, reason);
+      LOG.log(System.Logger.Level.INFO, "closing stream socket {0} ({1}): {2}", ws.remoteAddress(),
+          Short.toString(code), reason);
       ws.close(code, reason);
     }
   }
