@@ -2,6 +2,7 @@ package dev.allot;
 
 import dev.allot.config.Settings;
 import dev.allot.http.ApiVerticle;
+import dev.allot.http.ConnectionGate;
 import dev.allot.outbound.Deliveries;
 import dev.allot.outbound.Feed;
 import dev.allot.outbound.OutboxKeeper;
@@ -100,7 +101,7 @@ public final class AllotServer {
     Function<Vertx, StockServices> perLoop = loop ->
         stockOver(RedisStore.create(loop, wired.redis()).trackOutboxes(outboxes), wired, catalog, metrics, clock);
     ApiVerticle.Services services = new ApiVerticle.Services(settings, perLoop, catalog, shared.inventory(),
-        hub, registry, demo ? Demo.pageConfig() : null);
+        hub, registry, demo ? Demo.pageConfig() : null, new ConnectionGate(settings.http(), registry));
     Settings s = settings;
     try {
       Future<Void> started = server.loadScriptsOrRetry()

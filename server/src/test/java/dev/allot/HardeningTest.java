@@ -245,6 +245,111 @@ class HardeningTest {
     }
   }
 
+  @Test
+  @DisplayName("slowloris: connections that never finish a request head are closed at the header deadline,"
+      + " while others are served")
+  void slowHeadsAreClosed() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of("ALLOT_HTTP_HEADER_TIMEOUT_MILLIS", "500"));
+    List<java.net.Socket> slow = new java.util.ArrayList<>();
+    try {
+      for (int i = 0; i < 30; i++) {
+        java.net.Socket sock = new java.net.Socket("127.0.0.1", server.port());
+        sock.setSoTimeout(10_000);
+        if (i % 3 == 1) {
+          sock.getOutputStream().write("GET /v1/skus/A HTTP/1.1\r\nHo".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        } else if (i % 3 == 2) {
+          sock.getOutputStream().write('G'); // then one more byte now and then, never the whole head
+        }
+        slow.add(sock);
+      }
+      long start = System.nanoTime();
+      for (int b = 0; b < 2; b++) {
+        for (int i = 2; i < slow.size(); i += 3) {
+          slow.get(i).getOutputStream().write('E');
+        }
+        expect(new Api(server.port(), null).get("/health/live"), 200); // others are served meanwhile
+      }
+      for (java.net.Socket sock : slow) {
+        assertEquals(-1, sock.getInputStream().read(), "closed by the server, with nothing sent");
+      }
+      long tookMillis = (System.nanoTime() - start) / 1_000_000;
+      assertTrue(tookMillis < 8000, "closed at the deadline, not at the read timeout: " + tookMillis + " ms");
+      assertTrue(metric(server, "allot_http_header_timeouts_total") >= 30);
+    } finally {
+      for (java.net.Socket sock : slow) {
+        sock.close();
+      }
+      server.stop();
+    }
+  }
+
+  @Test
+  @DisplayName("a cap on connections per instance: past it a connection is closed at accept; a freed slot serves again")
+  void connectionCap() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of("ALLOT_HTTP_MAX_CONNECTIONS", "5"));
+    List<java.net.Socket> held = new java.util.ArrayList<>();
+    try {
+      for (int i = 0; i < 5; i++) {
+        java.net.Socket sock = new java.net.Socket("127.0.0.1", server.port());
+        sock.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        sock.setSoTimeout(5000);
+        assertEquals('H', sock.getInputStream().read(), "served: one of the 5");
+        held.add(sock);
+      }
+      try (java.net.Socket sixth = new java.net.Socket("127.0.0.1", server.port())) {
+        sixth.setSoTimeout(5000);
+        int first;
+        try {
+          sixth.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+              .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          first = sixth.getInputStream().read();
+        } catch (java.net.SocketException reset) {
+          first = -1;
+        }
+        assertEquals(-1, first, "the sixth connection is closed unanswered");
+      }
+      held.remove(0).close();
+      ExpiryTest.await("a slot free again", 5000, () -> {
+        try (java.net.Socket again = new java.net.Socket("127.0.0.1", server.port())) {
+          again.setSoTimeout(2000);
+          again.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+              .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          return again.getInputStream().read() == 'H';
+        } catch (java.io.IOException e) {
+          return false;
+        }
+      });
+      for (java.net.Socket sock : held) {
+        sock.close();
+      }
+      held.clear();
+      ExpiryTest.await("metrics served", 5000, () -> {
+        try {
+          return metric(server, "allot_http_connections_refused_total") >= 1;
+        } catch (Exception e) {
+          return false;
+        }
+      });
+    } finally {
+      for (java.net.Socket sock : held) {
+        sock.close();
+      }
+      server.stop();
+    }
+  }
+
+  /** A counter's value from /metrics (0 when absent). */
+  private static double metric(AllotServer server, String name) throws Exception {
+    String text = rawHttp(server, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    for (String line : text.split("\n")) {
+      if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1).trim());
+      }
+    }
+    return 0;
+  }
+
   /**
    * Sends raw bytes and reads the answer until the server closes or goes quiet for a second; with
    * {@code leaveAfterMillis} above 0, closes after that long instead, reading nothing.

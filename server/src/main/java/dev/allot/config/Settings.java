@@ -28,10 +28,16 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
    * key -> role ("admin", "reader", "channel:<id>"). {@code storeRetryAfterSeconds}: the
    * Retry-After of a 503 store_unavailable.
    */
+  /**
+   * HTTP: besides the port and keys, the bounds on connections (#15): at most {@code maxConnections}
+   * open per instance, a request head within {@code headerTimeoutMillis} of connecting, and a
+   * connection silent for {@code idleTimeoutSeconds} closed (0: never).
+   */
   public record Http(int port, String host, int instances, Map<String, String> apiKeys, boolean authDisabled,
-                     int storeRetryAfterSeconds) {
+                     int storeRetryAfterSeconds, int maxConnections, int headerTimeoutMillis, int idleTimeoutSeconds) {
     public Http withApiKeys(Map<String, String> keys) {
-      return new Http(port, host, instances, keys, authDisabled, storeRetryAfterSeconds);
+      return new Http(port, host, instances, keys, authDisabled, storeRetryAfterSeconds, maxConnections,
+          headerTimeoutMillis, idleTimeoutSeconds);
     }
   }
 
@@ -42,7 +48,7 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
    * how many group-committed calls an event loop may have under way at once (store.Creations).
    */
   public record Redis(String url, List<String> cluster, int poolSize, int timeoutMillis, int waitReplicas,
-                      int waitMillis, int groupCommitInFlight) {
+                      int waitMillis, int groupCommitInFlight, Tls tls) {
     public boolean embedded() {
       return url == null && cluster.isEmpty();
     }
@@ -57,8 +63,31 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
     }
 
     public Redis withUrl(String newUrl) {
-      return new Redis(newUrl, cluster, poolSize, timeoutMillis, waitReplicas, waitMillis, groupCommitInFlight);
+      return new Redis(newUrl, cluster, poolSize, timeoutMillis, waitReplicas, waitMillis, groupCommitInFlight, tls);
     }
+
+    /** True when the URL (or the cluster's seed URLs) say {@code rediss://}: TLS to Redis. */
+    public boolean usesTls() {
+      return clusterMode() ? cluster.stream().anyMatch(Settings::isTls) : isTls(url);
+    }
+  }
+
+  /**
+   * TLS to Redis, used with {@code rediss://} URLs: a PEM file of CA certificates to trust (else the
+   * JVM's trust store), a client certificate and its key (PEM, PKCS#8) where Redis asks for one,
+   * and whether the server's certificate must name the host Allot connects to (yes, unless the
+   * operator says otherwise out loud).
+   */
+  public record Tls(String caPath, String certPath, String keyPath, boolean verifyHostname) {
+    public static final Tls NONE = new Tls(null, null, null, true);
+
+    public boolean configured() {
+      return caPath != null || certPath != null || keyPath != null || !verifyHostname;
+    }
+  }
+
+  static boolean isTls(String url) {
+    return url != null && url.regionMatches(true, 0, "rediss://", 0, 9);
   }
 
   /**
@@ -193,7 +222,12 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
         intSetting(v, "ALLOT_REDIS_TIMEOUT_MILLIS", 5000, 10, 600_000),
         intSetting(v, "ALLOT_REDIS_WAIT_REPLICAS", 0, 0, 16),
         intSetting(v, "ALLOT_REDIS_WAIT_MILLIS", 1000, 1, 600_000),
-        intSetting(v, "ALLOT_GROUP_COMMIT_IN_FLIGHT", 2, 1, 16));
+        intSetting(v, "ALLOT_GROUP_COMMIT_IN_FLIGHT", 2, 1, 16),
+        tls(v));
+    if (redis.tls().configured() && !redis.usesTls()) {
+      throw new IllegalArgumentException("ALLOT_REDIS_TLS_* is set but the Redis URL is not rediss://: the connection "
+          + "would not be encrypted; use rediss://host:port (or remove the TLS settings)");
+    }
     if (redis.waitReplicas() > 0 && redis.waitMillis() >= redis.timeoutMillis()) {
       throw new IllegalArgumentException("ALLOT_REDIS_WAIT_MILLIS (" + redis.waitMillis()
           + ") must be below ALLOT_REDIS_TIMEOUT_MILLIS (" + redis.timeoutMillis() + "): the wait is part of the call");
@@ -206,7 +240,10 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
         intSetting(v, "ALLOT_HTTP_INSTANCES", cores, 1, 256),
         parseKeys(v.getOrDefault("ALLOT_API_KEYS", "")),
         boolSetting(v, "ALLOT_AUTH_DISABLED"),
-        intSetting(v, "ALLOT_STORE_RETRY_AFTER_SECONDS", 1, 1, 3600));
+        intSetting(v, "ALLOT_STORE_RETRY_AFTER_SECONDS", 1, 1, 3600),
+        intSetting(v, "ALLOT_HTTP_MAX_CONNECTIONS", 60_000, 1, 10_000_000),
+        intSetting(v, "ALLOT_HTTP_HEADER_TIMEOUT_MILLIS", 10_000, 100, 600_000),
+        intSetting(v, "ALLOT_HTTP_IDLE_TIMEOUT_SECONDS", 120, 0, 86_400));
     Reservations reservations = new Reservations(
         intSetting(v, "ALLOT_DEFAULT_TTL_SECONDS", 900, 1, 86400),
         intSetting(v, "ALLOT_PENDING_LEASE_MILLIS", 10_000, 100, 600_000),
@@ -230,6 +267,11 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
         intSetting(v, "ALLOT_OUTBOX_RELAY_MILLIS", 50, 1, 60_000),
         intSetting(v, "ALLOT_OUTBOX_SWEEP_MILLIS", 5_000, 100, 3_600_000),
         intSetting(v, "ALLOT_SYNC_STALE_SECONDS", 60, 1, 86_400));
+    if (http.idleTimeoutSeconds() > 0 && http.idleTimeoutSeconds() * 1000L <= stream.pingMillis()) {
+      throw new IllegalArgumentException("ALLOT_HTTP_IDLE_TIMEOUT_SECONDS (" + http.idleTimeoutSeconds() + ") must be "
+          + "longer than ALLOT_STREAM_PING_MILLIS (" + stream.pingMillis() + "): a quiet stream socket is kept open "
+          + "by its pings, and would otherwise be closed as idle");
+    }
     return new Settings(http, redis, reservations, stock, stream, outbound);
   }
 
@@ -278,6 +320,29 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
 
   private static String blankToNull(String s) {
     return s == null || s.isBlank() ? null : s.trim();
+  }
+
+  private static Tls tls(Map<String, String> v) {
+    String ca = readableFile(v, "ALLOT_REDIS_TLS_CA");
+    String cert = readableFile(v, "ALLOT_REDIS_TLS_CERT");
+    String key = readableFile(v, "ALLOT_REDIS_TLS_KEY");
+    if ((cert == null) != (key == null)) {
+      throw new IllegalArgumentException("ALLOT_REDIS_TLS_CERT and ALLOT_REDIS_TLS_KEY go together: a client "
+          + "certificate needs its key");
+    }
+    String verify = v.get("ALLOT_REDIS_TLS_VERIFY_HOSTNAME");
+    boolean verifyHostname = verify == null || verify.isBlank() || boolSetting(v, "ALLOT_REDIS_TLS_VERIFY_HOSTNAME");
+    Tls tls = new Tls(ca, cert, key, verifyHostname);
+    return tls.configured() ? tls : Tls.NONE;
+  }
+
+  /** A setting naming a file: checked at start, so a typo is a clear error and not a failed TLS handshake later. */
+  private static String readableFile(Map<String, String> v, String name) {
+    String path = blankToNull(v.get(name));
+    if (path != null && !Files.isReadable(Path.of(path))) {
+      throw new IllegalArgumentException(name + " names a file that cannot be read: " + path);
+    }
+    return path;
   }
 
   private static boolean boolSetting(Map<String, String> v, String name) {

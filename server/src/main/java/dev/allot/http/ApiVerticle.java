@@ -41,7 +41,7 @@ public final class ApiVerticle extends VerticleBase {
    * server's own store (the one that loaded the scripts); {@code demoPage} is null outside demo mode.
    */
   public record Services(Settings settings, Function<Vertx, StockServices> stock, Catalog catalog, Inventory readiness,
-                         StreamHub hub, PrometheusMeterRegistry registry, ObjectNode demoPage) {
+                         StreamHub hub, PrometheusMeterRegistry registry, ObjectNode demoPage, ConnectionGate gate) {
   }
 
   private final Services s;
@@ -100,8 +100,21 @@ public final class ApiVerticle extends VerticleBase {
         .setMaxWebSocketFrameSize(STREAM_MESSAGE_LIMIT)
         .setMaxWebSocketMessageSize(STREAM_MESSAGE_LIMIT)
         // A client that does not read cannot answer our close frame: drop its TCP connection after 2 s.
-        .setWebSocketClosingTimeout(2);
-    server = vertx.createHttpServer(options).requestHandler(router).invalidRequestHandler(Problems::invalidRequest);
+        .setWebSocketClosingTimeout(2)
+        // HTTP/1.1 only (HTTP/2 is for the proxy in front): with h2c on, Vert.x waits for a connection's
+        // first bytes before it tells anyone of it, and a connection that never sends any could never
+        // be timed out or counted.
+        .setHttp2ClearTextEnabled(false)
+        .setIdleTimeout(settings.http().idleTimeoutSeconds())
+        .setIdleTimeoutUnit(TimeUnit.SECONDS);
+    ConnectionGate.Loop gate = s.gate().new Loop(vertx);
+    server = vertx.createHttpServer(options)
+        .connectionHandler(gate::accepted)
+        .requestHandler(req -> {
+          gate.headSeen(req.connection());
+          router.handle(req);
+        })
+        .invalidRequestHandler(Problems::invalidRequest);
     return server.listen();
   }
 

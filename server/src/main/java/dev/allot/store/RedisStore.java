@@ -6,6 +6,9 @@ import dev.allot.common.Throttled;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisClientType;
@@ -113,7 +116,7 @@ public final class RedisStore {
   /** A client for the configured Redis: standalone, or cluster when cluster nodes are set. */
   public static RedisStore create(Vertx vertx, Settings.Redis redis) {
     return create(vertx, redis.url(), redis.cluster(), redis.poolSize(), redis.timeoutMillis(), redis.waitReplicas(),
-        redis.waitMillis());
+        redis.waitMillis(), redis.tls());
   }
 
   public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize) {
@@ -127,7 +130,7 @@ public final class RedisStore {
    */
   public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize,
                                   long timeoutMillis) {
-    return create(vertx, redisUrl, clusterNodes, poolSize, timeoutMillis, 0, 0);
+    return create(vertx, redisUrl, clusterNodes, poolSize, timeoutMillis, 0, 0, Settings.Tls.NONE);
   }
 
   /**
@@ -138,7 +141,7 @@ public final class RedisStore {
    *     client's retry answers from it).
    */
   public static RedisStore create(Vertx vertx, String redisUrl, List<String> clusterNodes, int poolSize,
-                                  long timeoutMillis, int waitReplicas, long waitMillis) {
+                                  long timeoutMillis, int waitReplicas, long waitMillis, Settings.Tls tls) {
     RedisOptions options = new RedisOptions()
         .setMaxPoolSize(poolSize)
         .setMaxPoolWaiting(100_000)
@@ -151,8 +154,26 @@ public final class RedisStore {
       options.setConnectionString(redisUrl);
     }
     options.getNetClientOptions().setConnectTimeout(2000).setTcpNoDelay(true);
+    secure(options.getNetClientOptions(), tls);
     return new RedisStore(vertx, options, clusterNodes != null && !clusterNodes.isEmpty(),
         timeoutMillis, waitReplicas, waitMillis);
+  }
+
+  /**
+   * TLS for {@code rediss://} URLs (Vert.x upgrades those connections with these options): the
+   * server's certificate must name the host connected to (Vert.x 5 refuses TLS until an algorithm
+   * is chosen, so it is always chosen here), trusted from the given CA file or the JVM's store, with
+   * the client certificate where one is given. Options for a plain {@code redis://} URL are
+   * untouched by it.
+   */
+  public static void secure(NetClientOptions net, Settings.Tls tls) {
+    net.setHostnameVerificationAlgorithm(tls.verifyHostname() ? "HTTPS" : "");
+    if (tls.caPath() != null) {
+      net.setTrustOptions(new PemTrustOptions().addCertPath(tls.caPath()));
+    }
+    if (tls.certPath() != null) {
+      net.setKeyCertOptions(new PemKeyCertOptions().setCertPath(tls.certPath()).setKeyPath(tls.keyPath()));
+    }
   }
 
   public Future<Void> close() {

@@ -1,5 +1,7 @@
 package dev.allot.stream;
 
+import dev.allot.config.Settings;
+import dev.allot.store.RedisStore;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -42,19 +44,23 @@ final class Node {
   /** When Redis last sent anything on this connection (a push, a confirmation, a heartbeat). */
   long lastHeard;
 
-  Node(String url) {
+  private final Settings.Tls tls;
+
+  Node(String url, Settings.Tls tls) {
     this.url = url;
+    this.tls = tls;
   }
 
-  static RedisOptions options(String url) {
+  static RedisOptions options(String url, Settings.Tls tls) {
     RedisOptions o = new RedisOptions().setConnectionString(url);
     o.getNetClientOptions().setConnectTimeout(2000).setTcpNoDelay(true);
+    RedisStore.secure(o.getNetClientOptions(), tls);
     return o;
   }
 
   /** Connects, and learns which pub/sub the node's scripts use: sharded on Redis 7+ (the Lua scripts decide the same way). */
   Future<RedisConnection> connect(Vertx vertx) {
-    client = Redis.createClient(vertx, options(url));
+    client = Redis.createClient(vertx, options(url, tls));
     return client.connect()
         .compose(c -> c.send(Request.cmd(Command.INFO).arg("server")).map(info -> {
           sharded = majorVersion(info == null ? "" : info.toString()) >= 7;

@@ -239,7 +239,7 @@ final class Subscriber {
   private Node node(String url) {
     Node n = nodes.get(url);
     if (n == null) {
-      n = new Node(url);
+      n = new Node(url, settings.tls());
       nodes.put(url, n);
       connect(n);
     }
@@ -332,7 +332,7 @@ final class Subscriber {
     }
     List<String> seeds = settings.cluster();
     String seed = seeds.get(Math.floorMod(slotsAttempts++, seeds.size())); // each load asks the next seed
-    Redis client = Redis.createClient(vertx, Node.options(seed));
+    Redis client = Redis.createClient(vertx, Node.options(seed, settings.tls()));
     slotsLoading = client.connect()
         .compose(c -> c.send(Request.cmd(Command.CLUSTER).arg("SLOTS")).andThen(x -> c.close()))
         .map(reply -> {
