@@ -59,6 +59,8 @@ public final class AllotServer {
 
   private long catalogTimer = -1;
   private long policyTimer = -1;
+  /** 1 while Redis's maxmemory-policy is noeviction, 0 while it may evict, -1 before Redis has said. */
+  private final java.util.concurrent.atomic.AtomicInteger evictionSafe = new java.util.concurrent.atomic.AtomicInteger(-1);
   private long scriptRetryTimer = -1;
 
   private AllotServer(Settings settings, Vertx vertx, RedisProcess embedded, RedisStore redis) {
@@ -132,6 +134,10 @@ public final class AllotServer {
     }
     server.catalogTimer = vertx.setPeriodic(settings.stock().catalogRefreshMillis(), t -> catalog.refreshQuietly());
     // A Redis that may evict keys loses stock and reservations: say so at start and every minute after.
+    io.micrometer.core.instrument.Gauge.builder("allot_redis_noeviction", server.evictionSafe,
+            java.util.concurrent.atomic.AtomicInteger::get)
+        .description("1 while Redis's maxmemory-policy is noeviction, 0 while it may evict keys (not ready), "
+            + "-1 until Redis answers").register(registry);
     server.checkEvictionPolicy();
     server.policyTimer = vertx.setPeriodic(60_000, t -> server.checkEvictionPolicy());
     if (requested.embeddedRedis() && requested.http().apiKeys().isEmpty()) {
@@ -221,6 +227,7 @@ public final class AllotServer {
   /** Logs an error while Redis's maxmemory-policy is not noeviction (the instance is not ready meanwhile). */
   private void checkEvictionPolicy() {
     redis.evictionPolicy().onSuccess(policy -> {
+      evictionSafe.set(RedisStore.SAFE_POLICY.equals(policy) ? 1 : 0);
       if (!RedisStore.SAFE_POLICY.equals(policy)) {
         LOG.log(System.Logger.Level.ERROR, "Redis {0} has maxmemory-policy {1}: it may evict Allot''s keys (stock,"
             + " holds, reservation records) and lose them. Set maxmemory-policy noeviction (redis.conf or CONFIG SET)."

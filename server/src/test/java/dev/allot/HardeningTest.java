@@ -37,6 +37,13 @@ class HardeningTest {
         assertEquals(503, down.status(), down.toString());
         assertEquals("DOWN", down.json().path("status").asText());
         assertEquals("allkeys-lru", down.json().path("maxmemoryPolicy").asText());
+        ExpiryTest.await("the metric says so", 5000, () -> {
+          try {
+            return metric(server, "allot_redis_noeviction") == 0;
+          } catch (Exception e) {
+            return false;
+          }
+        });
         RedisStore admin = RedisStore.create(vertx, redis.url(), null, 1);
         await(admin.send(Command.CONFIG, "SET", "maxmemory-policy", "noeviction"));
         admin.close();
@@ -453,6 +460,22 @@ class HardeningTest {
       }
       assertTrue(methods.contains("OTHER"), "the made-up methods were counted: " + methods);
       assertFalse(methods.stream().anyMatch(x -> x.startsWith("MADEUP")), "no series per made-up method: " + methods);
+      // Made-up paths, with and without /v1: the route label is the route's template, never the path.
+      // A second round of other made-up paths adds no series at all.
+      Api anon = new Api(server.port(), null);
+      int[] lines = new int[2];
+      for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 40; i++) {
+          String p = round + "-" + i;
+          anon.get("/made-up-" + p);
+          anon.get("/v1/made-up-" + p);
+          anon.get("/v1/skus/MADE-UP-" + p);
+        }
+        String after = anon.get("/metrics").text();
+        assertFalse(after.contains("made-up") || after.contains("MADE-UP"), "no series names a path");
+        lines[round] = (int) after.lines().filter(l -> l.startsWith("vertx_http_server")).count();
+      }
+      assertEquals(lines[0], lines[1], "other made-up paths added HTTP series");
     } finally {
       server.stop();
     }

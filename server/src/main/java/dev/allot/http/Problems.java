@@ -23,6 +23,8 @@ import io.vertx.ext.web.handler.HttpException;
 final class Problems {
   private static final System.Logger LOG = System.getLogger(Problems.class.getName());
   static final String PROBLEM = "application/problem+json";
+  /** How long a refused request's unread body is read and dropped before its connection is closed. */
+  static final long BODY_DRAIN_MILLIS = 3000;
 
   private final int storeRetryAfterSeconds;
   /** An outage fails every call: one line per 5 s per event loop. */
@@ -143,6 +145,25 @@ final class Problems {
   }
 
   private static void end(RoutingContext ctx, int status, ObjectNode doc) {
+    HttpServerRequest req = ctx.request();
+    if (!req.isEnded() && hasBody(req)) {
+      // Refused before its body was read (401 before the body, 413 part-way). The rest of the body
+      // is read and thrown away, so the client gets its answer (closing at once, with its bytes
+      // unread, would reset the connection under the answer); a client that has not finished
+      // sending it within BODY_DRAIN_MILLIS (one holding a partial body) is disconnected.
+      long timer = ctx.vertx().setTimer(BODY_DRAIN_MILLIS, t -> {
+        if (!req.isEnded()) {
+          req.connection().close();
+        }
+      });
+      req.handler(ignored -> { }).endHandler(v -> ctx.vertx().cancelTimer(timer));
+      req.resume();
+    }
     ctx.response().setStatusCode(status).putHeader("content-type", PROBLEM).end(Buffer.buffer(Json.bytes(doc)));
+  }
+
+  private static boolean hasBody(HttpServerRequest req) {
+    String length = req.getHeader(HttpHeaders.CONTENT_LENGTH);
+    return (length != null && !length.equals("0")) || req.getHeader(HttpHeaders.TRANSFER_ENCODING) != null;
   }
 }
