@@ -24,6 +24,15 @@ class HardeningTest {
     return f.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
   }
 
+  /** As {@link #await}, for lambdas that cannot throw checked exceptions. */
+  static <T> T awaitQuietly(io.vertx.core.Future<T> f) {
+    try {
+      return await(f);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   @Test
   @DisplayName("a Redis whose maxmemory-policy may evict keys leaves the instance not ready until it is noeviction")
   void evictingRedisIsNotReady() throws Exception {

@@ -34,10 +34,11 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
    * connection silent for {@code idleTimeoutSeconds} closed (0: never).
    */
   public record Http(int port, String host, int instances, Map<String, String> apiKeys, boolean authDisabled,
-                     int storeRetryAfterSeconds, int maxConnections, int headerTimeoutMillis, int idleTimeoutSeconds) {
+                     int storeRetryAfterSeconds, int maxConnections, int headerTimeoutMillis, int idleTimeoutSeconds,
+                     int sendBufferBytes) {
     public Http withApiKeys(Map<String, String> keys) {
       return new Http(port, host, instances, keys, authDisabled, storeRetryAfterSeconds, maxConnections,
-          headerTimeoutMillis, idleTimeoutSeconds);
+          headerTimeoutMillis, idleTimeoutSeconds, sendBufferBytes);
     }
   }
 
@@ -114,7 +115,7 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
    * instance (each is a Redis subscription: what a flood of made-up SKUs would grow).
    */
   public record Stream(int coalesceMillis, int pingMillis, int maxSubscriptions, int queueBytes, int maxSocketsPerKey,
-                       int maxSkusPerKey) {
+                       int maxSkusPerKey, int stallMillis) {
   }
 
   /**
@@ -243,7 +244,8 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
         intSetting(v, "ALLOT_STORE_RETRY_AFTER_SECONDS", 1, 1, 3600),
         intSetting(v, "ALLOT_HTTP_MAX_CONNECTIONS", 60_000, 1, 10_000_000),
         intSetting(v, "ALLOT_HTTP_HEADER_TIMEOUT_MILLIS", 10_000, 100, 600_000),
-        intSetting(v, "ALLOT_HTTP_IDLE_TIMEOUT_SECONDS", 120, 0, 86_400));
+        intSetting(v, "ALLOT_HTTP_IDLE_TIMEOUT_SECONDS", 120, 0, 86_400),
+        intSetting(v, "ALLOT_HTTP_SEND_BUFFER_BYTES", 0, 0, 64 * 1024 * 1024));
     Reservations reservations = new Reservations(
         intSetting(v, "ALLOT_DEFAULT_TTL_SECONDS", 900, 1, 86400),
         intSetting(v, "ALLOT_PENDING_LEASE_MILLIS", 10_000, 100, 600_000),
@@ -260,7 +262,8 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
         intSetting(v, "ALLOT_STREAM_MAX_SUBSCRIPTIONS", 1000, 1, 100_000),
         intSetting(v, "ALLOT_STREAM_QUEUE_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
         intSetting(v, "ALLOT_STREAM_MAX_SOCKETS_PER_KEY", 50_000, 1, 10_000_000),
-        intSetting(v, "ALLOT_STREAM_MAX_SKUS_PER_KEY", 20_000, 1, 10_000_000));
+        intSetting(v, "ALLOT_STREAM_MAX_SKUS_PER_KEY", 20_000, 1, 10_000_000),
+        intSetting(v, "ALLOT_STREAM_STALL_MILLIS", 10_000, 100, 3_600_000));
     Outbound outbound = new Outbound(
         intSetting(v, "ALLOT_EVENTS_RETENTION_SECONDS", 7 * 86400, 60, Integer.MAX_VALUE),
         intSetting(v, "ALLOT_EVENTS_TRIM_INTERVAL_MILLIS", 60_000, 100, 3_600_000),

@@ -105,8 +105,16 @@ public final class ApiVerticle extends VerticleBase {
         // first bytes before it tells anyone of it, and a connection that never sends any could never
         // be timed out or counted.
         .setHttp2ClearTextEnabled(false)
-        .setIdleTimeout(settings.http().idleTimeoutSeconds())
+        // Idle = nothing read (a stream socket reads the pongs to its pings). A read-only idle check
+        // adds nothing to writes; an all-idle one hooks a listener on every write, and fan-out is writes.
+        .setReadIdleTimeout(settings.http().idleTimeoutSeconds())
         .setIdleTimeoutUnit(TimeUnit.SECONDS);
+    if (settings.http().sendBufferBytes() > 0) {
+      // The kernel's send buffer per connection (SO_SNDBUF): the OS's default, autotuned up to megabytes,
+      // unless set. With tens of thousands of stream sockets, a bound on it bounds the kernel memory
+      // a slow reader can hold; Allot's own queue per socket is ALLOT_STREAM_QUEUE_BYTES.
+      options.setSendBufferSize(settings.http().sendBufferBytes());
+    }
     ConnectionGate.Loop gate = s.gate().new Loop(vertx);
     server = vertx.createHttpServer(options)
         .connectionHandler(gate::accepted)

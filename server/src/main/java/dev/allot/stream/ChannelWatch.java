@@ -13,6 +13,8 @@ import java.util.Set;
  */
 final class ChannelWatch {
   final String channel;
+  /** channel|SKU: what a slow socket keeps the newest message of (StreamSocket#deliver). */
+  final String key;
   private final Map<Context, Set<StreamSocket>> byContext = new HashMap<>();
   /** An immutable copy of byContext for the event loops to iterate; rebuilt only when watchers come or go. */
   private Map<Context, StreamSocket[]> frozen;
@@ -21,8 +23,9 @@ final class ChannelWatch {
   long lastSentVersion = -1;
   long timer = -1;
 
-  ChannelWatch(String channel) {
+  ChannelWatch(String channel, String sku) {
     this.channel = channel;
+    this.key = channel + '|' + sku;
   }
 
   boolean add(StreamSocket s) {

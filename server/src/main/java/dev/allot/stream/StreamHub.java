@@ -46,6 +46,7 @@ public final class StreamHub extends VerticleBase {
   private final AtomicInteger sockets = new AtomicInteger();
   private final Counter messages;
   private final Counter events;
+  final Counter heldBack;
   private Subscriber subscriber;
 
   /** Reads SKUs' current counts, one view per SKU in order: the store, or in a unit test a stand-in. */
@@ -66,6 +67,9 @@ public final class StreamHub extends VerticleBase {
         .register(registry);
     this.events = Counter.builder("allot_stream_events").description("SKU change events received from Redis")
         .register(registry);
+    this.heldBack = Counter.builder("allot_stream_held_back")
+        .description("messages held back from a socket whose write queue was full (only the newest per SKU and "
+            + "channel is sent when it drains)").register(registry);
     Gauge.builder("allot_stream_connections", sockets, AtomicInteger::get)
         .description("open stream sockets on this instance").register(registry);
     Gauge.builder("allot_stream_watched_skus", watches, Map::size)
@@ -183,10 +187,12 @@ public final class StreamHub extends VerticleBase {
             refreshBundle(w);
           }
         }
-        ChannelWatch cw = w.channels.computeIfAbsent(channel, ChannelWatch::new);
+        SkuWatch watched = w;
+        ChannelWatch cw = w.channels.computeIfAbsent(channel, c -> new ChannelWatch(c, watched.sku));
         if (cw.add(socket) && w.ready && cw.timer < 0) {
           // Its first message is the current value. (With a send already due, that send is its first.)
-          deliver(List.of(socket), message(channel, w.sku, available(w, catalog.cachedChannel(channel)), w.version));
+          deliver(List.of(socket), cw.key, message(channel, w.sku, available(w, catalog.cachedChannel(channel)),
+              w.version));
           cw.lastSentVersion = Math.max(cw.lastSentVersion, w.version);
         }
       }
@@ -380,11 +386,12 @@ public final class StreamHub extends VerticleBase {
       return;
     }
     String msg = message(cw.channel, w.sku, available(w, catalog.cachedChannel(cw.channel)), w.version);
+    String key = cw.key;
     for (Map.Entry<Context, StreamSocket[]> e : cw.frozen().entrySet()) {
       StreamSocket[] sockets = e.getValue();
       e.getKey().runOnContext(v -> {
         for (StreamSocket s : sockets) {
-          s.deliver(msg);
+          s.deliver(key, msg);
         }
       });
     }
@@ -393,9 +400,9 @@ public final class StreamHub extends VerticleBase {
     cw.lastSentVersion = w.version;
   }
 
-  private void deliver(List<StreamSocket> sockets, String msg) {
+  private void deliver(List<StreamSocket> sockets, String key, String msg) {
     for (StreamSocket s : sockets) {
-      s.context.runOnContext(v -> s.deliver(msg));
+      s.context.runOnContext(v -> s.deliver(key, msg));
     }
     messages.increment(sockets.size());
   }

@@ -21,8 +21,9 @@ import java.util.Set;
 /**
  * One live-availability WebSocket: reads subscribe/unsubscribe messages, answers bad ones with
  * an error message (the socket stays open), and writes what the hub sends. A socket that cannot
- * keep up is closed rather than buffered for: 1013 when its write queue is full, 1008 when it
- * does not answer pings.
+ * keep up is not buffered for: while its write queue is full only the newest message per
+ * (channel, SKU) waits, and it is closed with 1013 when that lasts {@code ALLOT_STREAM_STALL_MILLIS},
+ * 1008 when it does not answer pings.
  */
 public final class StreamSocket {
   private static final System.Logger LOG = System.getLogger(StreamSocket.class.getName());
@@ -47,6 +48,9 @@ public final class StreamSocket {
   private boolean closed;             // set on the socket's event loop once it is really closed
   private volatile boolean pongSeen = true;
   private long pingSecond;
+  /** The newest undelivered message per (channel, SKU) while the socket cannot take writes; null when none waits. */
+  private Map<String, String> waiting;
+  private long stalledSince;
   /** Bytes of the client message being received so far (its fragments add up). */
   private long messageBytes;
   private int pingsThisSecond;
@@ -85,8 +89,12 @@ public final class StreamSocket {
         default -> { }
       }
     });
-    // A client that does not read its pongs: stop reading from it until what we wrote drains.
-    ws.drainHandler(v -> ws.resume());
+    // Room again: the messages that waited go out, and reading resumes (a client that does not read
+    // its pongs was paused until what we wrote drained).
+    ws.drainHandler(v -> {
+      s.flushWaiting();
+      ws.resume();
+    });
     ws.closeHandler(v -> s.closed());
     ws.exceptionHandler(err -> {
       if (err instanceof CorruptedWebSocketFrameException bad) {
@@ -233,18 +241,58 @@ public final class StreamSocket {
   }
 
   /**
-   * Writes one availability message; runs on this socket's event loop (the hub sees to that and
-   * to the order of versions). A socket whose write queue is full is closed instead.
+   * Writes one availability message for (channel, SKU) {@code key}; runs on this socket's event
+   * loop (the hub sees to that and to the order of versions). A socket that cannot take writes
+   * now is not queued for: the newest message per key waits (conflation: versions only go up, so
+   * the newest says all) and goes out when the socket drains. One whose queue stays full for
+   * {@code ALLOT_STREAM_STALL_MILLIS} is closed (1013).
    */
-  void deliver(String message) {
+  void deliver(String key, String message) {
     if (closing) {
       return;
     }
     if (ws.writeQueueFull()) {
-      close((short) 1013, "too slow: messages are not being read; reconnect and resubscribe");
+      stalled(key, message);
       return;
     }
+    if (waiting != null) {
+      waiting.remove(key); // this one is newer
+      flushWaiting();
+      if (waiting != null) {
+        stalled(key, message);
+        return;
+      }
+    }
     ws.writeTextMessage(message);
+  }
+
+  private void stalled(String key, String message) {
+    long now = System.currentTimeMillis();
+    if (waiting == null) {
+      waiting = new java.util.LinkedHashMap<>();
+      stalledSince = now;
+    } else if (now - stalledSince > settings.stallMillis()) {
+      close((short) 1013, "too slow: messages have not been read for " + settings.stallMillis()
+          + " ms; reconnect and resubscribe");
+      return;
+    }
+    waiting.put(key, message);
+    hub.heldBack.increment();
+  }
+
+  /** Writes the newest waiting message of each key while the socket takes them. */
+  private void flushWaiting() {
+    if (waiting == null || closing) {
+      return;
+    }
+    var it = waiting.values().iterator();
+    while (it.hasNext() && !ws.writeQueueFull()) {
+      ws.writeTextMessage(it.next());
+      it.remove();
+    }
+    if (waiting.isEmpty()) {
+      waiting = null;
+    }
   }
 
   private void info(String json) {

@@ -64,8 +64,13 @@ public final class FanoutBenchmark {
   static void run(String jar, int watchers, int changes, int rate) throws Exception {
     try (RedisProcess redis = RedisProcess.start()) {
       int port = RedisProcess.freePort();
-      ProcessBuilder pb = new ProcessBuilder(System.getProperty("java.home") + "/bin/java", "-Xmx1g", "-jar", jar)
-          .redirectErrorStream(true);
+      List<String> cmd = new ArrayList<>(List.of(System.getProperty("java.home") + "/bin/java", "-Xmx1g"));
+      String extra = System.getProperty("serverJvmArgs", "").replace("{watchers}", Integer.toString(watchers));
+      if (!extra.isBlank()) {
+        cmd.addAll(Arrays.asList(extra.trim().split("\\s+")));
+      }
+      cmd.addAll(List.of("-jar", jar));
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
       pb.environment().put("ALLOT_REDIS_URL", redis.url());
       pb.environment().put("ALLOT_HTTP_PORT", Integer.toString(port));
       pb.environment().put("ALLOT_API_KEYS", "bench-admin=admin,bench-reader=reader");
@@ -94,6 +99,7 @@ public final class FanoutBenchmark {
         call(port, "POST", "/v1/movements", movement(sku, 1));
 
         long heapBefore = heapAfterGc(server.pid(), port);
+        Map<String, long[]> histoBefore = Boolean.getBoolean("histo") ? histogram(server.pid()) : null;
         WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions().setMaxConnections(watchers + 10)
             .setConnectTimeout(30_000));
         Map<Long, Long> sentAt = new ConcurrentHashMap<>();
@@ -134,6 +140,19 @@ public final class FanoutBenchmark {
         waitFor(() -> snapshots.get() >= watchers, 60_000);
         double connectSeconds = (System.nanoTime() - connectStart) / 1e9;
         long heapAfter = heapAfterGc(server.pid(), port);
+        if (histoBefore != null) {
+          // What one connection costs, by class: the growth of the live heap's histogram, per socket.
+          Map<String, long[]> after = histogram(server.pid());
+          List<Map.Entry<String, long[]>> grown = new ArrayList<>(after.entrySet());
+          grown.sort((a, b) -> Long.compare(b.getValue()[1] - histoBefore.getOrDefault(b.getKey(), new long[2])[1],
+              a.getValue()[1] - histoBefore.getOrDefault(a.getKey(), new long[2])[1]));
+          System.out.printf("  heap growth per connection by class (top 25):%n");
+          for (Map.Entry<String, long[]> e : grown.subList(0, Math.min(25, grown.size()))) {
+            long[] b = histoBefore.getOrDefault(e.getKey(), new long[2]);
+            System.out.printf("    %8.2f objects %8.0f bytes  %s%n", (e.getValue()[0] - b[0]) / (double) watchers,
+                (e.getValue()[1] - b[1]) / (double) watchers, e.getKey());
+          }
+        }
 
         long cpuBefore = cpuNanos(server.pid());
         long wallStart = System.nanoTime();
@@ -175,8 +194,8 @@ public final class FanoutBenchmark {
             ms(pct(toLast, 99)), ms(toLast.length == 0 ? 0 : toLast[toLast.length - 1]));
         System.out.printf("  server heap: %.1f MiB before, %.1f MiB with %d sockets: %.1f KiB per connection%n",
             heapBefore / 1048576.0, heapAfter / 1048576.0, watchers, (heapAfter - heapBefore) / 1024.0 / watchers);
-        System.out.printf("  server CPU while changing: %.2f s over %.1f s wall = %.0f%% of one core%n", cpuSeconds,
-            wallSeconds, 100 * cpuSeconds / wallSeconds);
+        System.out.printf("  server CPU while changing: %.2f s over %.1f s wall = %.0f%% of one core; %.2f us per"
+            + " delivered message%n", cpuSeconds, wallSeconds, 100 * cpuSeconds / wallSeconds, cpuSeconds * 1e6 / Math.max(1, n));
         sockets.forEach(WebSocket::close);
       } finally {
         vertx.close().await(30, TimeUnit.SECONDS);
@@ -216,6 +235,23 @@ public final class FanoutBenchmark {
       }
     }
     return (long) sum;
+  }
+
+  /** Live objects by class (jcmd GC.class_histogram, which collects first): class -> {instances, bytes}. */
+  static Map<String, long[]> histogram(long pid) throws Exception {
+    Process p = new ProcessBuilder("jcmd", Long.toString(pid), "GC.class_histogram").redirectErrorStream(true).start();
+    Map<String, long[]> m = new java.util.HashMap<>();
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        String[] f = line.trim().split("\\s+");
+        if (f.length >= 4 && f[0].endsWith(":")) {
+          m.put(f[3], new long[] {Long.parseLong(f[1]), Long.parseLong(f[2])});
+        }
+      }
+    }
+    p.waitFor(60, TimeUnit.SECONDS);
+    return m;
   }
 
   static long cpuNanos(long pid) {

@@ -1,0 +1,172 @@
+package dev.allot;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+import static dev.allot.Api.expect;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Fan-out under a slow reader (#14): a socket that does not read is held back and later gets the
+ * newest value of each SKU, never an older one after a newer; the others are not delayed by it,
+ * and a socket that closes in the middle of the changes disturbs nobody.
+ */
+class FanoutTest {
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+
+  @Test
+  @DisplayName("a slow socket beside fast ones: the fast get every SKU's final value at once; the slow one,"
+      + " once it reads, the newest of each, versions rising")
+  void slowSocketBesideFastOnes() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of("ALLOT_STREAM_QUEUE_BYTES", "1024",
+        "ALLOT_STREAM_COALESCE_MILLIS", "1", "ALLOT_STREAM_STALL_MILLIS", "60000",
+        "ALLOT_HTTP_SEND_BUFFER_BYTES", "4096"));
+    Api admin = new Api(server.port(), TestServer.ADMIN);
+    admin.location("main");
+    admin.channel("web", "[\"main\"]", 0);
+    List<String> skus = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      skus.add(Api.sku("fan"));
+      admin.receive(skus.get(i), "main", 1);
+    }
+    String subscribe = "{\"op\":\"subscribe\",\"channel\":\"web\",\"skus\":[\"" + String.join("\",\"", skus) + "\"]}";
+    // The slow reader: a raw socket with a tiny receive buffer that reads nothing until told.
+    Socket slow = new Socket();
+    slow.setReceiveBufferSize(2048);
+    slow.connect(new java.net.InetSocketAddress("127.0.0.1", server.port()));
+    slow.setSoTimeout(20_000);
+    slow.getOutputStream().write(("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer "
+        + TestServer.READER + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    InputStream in = slow.getInputStream();
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      head.append((char) in.read());
+    }
+    assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
+    slow.getOutputStream().write(maskedText(subscribe));
+    List<WsClient> fast = new ArrayList<>();
+    WsClient leaver = WsClient.connect(server.port(), TestServer.READER);
+    leaver.subscribe("web", skus.toArray(new String[0]));
+    try {
+      for (int i = 0; i < 3; i++) {
+        WsClient c = WsClient.connect(server.port(), TestServer.READER);
+        c.subscribe("web", skus.toArray(new String[0]));
+        fast.add(c);
+      }
+      for (WsClient c : fast) {
+        for (String sku : skus) {
+          c.awaitAvailable("web", sku, 1, 5000);
+        }
+      }
+      // 60,000 change events, 10,000 per SKU, published straight into Redis as the stock scripts publish
+      // them (version|loc=available), far faster than HTTP could cause them: the slow socket's kernel
+      // buffers and write queue fill. One watcher leaves half-way through.
+      dev.allot.store.RedisStore redis = TestRedis.clusterMode()
+          ? dev.allot.store.RedisStore.create(io.vertx.core.Vertx.vertx(), null, List.of(TestRedis.clusterUrls().split(",")), 1)
+          : dev.allot.store.RedisStore.create(io.vertx.core.Vertx.vertx(), TestRedis.url(), null, 1);
+      List<CompletableFuture<Void>> writers = new ArrayList<>();
+      for (String sku : skus) {
+        long base = admin.get("/v1/skus/" + sku).json().path("version").asLong();
+        writers.add(CompletableFuture.runAsync(() -> {
+          // 500 calls of 20 events each, one after the other: spread over time, so coalescing (1 ms) lets
+          // most of them through as messages.
+          for (int part = 0; part < 500; part++) {
+            HardeningTest.awaitQuietly(redis.send(io.vertx.redis.client.Command.EVAL,
+                "local pub = (redis.REDIS_VERSION_NUM or 0) >= 0x070000 and 'SPUBLISH' or 'PUBLISH' "
+                    + "for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do "
+                    + "redis.call(pub, KEYS[1], (tonumber(ARGV[3]) + i) .. '|main=' .. i) end return 1",
+                1, dev.allot.store.Keys.events(sku), part * 20 + 1, part * 20 + 20, base));
+            if (part == 250 && sku.equals(skus.get(0))) {
+              leaver.close();
+            }
+          }
+        }));
+      }
+      CompletableFuture.allOf(writers.toArray(new CompletableFuture[0])).join();
+      // The fast watchers have every SKU's final value (10,000) without waiting for the slow one.
+      for (WsClient c : fast) {
+        for (String sku : skus) {
+          c.awaitAvailable("web", sku, 10_000, 20_000);
+        }
+      }
+      // The slow one was held back (its queue filled), and now reads: the newest of each SKU arrives,
+      // and per SKU the versions it reads only go up.
+      ExpiryTest.await("held back", 10_000, () -> heldBack(server) > 0, () -> new Api(server.port(), null).get("/metrics")
+          .text().lines().filter(l -> l.startsWith("allot_stream")).toList().toString());
+      Map<String, Long> versions = new HashMap<>();
+      Map<String, Long> available = new HashMap<>();
+      int messages = 0;
+      while (!skus.stream().allMatch(s -> available.getOrDefault(s, 0L) == 10_000)) {
+        JsonNode m = MAPPER.readTree(readFrame(in));
+        if (!"availability".equals(m.path("type").asText())) {
+          continue;
+        }
+        messages++;
+        String sku = m.path("sku").asText();
+        long v = m.path("version").asLong();
+        assertTrue(v > versions.getOrDefault(sku, -1L), "versions rise for " + sku + ": " + v + " after "
+            + versions.get(sku));
+        versions.put(sku, v);
+        available.put(sku, m.path("available").asLong());
+      }
+      assertTrue(messages < 60_000, "the slow socket was sent fewer messages than changes: " + messages);
+    } finally {
+      fast.forEach(WsClient::close);
+      slow.close();
+      server.stop();
+    }
+  }
+
+  private static double heldBack(AllotServer server) {
+    String metrics = new Api(server.port(), null).get("/metrics").text();
+    for (String line : metrics.split("\n")) {
+      if (line.startsWith("allot_stream_held_back_total")) {
+        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return 0;
+  }
+
+  /** One unmasked server frame's text (the server never fragments these small messages). */
+  private static String readFrame(InputStream in) throws Exception {
+    int b0 = in.read();
+    int len = in.read() & 0x7f;
+    if (len == 126) {
+      len = (in.read() << 8) | in.read();
+    } else if (len == 127) {
+      len = (int) java.nio.ByteBuffer.wrap(in.readNBytes(8)).getLong();
+    }
+    assertTrue(b0 >= 0, "the stream ended");
+    assertEquals(0x81, b0, "a final text frame");
+    return new String(in.readNBytes(len), StandardCharsets.UTF_8);
+  }
+
+  private static byte[] maskedText(String text) {
+    byte[] payload = text.getBytes(StandardCharsets.UTF_8);
+    java.io.ByteArrayOutputStream f = new java.io.ByteArrayOutputStream();
+    f.write(0x81);
+    if (payload.length < 126) {
+      f.write(0x80 | payload.length);
+    } else {
+      f.write(0x80 | 126);
+      f.write(payload.length >> 8);
+      f.write(payload.length & 0xff);
+    }
+    f.writeBytes(new byte[4]); // zero mask
+    f.writeBytes(payload);
+    return f.toByteArray();
+  }
+}
