@@ -96,11 +96,19 @@ class FanoutTest {
         }));
       }
       CompletableFuture.allOf(writers.toArray(new CompletableFuture[0])).join();
-      // The fast watchers have every SKU's final value (10,000) without waiting for the slow one.
+      // The fast watchers have every SKU's final value (10,000) without waiting for the slow one, each
+      // message whole (they parse) and, per SKU, versions strictly rising.
       for (WsClient c : fast) {
-        for (String sku : skus) {
-          c.awaitAvailable("web", sku, 10_000, 20_000);
-        }
+        Map<String, Long> seenVersion = new HashMap<>();
+        Map<String, Long> seenAvailable = new HashMap<>();
+        c.until(20_000, m -> skus.stream().allMatch(sku -> seenAvailable.getOrDefault(sku, 0L) == 10_000), m -> {
+          assertEquals("availability", m.path("type").asText(), m.toString());
+          String sku = m.path("sku").asText();
+          long v = m.path("version").asLong();
+          assertTrue(v > seenVersion.getOrDefault(sku, -1L), "versions rise for " + sku + ": " + v);
+          seenVersion.put(sku, v);
+          seenAvailable.put(sku, m.path("available").asLong());
+        });
       }
       // The slow one was held back (its queue filled), and now reads: the newest of each SKU arrives,
       // and per SKU the versions it reads only go up.

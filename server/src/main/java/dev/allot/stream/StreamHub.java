@@ -386,12 +386,19 @@ public final class StreamHub extends VerticleBase {
       return;
     }
     String msg = message(cw.channel, w.sku, available(w, catalog.cachedChannel(cw.channel)), w.version);
+    byte[] utf8 = msg.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     String key = cw.key;
     for (Map.Entry<Context, StreamSocket[]> e : cw.frozen().entrySet()) {
       StreamSocket[] sockets = e.getValue();
       e.getKey().runOnContext(v -> {
-        for (StreamSocket s : sockets) {
-          s.deliver(key, msg);
+        // One frame for this loop's sockets, encoded once; each gets a retained duplicate of it.
+        io.netty.buffer.ByteBuf frame = SharedFrames.textFrame(utf8);
+        try {
+          for (StreamSocket s : sockets) {
+            s.deliver(key, msg, frame);
+          }
+        } finally {
+          frame.release();
         }
       });
     }

@@ -6,6 +6,7 @@ import dev.allot.stock.AllotException;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Json;
 import dev.allot.stock.Validate;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
@@ -57,6 +58,11 @@ public final class StreamSocket {
   private long pingTimer = -1;
   /** The event loop this socket lives on: the hub hands it messages there, in one task per change. */
   final Context context;
+  /**
+   * The socket's Netty channel context, for writing the hub's shared, already encoded frames
+   * straight to it (null where Vert.x does not let us at it: every message then takes the plain path).
+   */
+  private ChannelHandlerContext chctx;
 
   /** The API key it counts against (its slot is given back when it closes). */
   private String key;
@@ -75,6 +81,7 @@ public final class StreamSocket {
                           String key) {
     StreamSocket s = new StreamSocket(vertx, ws, hub, catalog, settings);
     s.key = key;
+    s.chctx = SharedFrames.channel(ws);
     ws.setWriteQueueMaxSize(settings.queueBytes());
     ws.textMessageHandler(s::onText);
     ws.binaryMessageHandler(b -> s.error("malformed_message", "send JSON text messages", null));
@@ -264,6 +271,25 @@ public final class StreamSocket {
       }
     }
     ws.writeTextMessage(message);
+  }
+
+  /**
+   * As {@link #deliver}, with the message already encoded as a whole WebSocket frame shared by every
+   * socket of this event loop: written as a retained duplicate of it (no encoding, no copy, no
+   * per-socket frame object), and flushed. Anything else takes the plain path: a socket we cannot
+   * write to directly, one holding messages back, or one whose channel is not writable now (the
+   * plain path then queues one message in Vert.x, whose drain tells us when there is room again).
+   */
+  void deliver(String key, String message, io.netty.buffer.ByteBuf frame) {
+    if (closing) {
+      return;
+    }
+    ChannelHandlerContext c = chctx;
+    if (c == null || waiting != null || !c.channel().isWritable()) {
+      deliver(key, message);
+      return;
+    }
+    c.writeAndFlush(frame.retainedDuplicate(), c.voidPromise());
   }
 
   private void stalled(String key, String message) {
