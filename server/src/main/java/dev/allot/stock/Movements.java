@@ -35,6 +35,7 @@ public final class Movements {
   private final Catalog catalog;
   private final Settings.Stock settings;
   private final Metrics metrics;
+  private final DriftReport drift;
   private final LongSupplier clock;
 
   public Movements(Store store, Catalog catalog, Settings.Stock settings, Metrics metrics, LongSupplier clock) {
@@ -42,6 +43,7 @@ public final class Movements {
     this.catalog = catalog;
     this.settings = settings;
     this.metrics = metrics;
+    this.drift = new DriftReport(store, metrics);
     this.clock = clock;
   }
 
@@ -78,21 +80,8 @@ public final class Movements {
                 return Future.succeededFuture(result(m, r));
               }
               // A count that disagrees with the books: reported, never hidden (drift report, metric, result).
-              metrics.drift(r.drift(), r.shortfall());
-              ObjectNode d = Json.object();
-              d.put("type", "count");
-              d.put("at", java.time.Instant.ofEpochMilli(now).toString());
-              d.put("sku", m.sku());
-              d.put("location", m.location());
-              d.put("movementId", m.id());
-              d.put("counted", m.qty());
-              d.put("previousOnHand", m.qty() - r.drift());
-              d.put("drift", r.drift());
-              d.put("shortfall", r.shortfall());
-              if (m.reason() != null) {
-                d.put("reason", m.reason());
-              }
-              return store.recordDrift(Json.write(d), DRIFT_MAX).map(v -> result(m, r));
+              return drift.count(now, m.sku(), m.location(), m.id(), m.qty(), r.drift(), r.shortfall(), m.reason())
+                  .map(v -> result(m, r));
             });
       });
     });

@@ -77,6 +77,7 @@ public final class Reservations {
   private final Settings.Reservations settings;
   private final int storeRetryAfterSeconds;
   private final Metrics metrics;
+  private final DriftReport drift;
   private final LongSupplier clock;
 
   /**
@@ -99,6 +100,7 @@ public final class Reservations {
     this.settings = settings;
     this.storeRetryAfterSeconds = storeRetryAfterSeconds;
     this.metrics = metrics;
+    this.drift = new DriftReport(store, metrics);
     this.clock = clock;
   }
 
@@ -484,30 +486,13 @@ public final class Reservations {
     });
   }
 
-  /**
-   * A ship that took more units from a location than its onHand had (a count found them missing
-   * after they were committed): onHand stopped at 0 and the ledger says so; the drift report, the
-   * metric and the log say it too, like the count did.
-   */
+  /** A ship that took units a count had found missing: the drift report says so (onHand stopped at 0). */
   private Future<Void> reportShortfalls(String id, List<StockLine> lines, List<Future<LineChange>> changes,
                                         long now) {
     List<Future<Void>> writes = new ArrayList<>();
     for (int i = 0; i < changes.size(); i++) {
       for (Store.ShipShortfall s : changes.get(i).result().shortfalls()) {
-        String sku = lines.get(i).sku();
-        metrics.shipShortfall(s.shortfall());
-        LOG.log(System.Logger.Level.WARNING, "ship of reservation {0} took {1} unit(s) of {2} at {3} where onHand had "
-            + "{4} fewer: onHand stops at 0 (see GET /v1/drift)", id, s.units(), sku, s.location(), s.shortfall());
-        ObjectNode d = Json.object();
-        d.put("type", "ship");
-        d.put("at", java.time.Instant.ofEpochMilli(now).toString());
-        d.put("sku", sku);
-        d.put("location", s.location());
-        d.put("reservationId", id);
-        d.put("shipped", s.units());
-        d.put("previousOnHand", s.units() - s.shortfall());
-        d.put("shortfall", s.shortfall());
-        writes.add(store.recordDrift(Json.write(d), Movements.DRIFT_MAX));
+        writes.add(drift.ship(now, lines.get(i).sku(), s.location(), id, s.units(), s.shortfall()));
       }
     }
     return writes.isEmpty() ? Future.succeededFuture() : Future.all(writes).mapEmpty();

@@ -30,31 +30,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class RedisStore {
   private static final System.Logger LOG = System.getLogger(RedisStore.class.getName());
-  /** Error replies meaning "not now" (a command that did not run, or a node not serving): 503. */
-  private static final List<String> UNAVAILABLE_CODES = List.of("OOM", "CONNECTION_CLOSED", "LOADING", "MASTERDOWN",
-      "CLUSTERDOWN", "TRYAGAIN", "BUSY", "READONLY", "MOVED", "ASK", "NOREPLICAS");
-
-  /**
-   * The client logs every pooled connection that drops (a Redis restart, a failover) as SEVERE
-   * "Unhandled Error" with a stack trace, several times per restart; an operator learns nothing
-   * more from that than from one line. Those records become one warning, at most every 10 s; the
-   * requests they failed answer 503 on their own. (Held in a field: JUL forgets the filter of a
-   * logger nobody references.)
-   */
-  private static final java.util.logging.Logger CLIENT_LOG =
-      java.util.logging.Logger.getLogger("io.vertx.redis.client.impl.RedisConnectionManager");
-  private static final Throttled DROPPED = new Throttled(LOG, 10_000);
-
   static {
-    CLIENT_LOG.setFilter(r -> {
-      if (!"Unhandled Error".equals(r.getMessage())) {
-        return true;
-      }
-      Throwable t = r.getThrown();
-      DROPPED.warn(() -> "a Redis connection dropped (" + (t == null ? "no cause given" : t.toString())
-          + "); the client connects again for the next command");
-      return false;
-    });
+    RedisFailures.quietenClientLog();
   }
 
   private final Redis redis;
@@ -243,7 +220,7 @@ public final class RedisStore {
             script.file);
         return send(evalRequest(Command.EVAL, ScriptSource.source(script), keys, args));
       }
-      return Future.failedFuture(translate(err));
+      return Future.failedFuture(RedisFailures.translate(err));
     });
   }
 
@@ -303,7 +280,7 @@ public final class RedisStore {
    */
   private Throwable translateBatch(Throwable err, String msg) {
     if (!(err instanceof ErrorType)) {
-      return translate(err);
+      return RedisFailures.translate(err);
     }
     if (!msg.contains("[0]") && msg.contains("[1]")) {
       // The script ran; only its WAIT failed (a master being demoted answers "UNBLOCKED ..."):
@@ -311,27 +288,7 @@ public final class RedisStore {
       return new StoreUnavailableException("Redis applied the change but could not confirm it on a replica: " + msg,
           err);
     }
-    return translate(err);
-  }
-
-  /**
-   * A batch folds its failed entries into one "ERR [i] CODE ..." error (also when an entry failed
-   * because the socket went away), so a pipelined read's "try later" is told by the text after
-   * the index, exactly as a single command's by its code.
-   */
-  private static Throwable translateBatchError(ErrorType e, String msg) {
-    for (String code : UNAVAILABLE_CODES) {
-      if (msg.contains("] " + code)) {
-        return new StoreUnavailableException("Redis is not ready: " + msg, e);
-      }
-    }
-    if (msg.contains("OOM command not allowed")) {
-      return new StoreUnavailableException("Redis is full (maxmemory, noeviction): " + msg, e);
-    }
-    if (msg.contains("Exception") || msg.contains("Connection is closed") || msg.contains("CONNECTION_CLOSED")) {
-      return new StoreUnavailableException("Redis cannot be reached: " + msg, e);
-    }
-    return new IllegalStateException("Redis refused a command: " + msg, e);
+    return RedisFailures.translate(err);
   }
 
   private Future<List<Response>> waitBatch(List<Request> requests) {
@@ -349,7 +306,7 @@ public final class RedisStore {
   /** Sends one command; failures to reach Redis become {@link StoreUnavailableException}. */
   public Future<Response> send(Request request) {
     return raw(request).timeout(timeoutMillis, TimeUnit.MILLISECONDS)
-        .recover(err -> Future.failedFuture(translate(err)));
+        .recover(err -> Future.failedFuture(RedisFailures.translate(err)));
   }
 
   private Future<Response> raw(Request request) {
@@ -504,7 +461,7 @@ public final class RedisStore {
       return Future.all(each).map(cf -> each.stream().map(Future::result).toList());
     }
     return redis.batch(requests).timeout(timeoutMillis, TimeUnit.MILLISECONDS)
-        .recover(err -> Future.failedFuture(translate(err)));
+        .recover(err -> Future.failedFuture(RedisFailures.translate(err)));
   }
 
   public Future<Response> send(Command cmd, Object... args) {
@@ -534,28 +491,5 @@ public final class RedisStore {
 
   public Future<Boolean> ping() {
     return send(Request.cmd(Command.PING)).map(r -> r != null && "PONG".equals(r.toString()));
-  }
-
-  static Throwable translate(Throwable err) {
-    if (err instanceof StoreUnavailableException) {
-      return err;
-    }
-    if (err instanceof ErrorType e) {
-      String msg = String.valueOf(e.getMessage());
-      if (msg.startsWith("ERR [") || msg.startsWith("[")) {
-        return translateBatchError(e, msg);
-      }
-      for (String code : UNAVAILABLE_CODES) {
-        if (e.is(code)) {
-          return new StoreUnavailableException("Redis is not ready: " + e.getMessage(), e);
-        }
-      }
-      if (e.getMessage() != null && e.getMessage().contains("OOM command not allowed")) {
-        // Out of memory inside a script (its first write refused, nothing applied): not ready, like a full Redis.
-        return new StoreUnavailableException("Redis is full (maxmemory, noeviction): " + e.getMessage(), e);
-      }
-      return new IllegalStateException("Redis refused a command: " + e.getMessage(), e);
-    }
-    return new StoreUnavailableException("Redis cannot be reached: " + err, err);
   }
 }
