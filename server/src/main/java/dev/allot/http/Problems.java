@@ -56,8 +56,8 @@ final class Problems {
       return;
     }
     if (ctx.request().version() != HttpVersion.HTTP_2 && ctx.request().headers().get(HttpHeaders.HOST) == null) {
-      // HTTP/1.1 requires Host, and Vert.x refuses to route without it (a VertxException, not the client's fault
-      // we cannot name): the client's mistake, a 400.
+      // HTTP/1.x requires Host; Vert.x fails such a request with a VertxException before any route
+      // runs. The client's mistake: a 400 that says so, not a 500.
       send(ctx, 400, "missing_host", "an HTTP/1.x request needs a Host header");
       return;
     }
