@@ -161,9 +161,11 @@ public final class FanoutBenchmark {
 
         // The server's CPU with the watchers connected and nothing changing (pings, sweeper, metrics):
         // subtracted below, so the per-message figure is what deliveries cost.
+        // Measured after the connections settle (10 s: the connect phase's JIT and GC still run right after it).
+        TimeUnit.SECONDS.sleep(Integer.getInteger("settleSeconds", 10));
         long idleCpu0 = cpuNanos(server.pid());
         long idleWall0 = System.nanoTime();
-        TimeUnit.SECONDS.sleep(5);
+        TimeUnit.SECONDS.sleep(Integer.getInteger("idleSeconds", 10));
         double idleCores = (cpuNanos(server.pid()) - idleCpu0) / (double) (System.nanoTime() - idleWall0);
         long cpuBefore = cpuNanos(server.pid());
         long wallStart = System.nanoTime();
