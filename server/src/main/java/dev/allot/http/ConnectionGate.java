@@ -41,10 +41,6 @@ public final class ConnectionGate {
         .register(registry);
   }
 
-  int open() {
-    return open.get();
-  }
-
   /** The gate as one event loop uses it: its connections still waiting for their first request head. */
   final class Loop {
     private final Vertx vertx;
