@@ -157,7 +157,7 @@ class ClusterTest {
       } while (node == master(vertx, dev.allot.store.Keys.reservation(id)));
       admin.receive(sku, "main", 5);
       frozen = cluster.nodes().get(node);
-      signal(frozen, "STOP");
+      FailureTest.signal(frozen, "STOP");
       long start = System.nanoTime();
       Api.Res r = web.post("/v1/reservations", cart(id, 300, sku, "2"));
       long tookMillis = (System.nanoTime() - start) / 1_000_000;
@@ -168,7 +168,7 @@ class ClusterTest {
       // the answer, and reads as unknown, not 503.
       String rid = id;
       await("the record undone", 5_000, () -> web.get("/v1/reservations/" + rid).status() == 404);
-      signal(frozen, "CONT");
+      FailureTest.signal(frozen, "CONT");
       frozen = null;
       String s = sku;
       // Nothing half-applied once it wakes: the line the stalled call held is given back, the id is spent.
@@ -178,7 +178,7 @@ class ClusterTest {
       expect(web.post("/v1/reservations", cart(Api.id("frz"), 300, sku, "5")), 201);
     } finally {
       if (frozen != null) {
-        signal(frozen, "CONT");
+        FailureTest.signal(frozen, "CONT");
       }
       c.stop();
       vertx.close();
@@ -190,9 +190,5 @@ class ClusterTest {
     int slot = Integer.parseInt(TestCluster.send(vertx, cluster.nodes().get(0).port(),
         io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.CLUSTER).arg("KEYSLOT").arg(key)));
     return Math.min(slot / (16384 / 3), 2);
-  }
-
-  private static void signal(dev.allot.store.RedisProcess redis, String sig) throws Exception {
-    new ProcessBuilder("kill", "-" + sig, Long.toString(redis.pid())).inheritIO().start().waitFor();
   }
 }

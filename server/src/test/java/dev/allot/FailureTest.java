@@ -159,7 +159,8 @@ class FailureTest {
     }
   }
 
-  private static void signal(RedisProcess redis, String sig) throws Exception {
+  /** Sends a signal to a Redis process (STOP freezes it, CONT wakes it). */
+  static void signal(RedisProcess redis, String sig) throws Exception {
     new ProcessBuilder("kill", "-" + sig, Long.toString(redis.pid())).inheritIO().start().waitFor();
   }
 

@@ -7,7 +7,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.InputStream;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -43,20 +42,9 @@ class FanoutTest {
     }
     String subscribe = "{\"op\":\"subscribe\",\"channel\":\"web\",\"skus\":[\"" + String.join("\",\"", skus) + "\"]}";
     // The slow reader: a raw socket with a tiny receive buffer that reads nothing until told.
-    Socket slow = new Socket();
-    slow.setReceiveBufferSize(2048);
-    slow.connect(new java.net.InetSocketAddress("127.0.0.1", server.port()));
-    slow.setSoTimeout(20_000);
-    slow.getOutputStream().write(("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer "
-        + TestServer.READER + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    Socket slow = RawWs.open(server.port(), 2048, 20_000);
     InputStream in = slow.getInputStream();
-    StringBuilder head = new StringBuilder();
-    while (!head.toString().endsWith("\r\n\r\n")) {
-      head.append((char) in.read());
-    }
-    assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
-    slow.getOutputStream().write(maskedText(subscribe));
+    slow.getOutputStream().write(RawWs.text(subscribe));
     List<WsClient> fast = new ArrayList<>();
     WsClient leaver = WsClient.connect(server.port(), TestServer.READER);
     leaver.subscribe("web", skus.toArray(new String[0]));
@@ -112,13 +100,15 @@ class FanoutTest {
       }
       // The slow one was held back (its queue filled), and now reads: the newest of each SKU arrives,
       // and per SKU the versions it reads only go up.
-      ExpiryTest.await("held back", 10_000, () -> heldBack(server) > 0, () -> new Api(server.port(), null).get("/metrics")
+      ExpiryTest.await("held back", 10_000, () -> metric(server, "allot_stream_held_back_total") > 0, () -> new Api(server.port(), null).get("/metrics")
           .text().lines().filter(l -> l.startsWith("allot_stream")).toList().toString());
       Map<String, Long> versions = new HashMap<>();
       Map<String, Long> available = new HashMap<>();
       int messages = 0;
       while (!skus.stream().allMatch(s -> available.getOrDefault(s, 0L) == 10_000)) {
-        JsonNode m = MAPPER.readTree(readFrame(in));
+        RawWs.Frame frame = RawWs.read(in);
+        assertEquals(0x81, frame.first(), "a final text frame");
+        JsonNode m = MAPPER.readTree(frame.text());
         if (!"availability".equals(m.path("type").asText())) {
           continue;
         }
@@ -138,43 +128,11 @@ class FanoutTest {
     }
   }
 
-  private static double heldBack(AllotServer server) {
-    String metrics = new Api(server.port(), null).get("/metrics").text();
-    for (String line : metrics.split("\n")) {
-      if (line.startsWith("allot_stream_held_back_total")) {
-        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-      }
+  private static double metric(AllotServer server, String name) {
+    try {
+      return HardeningTest.metric(server, name);
+    } catch (Exception e) {
+      return 0; // not served this time: the poll tries again
     }
-    return 0;
-  }
-
-  /** One unmasked server frame's text (the server never fragments these small messages). */
-  private static String readFrame(InputStream in) throws Exception {
-    int b0 = in.read();
-    int len = in.read() & 0x7f;
-    if (len == 126) {
-      len = (in.read() << 8) | in.read();
-    } else if (len == 127) {
-      len = (int) java.nio.ByteBuffer.wrap(in.readNBytes(8)).getLong();
-    }
-    assertTrue(b0 >= 0, "the stream ended");
-    assertEquals(0x81, b0, "a final text frame");
-    return new String(in.readNBytes(len), StandardCharsets.UTF_8);
-  }
-
-  private static byte[] maskedText(String text) {
-    byte[] payload = text.getBytes(StandardCharsets.UTF_8);
-    java.io.ByteArrayOutputStream f = new java.io.ByteArrayOutputStream();
-    f.write(0x81);
-    if (payload.length < 126) {
-      f.write(0x80 | payload.length);
-    } else {
-      f.write(0x80 | 126);
-      f.write(payload.length >> 8);
-      f.write(payload.length & 0xff);
-    }
-    f.writeBytes(new byte[4]); // zero mask
-    f.writeBytes(payload);
-    return f.toByteArray();
   }
 }

@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * at once. It must stay up, keep serving a buyer, and close the attackers.
  */
 class HardeningIT {
-  private static final byte[] PING = pingFrame();
+  private static final byte[] PING = RawWs.frame(0x9, true, new byte[125]);
 
   @Test
   @DisplayName("a 128 MiB jar under keyless partial bodies, ping floods and slowloris stays up and serves")
@@ -61,9 +61,7 @@ class HardeningIT {
         for (int t = 0; t < 4; t++) {
           attacks.add(pool.submit(() -> {
             Socket s = open(run.port(), sockets);
-            write(s, ("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer "
-                + TestServer.READER + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            write(s, RawWs.upgrade(TestServer.READER));
             for (int i = 0; i < 3000; i++) {
               if (!write(s, PING)) {
                 break;
@@ -142,12 +140,5 @@ class HardeningIT {
     } catch (Exception reset) {
       return true;
     }
-  }
-
-  private static byte[] pingFrame() {
-    byte[] frame = new byte[2 + 4 + 125];
-    frame[0] = (byte) 0x89;
-    frame[1] = (byte) (0x80 | 125);
-    return frame;
   }
 }

@@ -174,12 +174,10 @@ class HardeningTest {
   @DisplayName("a stream client flooding pings is closed with 1008 instead of growing the server's pong queue")
   void pingFloodIsClosed() throws Exception {
     AllotServer server = TestServer.start(TestRedis.url(), Map.of());
-    try (java.net.Socket sock = rawStream(server)) {
+    try (java.net.Socket sock = RawWs.open(server.port(), 0, 10_000)) {
       java.io.OutputStream out = sock.getOutputStream();
       // 200 masked pings of 125 bytes, as fast as the socket takes them, never reading the pongs.
-      byte[] frame = new byte[2 + 4 + 125];
-      frame[0] = (byte) 0x89;
-      frame[1] = (byte) (0x80 | 125);
+      byte[] frame = RawWs.frame(0x9, true, new byte[125]);
       try {
         for (int i = 0; i < 200; i++) {
           out.write(frame);
@@ -187,7 +185,7 @@ class HardeningTest {
       } catch (java.io.IOException closedOnUs) {
         // the server may close while we write: what it sent before says why
       }
-      assertEquals(1008, closeCode(sock.getInputStream()), "policy violation: too many pings");
+      assertEquals(1008, RawWs.closeCode(sock.getInputStream()), "policy violation: too many pings");
     } finally {
       server.stop();
     }
@@ -199,23 +197,23 @@ class HardeningTest {
     AllotServer server = TestServer.start(TestRedis.url(), Map.of());
     try {
       for (boolean fragmented : new boolean[] {true, false}) {
-        try (java.net.Socket sock = rawStream(server)) {
+        try (java.net.Socket sock = RawWs.open(server.port(), 0, 10_000)) {
           java.io.OutputStream out = sock.getOutputStream();
           try {
             if (fragmented) {
               // Two frames of 40 KiB, each under the frame limit: the message is 80 KiB.
-              out.write(dataFrame(0x1, false, 40 * 1024));
-              out.write(dataFrame(0x0, true, 40 * 1024));
+              out.write(RawWs.frame(0x1, false, spaces(40 * 1024)));
+              out.write(RawWs.frame(0x0, true, spaces(40 * 1024)));
             } else {
               // One frame announcing 80 KiB: refused on its header (only its start is sent, so the server
               // closes a socket with nothing unread, which would otherwise reset before its close frame arrives).
-              byte[] big = dataFrame(0x1, true, 80 * 1024);
+              byte[] big = RawWs.frame(0x1, true, spaces(80 * 1024));
               out.write(big, 0, 1024);
             }
           } catch (java.io.IOException closedOnUs) {
             // closed while we wrote: the close frame says why
           }
-          assertEquals(1009, closeCode(sock.getInputStream()), (fragmented ? "fragmented" : "one frame") + ": too big");
+          assertEquals(1009, RawWs.closeCode(sock.getInputStream()), (fragmented ? "fragmented" : "one frame") + ": too big");
         }
       }
     } finally {
@@ -355,8 +353,12 @@ class HardeningTest {
     }
   }
 
+  private static byte[] spaces(int n) {
+    return " ".repeat(n).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  }
+
   /** A counter's value from /metrics (0 when absent). */
-  private static double metric(AllotServer server, String name) throws Exception {
+  static double metric(AllotServer server, String name) throws Exception {
     String text = rawHttp(server, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
     for (String line : text.split("\n")) {
       if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
@@ -390,65 +392,6 @@ class HardeningTest {
       return got.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
     }
   }
-
-  /** A raw socket upgraded to the stream with the reader key (so the test controls every frame). */
-  private static java.net.Socket rawStream(AllotServer server) throws Exception {
-    java.net.Socket sock = new java.net.Socket("127.0.0.1", server.port());
-    sock.setSoTimeout(10_000);
-    byte[] nonce = new byte[16];
-    java.util.concurrent.ThreadLocalRandom.current().nextBytes(nonce);
-    sock.getOutputStream().write(("GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-        + "Connection: Upgrade\r\nSec-WebSocket-Key: " + java.util.Base64.getEncoder().encodeToString(nonce)
-        + "\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer " + TestServer.READER + "\r\n\r\n")
-        .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-    java.io.InputStream in = sock.getInputStream();
-    StringBuilder head = new StringBuilder();
-    while (!head.toString().endsWith("\r\n\r\n")) {
-      head.append((char) in.read());
-    }
-    assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
-    return sock;
-  }
-
-  /** A masked client data frame (opcode 1 text, 0 continuation) of {@code len} spaces (zero mask). */
-  private static byte[] dataFrame(int opcode, boolean fin, int len) {
-    java.io.ByteArrayOutputStream f = new java.io.ByteArrayOutputStream();
-    f.write((fin ? 0x80 : 0) | opcode);
-    if (len < 126) {
-      f.write(0x80 | len);
-    } else if (len < 65536) {
-      f.write(0x80 | 126);
-      f.write(len >> 8);
-      f.write(len & 0xff);
-    } else {
-      f.write(0x80 | 127);
-      for (int i = 7; i >= 0; i--) {
-        f.write((int) ((long) len >> (8 * i)) & 0xff);
-      }
-    }
-    f.writeBytes(new byte[4]); // the mask: zeros, so the payload goes as is
-    f.writeBytes(" ".repeat(len).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-    return f.toByteArray();
-  }
-
-  /** Reads the server's frames until its close frame; its status code. */
-  private static int closeCode(java.io.InputStream in) throws java.io.IOException {
-    while (true) {
-      int b0 = in.read();
-      assertTrue(b0 >= 0, "the server closed without a close frame");
-      int len = in.read() & 0x7f;
-      if (len == 126) {
-        len = (in.read() << 8) | in.read();
-      } else if (len == 127) {
-        len = (int) java.nio.ByteBuffer.wrap(in.readNBytes(8)).getLong();
-      }
-      byte[] payload = in.readNBytes(len);
-      if ((b0 & 0x0f) == 0x8) {
-        return ((payload[0] & 0xff) << 8) | (payload[1] & 0xff);
-      }
-    }
-  }
-
 
   @Test
   @DisplayName("made-up HTTP methods add no metric series: they count as OTHER")

@@ -1,10 +1,14 @@
 package dev.allot.stock;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.allot.store.RecordStore.StockLine;
 import dev.allot.store.Store;
+import dev.allot.store.Store.LineChange;
 import io.vertx.core.Future;
 
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The drift report ({@code GET /v1/drift}): the counts that disagreed with the books, and the ships
@@ -38,8 +42,19 @@ final class DriftReport {
     return write(d);
   }
 
+  /** A shipped reservation's lines (ship_line's answers, in line order): one entry per location short. */
+  Future<Void> ships(String reservationId, List<StockLine> lines, List<Future<LineChange>> changes, long now) {
+    List<Future<Void>> writes = new ArrayList<>();
+    for (int i = 0; i < changes.size(); i++) {
+      for (Store.ShipShortfall s : changes.get(i).result().shortfalls()) {
+        writes.add(ship(now, lines.get(i).sku(), s.location(), reservationId, s.units(), s.shortfall()));
+      }
+    }
+    return writes.isEmpty() ? Future.succeededFuture() : Future.all(writes).mapEmpty();
+  }
+
   /** A ship that took {@code units} from a location whose onHand had {@code shortfall} fewer. */
-  Future<Void> ship(long now, String sku, String location, String reservationId, long units, long shortfall) {
+  private Future<Void> ship(long now, String sku, String location, String reservationId, long units, long shortfall) {
     metrics.shipShortfall(shortfall);
     LOG.log(System.Logger.Level.WARNING, "ship of reservation {0} took {1} unit(s) of {2} at {3} where onHand had "
         + "{4} fewer: onHand stops at 0 (see GET /v1/drift)", reservationId, units, sku, location, shortfall);

@@ -208,10 +208,8 @@ public final class Reservations {
     }
     return Future.join(pending).transform(ar -> {
       if (ar.failed()) {
-        // Some line may be held. The 503 goes out now, within one Redis timeout; the undo runs after
-        // it (waiting for it would make the client wait a second timeout when Redis is stalled, and
-        // a client that gave up retries into reservation_aborted). Undone now if Redis lets us,
-        // else by the sweeper when the lease ends.
+        // Some line may be held. 503 now, the undo after it (a stalled Redis would make the client
+        // wait a second timeout): undone now if Redis lets us, else by the sweeper (docs/protocol.md).
         metrics.reservation("unavailable");
         abandon(req.id(), stock);
         return Future.failedFuture(ar.cause());
@@ -226,11 +224,10 @@ public final class Reservations {
             metrics.reservation("held");
             return Future.succeededFuture(new Outcome(true, body));
           }
-          // The sweeper gave up on us (we took longer than the pending lease) and may have cleaned up
-          // before our last line landed: give back every line ourselves (all our calls are done).
+          // The sweeper aborted us (we took longer than the pending lease) and may have cleaned up before
+          // our last line landed: every line is given back again, after the answer (all our calls are done).
           metrics.reservation("aborted");
-          releaseLines(req.id(), stock, "abort").compose(x -> settle(req.id())).onFailure(err -> abandonWarnings.warn(
-              () -> "could not undo reservation " + req.id() + " now (" + err + "); the sweeper will"));
+          abandon(req.id(), stock);
           return Future.failedFuture(new AllotException(AllotException.Kind.UNAVAILABLE, "store_unavailable",
               "the reservation took too long to create and is being undone; retry with a new id", null, null,
               storeRetryAfterSeconds));
@@ -478,24 +475,12 @@ public final class Reservations {
         changes.add(ship ? store.shipLine(l.sku(), id, now) : store.releaseLine(l.sku(), id, now, why));
       }
       boolean undone = r.state().equals("rejected") || r.state().equals("aborted");
-      return Future.all(changes).compose(cf -> ship ? reportShortfalls(id, r.lines(), changes, now)
+      return Future.all(changes).compose(cf -> ship ? drift.ships(id, r.lines(), changes, now)
               : Future.succeededFuture())
           .compose(v -> records.finish(id, clock.getAsLong(),
           undone ? Math.min(86400, settings.retentionSeconds()) : settings.retentionSeconds()))
           .mapEmpty();
     });
-  }
-
-  /** A ship that took units a count had found missing: the drift report says so (onHand stopped at 0). */
-  private Future<Void> reportShortfalls(String id, List<StockLine> lines, List<Future<LineChange>> changes,
-                                        long now) {
-    List<Future<Void>> writes = new ArrayList<>();
-    for (int i = 0; i < changes.size(); i++) {
-      for (Store.ShipShortfall s : changes.get(i).result().shortfalls()) {
-        writes.add(drift.ship(now, lines.get(i).sku(), s.location(), id, s.units(), s.shortfall()));
-      }
-    }
-    return writes.isEmpty() ? Future.succeededFuture() : Future.all(writes).mapEmpty();
   }
 
   private Future<Record> load(String id, String callerChannel) {
