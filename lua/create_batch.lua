@@ -29,10 +29,12 @@
     where refusal is one "code:value" per stock line, comma separated: 1:available (could be
     held; available before), 0:available (not enough), 3:allowed (the customer's limit)
   Events  one SPUBLISH (Redis 7+; PUBLISH before) and one 'stock' outbox entry per SKU that changed,
-          after the whole batch; a 'res' outbox entry (reservation.held) per reservation held ]]
+          after the whole batch; the reservation.held events of the call in one outbox entry ('res'
+          for one reservation, 'resb' for several: docs/outbound.md) ]]
 --- @include "include/hold"
 local S, N = tonumber(ARGV[4]), tonumber(ARGV[5])
 local REFUSED_RETENTION = tonumber(ARGV[6])
+local NOW = ARGV[1]
 if not PREFIX_OK or not S or not N or not REFUSED_RETENTION or #KEYS ~= 5 * S + 3 * N + 1 then
   return redis.error_reply('ERR create_batch: bad arguments')
 end
@@ -47,17 +49,42 @@ local function leave_sku(s)
   if changed then dirty[s] = true; changed = false end
 end
 
-local function fill(template, allocs)
-  return (string.gsub(template, '\1(%d+)\1', function(k)
-    local a = allocs[tonumber(k) + 1]
+-- A stock line's allocations as the 201 body shows them (and "backordered" after them).
+local function allocations_json(al)
+  local list, json = al.list, nil
+  if #list == 2 then
+    json = '[{"location":"' .. list[1] .. '","qty":' .. list[2] .. '}]'
+  else
     local parts = {}
-    for i = 1, #a.list, 2 do
-      parts[#parts + 1] = '{"location":"' .. a.list[i] .. '","qty":' .. a.list[i + 1] .. '}'
+    for i = 1, #list, 2 do
+      parts[#parts + 1] = '{"location":"' .. list[i] .. '","qty":' .. list[i + 1] .. '}'
     end
-    local json = '[' .. table.concat(parts, ',') .. ']'
-    if a.bo > 0 then json = json .. ',"backordered":' .. a.bo end
-    return json
-  end))
+    json = '[' .. table.concat(parts, ',') .. ']'
+  end
+  if al.bo > 0 then json = json .. ',"backordered":' .. al.bo end
+  return json
+end
+
+-- The template with each "\1<k>\1" replaced by the k-th stock line's allocations. Plain finds,
+-- and one concatenation for the common one-line template: this runs for every reservation.
+local function fill(template, allocs)
+  local out, pos = nil, 1
+  while true do
+    local a = string.find(template, '\1', pos, true)
+    if not a then break end
+    local b = string.find(template, '\1', a + 1, true)
+    local json = allocations_json(allocs[tonumber(string.sub(template, a + 1, b - 1)) + 1])
+    if pos == 1 and not string.find(template, '\1', b + 1, true) then
+      return string.sub(template, 1, a - 1) .. json .. string.sub(template, b + 1)
+    end
+    out = out or {}
+    out[#out + 1] = string.sub(template, pos, a - 1)
+    out[#out + 1] = json
+    pos = b + 1
+  end
+  if not out then return template end
+  out[#out + 1] = string.sub(template, pos)
+  return table.concat(out)
 end
 
 -- What the batch writes besides the holds, kept until every hold is written (the end of the
@@ -66,11 +93,20 @@ end
 -- for a later reservation of the batch with the same id; dues: each bucket's due entries.
 local made, records, dues, held = {}, {}, {}, 0
 
+-- Most batches hold only new ids: one EXISTS answers for all their records, and only a batch with
+-- a known id among them reads records one by one.
+local record_keys = {}
+for j = 1, N do record_keys[j] = KEYS[5 * S + 3 * (j - 1) + 1] end
+local any_known = rcall('EXISTS', unpack(record_keys)) > 0
+local NONE = {}
+
 local out = {}
 local p = 7 + S
 for j = 1, N do
   local id, fp, channel = ARGV[p], ARGV[p + 1], ARGV[p + 2]
-  local deadline, buffer = tonumber(ARGV[p + 3]), tonumber(ARGV[p + 4])
+  -- The deadline stays the string it came as wherever it is written (a number would be formatted
+  -- again for each write: most of a small reservation's cost is such string work).
+  local deadline, buffer = ARGV[p + 3], tonumber(ARGV[p + 4])
   local customer, backorder, ln, template = ARGV[p + 5], ARGV[p + 6] == '1', ARGV[p + 7], ARGV[p + 8]
   local L = tonumber(ARGV[p + 9])
   local lines = {}
@@ -85,7 +121,7 @@ for j = 1, N do
 
   local base = 5 * S + 3 * (j - 1)
   local K_REC, K_DUE = KEYS[base + 1], KEYS[base + 2]
-  local known = made[id] or rcall('HMGET', K_REC, 'fp', 'st', 'sc', 'body', 'rf', 'ln')
+  local known = made[id] or (any_known and rcall('HMGET', K_REC, 'fp', 'st', 'sc', 'body', 'rf', 'ln')) or NONE
   if known[1] then
     if known[1] ~= fp then
       out[j] = {3}
@@ -110,8 +146,8 @@ for j = 1, N do
         if d.code == 3 then rf[k] = '3:' .. d.allowed else rf[k] = (d.code == 0 and '0:' or '1:') .. d.total end
       end
       local refusal = table.concat(rf, ',')
-      records[#records + 1] = {K_REC, {'st', 'rejected', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cl', 1,
-        'cr', now, 'sc', 409, 'body', '', 'rf', refusal}}
+      records[#records + 1] = {K_REC, {'st', 'rejected', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cl', '1',
+        'cr', NOW, 'sc', '409', 'body', '', 'rf', refusal}}
       made[id] = {fp, 'rejected', 409, '', refusal, ln}
       out[j] = {0, refusal}
     else
@@ -123,8 +159,8 @@ for j = 1, N do
         leave_sku(l.s)
       end
       local body = fill(template, allocs)
-      records[#records + 1] = {K_REC, {'st', 'held', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cr', now,
-        'sc', 201, 'body', body}, id}
+      records[#records + 1] = {K_REC, {'st', 'held', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cr', NOW,
+        'sc', '201', 'body', body}, id}
       made[id] = {fp, 'held', 201, body, '', ln}
       local due = dues[K_DUE]
       if not due then
@@ -145,14 +181,26 @@ for s = 1, S do
   hold_flush()
   leave_sku(s)
 end
+-- Their reservation.held events: one 'res' entry for one, else one 'resb' entry for all of them
+-- (ids, channels and deadlines comma separated, bodies newline separated: JSON text never holds a
+-- raw newline; lua/README.md).
+local ev_ids, ev_channels, ev_deadlines, ev_bodies = {}, {}, {}, {}
 for _, r in ipairs(records) do
   local f = r[2]
   rcall('HSET', r[1], unpack(f))
   if f[2] == 'rejected' then
     rcall('EXPIRE', r[1], REFUSED_RETENTION)
   else
-    rcall('XADD', K_OUT, '*', 't', 'res', 'st', 'held', 'r', r[3], 'c', f[6], 'd', f[8], 'o', '', 'b', f[16])
+    local e = #ev_ids + 1
+    ev_ids[e], ev_channels[e], ev_deadlines[e], ev_bodies[e] = r[3], f[6], f[8], f[16]
   end
+end
+if #ev_ids == 1 then
+  rcall('XADD', K_OUT, '*', 't', 'res', 'st', 'held', 'r', ev_ids[1], 'c', ev_channels[1], 'd', ev_deadlines[1],
+    'o', '', 'b', ev_bodies[1])
+elseif #ev_ids > 1 then
+  rcall('XADD', K_OUT, '*', 't', 'resb', 'st', 'held', 'r', table.concat(ev_ids, ','), 'c',
+    table.concat(ev_channels, ','), 'd', table.concat(ev_deadlines, ','), 'b', table.concat(ev_bodies, '\n'))
 end
 for key, members in pairs(dues) do rcall('ZADD', key, unpack(members)) end
 -- The counters are only ever read summed over the buckets (RecordStore.stats), so the whole

@@ -16,7 +16,9 @@
           {code = 3, allowed}                 the customer's limit: at most `allowed` more
     apply_hold(rid, d, qty, deadline, channel, customer, locs)
         makes decision d (code 1): reserves its units from the channel's allocation first, then
-        location by location in `locs` order, with a ledger line each, the holds entry and its expiry; answers the allocations as a flat
+        location by location in `locs` order, the holds entry and its expiry (the ledger lines are
+        written by hold_flush: per location, one entry for one hold, one compact entry for several,
+        lua/README.md); answers the allocations as a flat
         {loc, qty, ...} list and the SKU's version after it
     hold_flush()                       writes what the holds changed back to the bound SKU's keys
     sku_version()                      the bound SKU's version (as held so far) ]]
@@ -31,7 +33,7 @@ local function cache()
   local v = rcall('HMGET', K_STOCK, 'limit', 'ver', 'lseq', 'backordered')
   c = {limit = tonumber(v[1]), ver = tonumber(v[2]), lseq = tonumber(v[3]) or 0, bo = tonumber(v[4]) or 0,
        bo_read = tonumber(v[4]) or 0,
-       locs = {}, customers = {}, holds = {}, expiry = {}, entries = {}, allocs = {}, dirty = false}
+       locs = {}, customers = {}, holds = {}, expiry = {}, booked = {}, booked_order = {}, allocs = {}, dirty = false}
   caches[K_STOCK] = c
   return c
 end
@@ -65,6 +67,22 @@ local function hold_flush()
   local c = caches[K_STOCK]
   caches[K_STOCK] = nil
   if not c or not c.dirty then return end
+  -- The ledger: per location, its holds in order, each with the next seq. One hold is one plain
+  -- entry; several are one compact entry whose numbers are those after the last of them, with
+  -- "holds": "ref=qty[:k],..." in order (lua/README.md; the server expands it into one entry per
+  -- hold). A hold wholly backordered takes no units from any location: no ledger line.
+  local entries = {}
+  for _, loc in ipairs(c.booked_order) do
+    local b, n = c.booked[loc], c.locs[loc]
+    c.lseq = c.lseq + b.count
+    local extra
+    if b.count == 1 then
+      if b.k > 0 then extra = ',"fromAllocation":' .. b.k end
+    else
+      extra = ',"holds":"' .. table.concat(b, ',') .. '"'
+    end
+    entries[#entries + 1] = ledger_entry(c.lseq, 'hold', loc, b.last, n.on, n.res, n.com, n.q, nil, extra)
+  end
   local fields = {'ver', c.ver, 'lseq', c.lseq}
   if c.bo ~= c.bo_read then
     fields[#fields + 1] = 'backordered'
@@ -89,9 +107,8 @@ local function hold_flush()
   rcall('HSET', K_STOCK, unpack(fields))
   rcall('HSET', K_HOLDS, unpack(c.holds))
   rcall('ZADD', K_EXPIRY, unpack(c.expiry))
-  -- A hold wholly backordered takes no units from any location: no ledger line.
-  if #c.entries > 0 then
-    rcall('LPUSH', K_LEDGER, unpack(c.entries))
+  if #entries > 0 then
+    rcall('LPUSH', K_LEDGER, unpack(entries))
     rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1)
   end
   local counts = {}
@@ -197,26 +214,33 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
       local n = loc_counts(c, loc)
       n.res = n.res + t + k
       n.dirty = true
-      local extra
+      -- The quantity as text once: formatting a number is most of what building these strings costs.
+      local qs = tostring(t + k)
       if k > 0 then
         local al = alloc_of(c, channel)
         al.u = al.u + k
         al.dirty = true
         n.ar = n.ar - k
-        parts[#parts + 1] = loc .. '=' .. (t + k) .. ':' .. k
-        extra = ',"fromAllocation":' .. k
-      else
-        parts[#parts + 1] = loc .. '=' .. t
+        qs = qs .. ':' .. k
       end
+      parts[#parts + 1] = loc .. '=' .. qs
       allocs[#allocs + 1] = loc
       allocs[#allocs + 1] = t + k
-      c.lseq = c.lseq + 1
-      c.entries[#c.entries + 1] = ledger_entry(c.lseq, 'hold', loc, rid, n.on, n.res, n.com, n.q, nil, extra)
+      local b = c.booked[loc]
+      if not b then
+        b = {count = 0}
+        c.booked[loc] = b
+        c.booked_order[#c.booked_order + 1] = loc
+      end
+      b.count = b.count + 1
+      b[b.count] = rid .. '=' .. qs
+      b.last, b.k = rid, k
     end
   end
   local h = c.holds
   h[#h + 1] = rid
-  h[#h + 1] = 'h|' .. deadline .. '|' .. channel .. '|' .. table.concat(parts, ',') .. '|' .. customer .. '|' .. d.bo
+  h[#h + 1] = 'h|' .. deadline .. '|' .. channel .. '|' .. (#parts == 1 and parts[1] or table.concat(parts, ','))
+    .. '|' .. customer .. '|' .. (d.bo == 0 and '0' or d.bo)
   c.expiry[#c.expiry + 1] = deadline
   c.expiry[#c.expiry + 1] = rid
   c.bo = c.bo + d.bo

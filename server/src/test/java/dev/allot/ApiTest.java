@@ -225,6 +225,49 @@ class ApiTest {
   }
 
   @Test
+  @DisplayName("parallel buyers: the ledger has one hold entry per 201, seqs without gaps, each with the numbers after it")
+  void ledgerUnderParallelBuyers() {
+    String hot = Api.sku("ledger");
+    admin.receive(hot, "main", 40);
+    java.util.List<String> ids = new java.util.ArrayList<>();
+    java.util.List<java.util.concurrent.CompletableFuture<Api.Res>> calls = new java.util.ArrayList<>();
+    for (int i = 0; i < 60; i++) {
+      String id = Api.id("lp");
+      ids.add(id);
+      calls.add(web.async("POST", "/v1/reservations", reserveBody(id, "web", hot, 1, 600)));
+    }
+    java.util.Set<String> held = new java.util.HashSet<>();
+    for (int i = 0; i < calls.size(); i++) {
+      Api.Res r = calls.get(i).join();
+      assertTrue(r.status() == 201 || r.status() == 409, r.toString());
+      if (r.status() == 201) {
+        held.add(ids.get(i));
+      }
+    }
+    assertEquals(40, held.size());
+    JsonNode entries = expect(admin.get("/v1/skus/" + hot + "/ledger?limit=1000"), 200).json().path("entries");
+    assertEquals(41, entries.size(), "the receive and one entry per hold: " + entries);
+    java.util.Set<String> refs = new java.util.HashSet<>();
+    long seq = entries.path(0).path("seq").asLong();
+    long reserved = 40;
+    for (int i = 0; i < 40; i++) {
+      JsonNode e = entries.path(i);
+      assertEquals("hold", e.path("type").asText(), e.toString());
+      assertTrue(refs.add(e.path("ref").asText()), "one entry per hold: " + e);
+      assertEquals(seq - i, e.path("seq").asLong(), "no gaps, newest first");
+      assertEquals(reserved - i, e.path("reserved").asLong(), "the numbers after this hold: " + e);
+      assertEquals(40, e.path("onHand").asLong());
+      assertFalse(e.has("holds"), "never the stored form: " + e);
+    }
+    assertEquals(held, refs, "exactly the 201s");
+    assertEquals("receive", entries.path(40).path("type").asText());
+    assertEquals(seq - 40, entries.path(40).path("seq").asLong());
+    JsonNode two = expect(admin.get("/v1/skus/" + hot + "/ledger?limit=2"), 200).json().path("entries");
+    assertEquals(2, two.size(), "limit counts entries as read, not as stored");
+    assertEquals(entries.path(1), two.path(1));
+  }
+
+  @Test
   @DisplayName("shipping what a count found missing: onHand stops at 0, the shortfall is reported, a later receive counts in full")
   void shipAfterCountShortfall() {
     String id = Api.id("cart");

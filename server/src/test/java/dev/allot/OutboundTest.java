@@ -316,6 +316,8 @@ class OutboundTest {
         .forEach(e -> heldEvents.merge(e.path("data").path("id").asText(), 1, Integer::sum));
     assertEquals(created, heldEvents.keySet(), "exactly the 201s have a held event");
     heldEvents.forEach((id, n) -> assertEquals(1, n, id + " held once"));
+    assertEquals(events.size(), events.stream().map(e -> e.path("id").asText()).distinct().count(),
+        "every event its own id, also those of one group commit's entry");
     long version = 0;
     long lastAvailable = Long.MAX_VALUE;
     for (JsonNode e : events) {

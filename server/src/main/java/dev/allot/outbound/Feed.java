@@ -151,7 +151,9 @@ public final class Feed {
     String at = Instant.ofEpochMilli(e.millis()).toString();
     String base = "evt_" + e.id();
     return switch (e.get("t")) {
-      case "res" -> List.of(reservation(e, base, at));
+      case "res" -> List.of(reservation(e.get("st"), e.get("r"), e.get("c"), e.get("d"), e.get("o"), e.get("b"), base,
+          at));
+      case "resb" -> reservations(e, base, at);
       case "stock" -> availability(e, base, at);
       case "move" -> movement(e, base, at);
       // An entry of a kind this version does not know (a newer server's): skipped, never an error.
@@ -159,18 +161,36 @@ public final class Feed {
     };
   }
 
-  private static ObjectNode reservation(Entry e, String id, String at) {
-    String state = e.get("st");
+  private static ObjectNode reservation(String state, String rid, String channel, String deadline, String orderId,
+                                        String body, String id, String at) {
     ObjectNode ev = head(id, "reservation." + state, at);
-    ev.put("channel", e.get("c"));
-    long deadline = parseLong(e.get("d"));
-    String body = e.get("b");
+    ev.put("channel", channel);
     if (body.isEmpty()) {
-      ev.putObject("data").put("id", e.get("r")).put("state", state);
+      ev.putObject("data").put("id", rid).put("state", state);
     } else {
-      ev.set("data", Json.read(Reservations.document(body, state, deadline, e.get("o"))));
+      ev.set("data", Json.read(Reservations.document(body, state, parseLong(deadline), orderId)));
     }
     return ev;
+  }
+
+  /**
+   * A batch's reservations in one entry (lua/create_batch.lua): ids, channels and deadlines comma
+   * separated, bodies newline separated, in order; the i-th is event {@code <base>_<i>}.
+   */
+  private static List<ObjectNode> reservations(Entry e, String base, String at) {
+    String[] ids = e.get("r").split(",", -1);
+    String[] channels = e.get("c").split(",", -1);
+    String[] deadlines = e.get("d").split(",", -1);
+    String[] bodies = e.get("b").split("\n", -1);
+    if (channels.length != ids.length || deadlines.length != ids.length || bodies.length != ids.length) {
+      throw new IllegalStateException("feed entry " + e.id() + ": " + ids.length + " reservations but "
+          + channels.length + " channels, " + deadlines.length + " deadlines, " + bodies.length + " bodies");
+    }
+    List<ObjectNode> out = new ArrayList<>(ids.length);
+    for (int i = 0; i < ids.length; i++) {
+      out.add(reservation(e.get("st"), ids[i], channels[i], deadlines[i], "", bodies[i], base + "_" + (i + 1), at));
+    }
+    return out;
   }
 
   private List<ObjectNode> availability(Entry e, String base, String at) {

@@ -1,5 +1,6 @@
 package dev.allot.stock;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.allot.store.RecordStore;
@@ -201,10 +202,50 @@ public final class Inventory {
       for (String e : entries) {
         ObjectNode entry = (ObjectNode) Json.read(e);
         entry.put("at", Instant.ofEpochMilli(entry.path("at").asLong()).toString());
-        arr.add(entry);
+        for (ObjectNode one : expand(entry)) {
+          if (arr.size() < limit) {
+            arr.add(one);
+          }
+        }
       }
       return o;
     });
+  }
+
+  /**
+   * A stored ledger entry as the entries it stands for, newest first. A group commit's holds at one
+   * location are stored as one entry (lua/README.md, the ledger): the numbers after the last hold,
+   * and "holds": "ref=qty[:fromAllocation],..." in order, with consecutive seqs ending at its seq.
+   * Each hold's numbers are worked back from the quantities of the holds after it (a hold changes
+   * only "reserved").
+   */
+  public static List<ObjectNode> expand(ObjectNode entry) {
+    JsonNode holds = entry.get("holds");
+    if (holds == null || !holds.isTextual()) {
+      return List.of(entry);
+    }
+    String[] parts = holds.asText().split(",");
+    List<ObjectNode> out = new ArrayList<>(parts.length);
+    long seq = entry.path("seq").asLong();
+    long reserved = entry.path("reserved").asLong();
+    for (int i = parts.length - 1; i >= 0; i--) {
+      String part = parts[i];
+      int eq = part.lastIndexOf('=');
+      int colon = part.indexOf(':', eq);
+      long qty = Long.parseLong(colon < 0 ? part.substring(eq + 1) : part.substring(eq + 1, colon));
+      ObjectNode one = entry.deepCopy();
+      one.remove("holds");
+      one.put("seq", seq);
+      one.put("ref", part.substring(0, eq));
+      one.put("reserved", reserved);
+      if (colon >= 0) {
+        one.put("fromAllocation", Long.parseLong(part.substring(colon + 1)));
+      }
+      out.add(one);
+      seq--;
+      reserved -= qty;
+    }
+    return out;
   }
 
   /** Counts whose drift was not zero, newest first. */

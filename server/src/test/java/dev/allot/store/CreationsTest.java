@@ -148,6 +148,58 @@ class CreationsTest {
   }
 
   @Test
+  @DisplayName("a batch's holds at one location are one stored ledger entry that reads as one entry per hold; its held events one feed entry")
+  void batchLedgerAndEvents() {
+    receive(sku, "main", 3);
+    String a = Api.id("la");
+    String b = Api.id("lb");
+    String c = Api.id("lc");
+    String d = Api.id("ld");
+    long seqBefore = await(redis.send(Command.HGET, Keys.stock(sku), "lseq")).toLong();
+    List<Creation> out = await(creations.send(List.of(
+        res(a, "fa", null, new StockLine(sku, 2)),
+        res(b, "fb", null, new StockLine(sku, 2)),
+        res(c, "fc", null, new StockLine(sku, 2)),
+        res(d, "fd", null, new StockLine(sku, 1)))));
+    assertEquals(List.of(Result.CREATED, Result.CREATED, Result.CREATED, Result.REFUSED),
+        out.stream().map(Creation::result).toList());
+
+    // Stored: main's three holds in one entry (numbers after the last), shop's one hold plain.
+    List<String> stored = await(store.ledger(sku, 10));
+    assertTrue(stored.get(0).contains("\"location\":\"shop\"") && !stored.get(0).contains("holds"), stored.get(0));
+    assertTrue(stored.get(1).contains("\"holds\":\"" + a + "=2," + b + "=2," + c + "=1\"")
+        && stored.get(1).contains("\"reserved\":5") && stored.get(1).contains("\"ref\":\"" + c + "\""), stored.get(1));
+
+    // Read: one entry per hold, newest first, consecutive seqs, each with the numbers after it.
+    List<com.fasterxml.jackson.databind.node.ObjectNode> read = new ArrayList<>();
+    for (String e : stored.subList(0, 2)) {
+      read.addAll(dev.allot.stock.Inventory.expand((com.fasterxml.jackson.databind.node.ObjectNode)
+          dev.allot.stock.Json.read(e)));
+    }
+    assertEquals(List.of(c, c, b, a), read.stream().map(e -> e.path("ref").asText()).toList());
+    assertEquals(List.of("shop", "main", "main", "main"), read.stream().map(e -> e.path("location").asText()).toList());
+    assertEquals(List.of(seqBefore + 4, seqBefore + 3, seqBefore + 2, seqBefore + 1),
+        read.stream().map(e -> e.path("seq").asLong()).toList());
+    assertEquals(List.of(1L, 5L, 4L, 2L), read.stream().map(e -> e.path("reserved").asLong()).toList());
+    assertTrue(read.stream().noneMatch(e -> e.has("holds")));
+    assertEquals(seqBefore + 4, await(redis.send(Command.HGET, Keys.stock(sku), "lseq")).toLong());
+
+    // The feed: the three held reservations in one entry, in order, bodies as answered.
+    Response last = await(redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", "10"));
+    Response resb = null;
+    for (Response entry : last) {
+      List<String> f = new ArrayList<>();
+      entry.get(1).forEach(x -> f.add(x.toString()));
+      if (f.contains("resb") && f.get(f.indexOf("r") + 1).contains(a)) {
+        resb = entry.get(1);
+        assertEquals(a + "," + b + "," + c, f.get(f.indexOf("r") + 1));
+        assertEquals(out.get(0).body() + "\n" + out.get(1).body() + "\n" + out.get(2).body(), f.get(f.indexOf("b") + 1));
+      }
+    }
+    assertTrue(resb != null, "one resb entry for the batch's holds");
+  }
+
+  @Test
   @DisplayName("a cart over two SKUs is all or nothing inside a batch; each SKU's ledger explains its numbers")
   void cartsAllOrNothing() {
     String other = Api.sku("other");
