@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 import static dev.allot.http.Auth.caller;
 import static dev.allot.http.Bodies.requiredLong;
@@ -21,8 +20,6 @@ import static dev.allot.http.Bodies.text;
 
 /** Reservations (API.md, "Reservations"): reserve, read, and each transition. */
 final class ReservationRoutes {
-  private static final Pattern CUSTOMER = Pattern.compile("[A-Za-z0-9._:@-]{1,128}");
-
   private final Reservations reservations;
   private final Catalog catalog;
   private final int defaultTtlSeconds;
@@ -71,7 +68,7 @@ final class ReservationRoutes {
     JsonNode cust = body.get("customer");
     String customer = null;
     if (cust != null && !cust.isNull()) {
-      if (!cust.isTextual() || !CUSTOMER.matcher(cust.asText()).matches()) {
+      if (!cust.isTextual() || !Validate.customer(cust.asText())) {
         throw AllotException.badField("invalid_customer", "customer", "customer must match [A-Za-z0-9._:@-]{1,128}");
       }
       customer = cust.asText();

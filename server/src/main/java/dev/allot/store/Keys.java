@@ -83,16 +83,29 @@ public final class Keys {
   }
 
   public static String reservation(String reservationId) {
-    return "allot:{r" + bucket(reservationId) + "}:res:" + reservationId;
+    return RECORD_PREFIX[bucket(reservationId)] + reservationId;
   }
 
   public static String due(int bucket) {
-    return "allot:{r" + bucket + "}:due";
+    return DUE[bucket];
   }
 
   /** Reservation counters of one bucket (created, held now, committed, expired). */
   public static String stats(int bucket) {
-    return "allot:{r" + bucket + "}:stats";
+    return STATS[bucket];
+  }
+
+  // Each bucket's key names, made once: every reservation needs three of them.
+  private static final String[] RECORD_PREFIX = perBucket("allot:{r%d}:res:");
+  private static final String[] DUE = perBucket("allot:{r%d}:due");
+  private static final String[] STATS = perBucket("allot:{r%d}:stats");
+
+  private static String[] perBucket(String format) {
+    String[] out = new String[BUCKETS];
+    for (int b = 0; b < BUCKETS; b++) {
+      out[b] = String.format(format, b);
+    }
+    return out;
   }
 
   public static String dueFor(String reservationId) {
