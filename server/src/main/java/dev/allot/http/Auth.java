@@ -13,12 +13,15 @@ final class Auth {
   private static final String KEY = "allot.key";
 
   private final boolean disabled;
-  private final Map<String, String> keys;
+  /** Each key's caller, made once: a request only looks its key up. */
+  private final Map<String, Caller> keys;
 
   /** keys: API key -> role; disabled: every caller is an admin (an explicit setting, said loudly at start). */
   Auth(boolean disabled, Map<String, String> keys) {
     this.disabled = disabled;
-    this.keys = keys;
+    Map<String, Caller> callers = new java.util.HashMap<>();
+    keys.forEach((key, role) -> callers.put(key, new Caller(role)));
+    this.keys = Map.copyOf(callers);
   }
 
   /** A route handler: puts the {@link Caller} on the context, or answers 401. */
@@ -36,14 +39,14 @@ final class Auth {
       // Browsers cannot set headers on a WebSocket: the stream alone takes the key from the query.
       key = ctx.request().getParam("access_token");
     }
-    String role = key == null ? null : keys.get(key);
-    if (role == null) {
+    Caller caller = key == null ? null : keys.get(key);
+    if (caller == null) {
       ctx.response().putHeader("WWW-Authenticate", "Bearer");
       Problems.send(ctx, 401, "unauthorized", key == null
           ? "an API key is required: Authorization: Bearer <key>" : "unknown API key");
       return;
     }
-    ctx.put(CALLER, new Caller(role));
+    ctx.put(CALLER, caller);
     ctx.put(KEY, key);
     ctx.next();
   }

@@ -20,7 +20,7 @@ final class Bodies {
   /** The body as a JSON object; an empty body is an empty object when {@code optional}, else 400 malformed_json. */
   static JsonNode object(RoutingContext ctx, boolean optional) {
     Buffer b = ctx.body().buffer();
-    if (b == null || b.length() == 0 || b.toString().isBlank()) {
+    if (b == null || blank(b)) {
       if (optional) {
         return Json.object();
       }
@@ -34,7 +34,7 @@ final class Bodies {
     }
     JsonNode n;
     try {
-      n = Json.MAPPER.readTree(b.getBytes());
+      n = Json.TREES.readTree(b.getBytes());
     } catch (JsonProcessingException e) {
       throw AllotException.badField("malformed_json", "body", "the body is not valid JSON: " + e.getOriginalMessage());
     } catch (IOException e) {
@@ -44,6 +44,20 @@ final class Bodies {
       throw AllotException.badField("malformed_json", "body", "the body must be a JSON object");
     }
     return n;
+  }
+
+  /** String.isBlank of the body, without decoding an ASCII body into a String first. */
+  private static boolean blank(Buffer b) {
+    for (int i = 0; i < b.length(); i++) {
+      byte c = b.getByte(i);
+      if (c < 0) {
+        return b.toString().isBlank();
+      }
+      if (!Character.isWhitespace(c)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** application/json (any parameters, such as a charset) or a +json type. */

@@ -25,7 +25,7 @@ public final class Keys {
    */
   public static List<String> recordKeys(String reservationId) {
     int bucket = bucket(reservationId);
-    return List.of(reservation(reservationId), due(bucket), stats(bucket));
+    return List.of(RECORD_PREFIX[bucket] + reservationId, DUE[bucket], STATS[bucket]);
   }
 
   public static String stock(String sku) {
