@@ -19,6 +19,7 @@ import dev.allot.stream.StreamHub;
 import dev.allot.store.Creations;
 import dev.allot.store.Decisions;
 import dev.allot.store.EventLog;
+import dev.allot.store.InFlight;
 import dev.allot.store.Outboxes;
 import dev.allot.store.RecordStore;
 import dev.allot.store.RedisProcess;
@@ -88,7 +89,11 @@ public final class AllotServer {
     Metrics metrics = new Metrics(registry);
     LongSupplier clock = System::currentTimeMillis;
     Catalog catalog = new Catalog(store);
-    StockServices shared = stockOver(redis, settings, catalog, metrics, clock);
+    // Group commit's limits on calls under way, one for creations, one for commits and releases: per
+    // instance, shared by every event loop's queue.
+    InFlight[] inFlight = {new InFlight(settings.redis().groupCommitInFlight()),
+        new InFlight(settings.redis().groupCommitInFlight())};
+    StockServices shared = stockOver(redis, settings, catalog, metrics, clock, inFlight);
     Reservations reservations = shared.reservations();
     Movements movements = shared.movements();
     Sweeper sweeper = new Sweeper(new RecordStore(redis), reservations, settings.reservations(), metrics, clock);
@@ -101,7 +106,8 @@ public final class AllotServer {
     // Each HTTP event loop gets stock services over a Redis client of its own, built on that loop.
     Settings wired = settings;
     Function<Vertx, StockServices> perLoop = loop ->
-        stockOver(RedisStore.create(loop, wired.redis()).trackOutboxes(outboxes), wired, catalog, metrics, clock);
+        stockOver(RedisStore.create(loop, wired.redis()).trackOutboxes(outboxes), wired, catalog, metrics, clock,
+            inFlight);
     ApiVerticle.Services services = new ApiVerticle.Services(settings, perLoop, catalog, shared.inventory(),
         hub, registry, demo ? Demo.pageConfig() : null, new ConnectionGate(settings.http(), registry));
     Settings s = settings;
@@ -188,16 +194,15 @@ public final class AllotServer {
 
   /** The stock services over one Redis client; closing them closes that client. */
   private static StockServices stockOver(RedisStore redis, Settings settings, Catalog catalog, Metrics metrics,
-                                         LongSupplier clock) {
+                                         LongSupplier clock, InFlight[] inFlight) {
     Store store = new Store(redis, settings.stock().ledgerMaxEntries());
     RecordStore records = new RecordStore(redis);
     // One Redis holds a reservation's record and all its SKUs unless it is a cluster: then one call creates it.
     Creations creations = redis.cluster() ? null : new Creations(redis, settings.stock().ledgerMaxEntries(),
-        settings.redis().groupCommitInFlight());
+        inFlight[0]);
     return new StockServices(
         new Reservations(store, records, creations,
-            redis.cluster() ? null : new Decisions(redis, settings.stock().ledgerMaxEntries(),
-                settings.redis().groupCommitInFlight()), catalog,
+            redis.cluster() ? null : new Decisions(redis, settings.stock().ledgerMaxEntries(), inFlight[1]), catalog,
             settings.reservations(),
             settings.http().storeRetryAfterSeconds(), metrics, clock),
         new Movements(store, catalog, settings.stock(), metrics, clock),

@@ -46,7 +46,8 @@ public record Settings(Http http, Redis redis, Reservations reservations, Stock 
    * Redis: {@code url} null and no {@code cluster} nodes means an embedded Redis (demo mode);
    * cluster nodes mean cluster mode. {@code waitReplicas} > 0: a script's change is answered only
    * once this many replicas have it (WAIT, for at most {@code waitMillis}). {@code groupCommitInFlight}:
-   * how many group-committed calls an event loop may have under way at once (store.Creations).
+   * how many group-committed calls the instance may have under way at once, its event loops together
+   * (store.InFlight; one limit for creations, one for commits and releases).
    */
   public record Redis(String url, List<String> cluster, int poolSize, int timeoutMillis, int waitReplicas,
                       int waitMillis, int groupCommitInFlight, Tls tls) {

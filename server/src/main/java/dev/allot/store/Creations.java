@@ -13,8 +13,8 @@ import java.util.Map;
 /**
  * Reservations created whole, record and every stock line, in one script call (lua/create_batch.lua)
  * where all their keys live on one Redis: a standalone Redis. Calls are group-committed
- * ({@link GroupCommit}): one batch in flight per instance of this class (one per event loop), what
- * arrives meanwhile goes in the next. A Redis Cluster spreads a reservation over several nodes and
+ * ({@link GroupCommit}): each event loop queues its own, the instance has at most a few calls under
+ * way at once ({@link InFlight}), and what arrives meanwhile goes in the next. A Redis Cluster spreads a reservation over several nodes and
  * uses the saga instead ({@link RecordStore#begin}, {@link Store#reserveLine}).
  */
 public final class Creations {
@@ -59,12 +59,10 @@ public final class Creations {
   private final GroupCommit<NewReservation, Creation> group;
 
   /**
-   * inFlight: how many batch calls one instance (one event loop) may have under way at once, each on a
-   * connection of its own (ALLOT_GROUP_COMMIT_IN_FLIGHT): 1 makes the fullest batches; 2 keeps Redis
-   * busy while a loop writes the answers of the last batch, which measured faster here
-   * (docs/benchmarks.md).
+   * inFlight: the instance's limit on create_batch calls under way at once, shared by the event loops'
+   * queues (ALLOT_GROUP_COMMIT_IN_FLIGHT; docs/benchmarks.md has the figures behind the default).
    */
-  public Creations(RedisStore redis, int ledgerMaxEntries, int inFlight) {
+  public Creations(RedisStore redis, int ledgerMaxEntries, InFlight inFlight) {
     this.redis = redis;
     this.ledgerMax = Integer.toString(ledgerMaxEntries);
     this.group = new GroupCommit<>(BATCH_CAP, inFlight, r -> r.lines().size(), this::send);

@@ -28,8 +28,8 @@ public final class Decisions {
   private final String ledgerMax;
   private final GroupCommit<Operation, Response> group;
 
-  /** inFlight: as for {@link Creations}. */
-  public Decisions(RedisStore redis, int ledgerMaxEntries, int inFlight) {
+  /** inFlight: as for {@link Creations} (a limit of its own: commits never wait behind creations). */
+  public Decisions(RedisStore redis, int ledgerMaxEntries, InFlight inFlight) {
     this.redis = redis;
     this.ledgerMax = Integer.toString(ledgerMaxEntries);
     this.group = new GroupCommit<>(Creations.BATCH_CAP, inFlight, o -> o.lines().size(), this::send);

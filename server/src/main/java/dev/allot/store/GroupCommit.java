@@ -2,26 +2,31 @@ package dev.allot.store;
 
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.Context;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.function.Function;
 import java.util.function.ToIntFunction;
 
 /**
- * Group commit: at most {@code maxInFlight} calls in flight (each on a connection of its own);
- * whatever is submitted meanwhile waits and goes to Redis together in the next call, at most
- * {@code cap} of weight a call (an item's weight is the work it brings, such as its stock lines:
- * a script blocks Redis while it runs, so a call of a few big carts is cut as short as one of
- * many small ones; an item heavier than the cap goes alone). Nothing ever waits on a
- * timer: on an idle queue a submission is sent at once, so an idle box answers as fast as
- * before, and a busy one sends fewer, fuller calls (TigerBeetle's clients do the same).
+ * Group commit: one queue per event loop, and at most as many calls under way at once as the
+ * instance's {@link InFlight} allows, across all its loops; whatever is submitted meanwhile waits
+ * and goes to Redis together in the next call, at most {@code cap} of weight a call (an item's
+ * weight is the work it brings, such as its stock lines: a script blocks Redis while it runs, so a
+ * call of a few big carts is cut as short as one of many small ones; an item heavier than the cap
+ * goes alone). Nothing ever waits on a timer: on an idle instance a submission is sent at once, so
+ * an idle box answers as fast as before, and a busy one sends fewer, fuller calls (TigerBeetle's
+ * clients do the same).
  *
  * <p>The call answers one outcome per item, in order; a failed call fails every item in it (the
  * script is atomic, so either all of the batch happened or none of it did, and a caller told 503
- * may find its change made, as with any single call). Thread-safe, though each instance is used
- * by the event loop that owns its Redis client.
+ * may find its change made, as with any single call). A queue sends on its own event loop (its
+ * Redis client's): a slot another loop frees is handed over with one task on this loop, once per
+ * call, never per item. Thread-safe.
  */
 final class GroupCommit<I, O> {
   private static final System.Logger LOG = System.getLogger(GroupCommit.class.getName());
@@ -32,48 +37,46 @@ final class GroupCommit<I, O> {
   private final Function<List<I>, Future<List<O>>> call;
   private final ToIntFunction<I> weight;
   private final int cap;
-  private final int maxInFlight;
+  private final InFlight inFlight;
+  /** Runs a task on this queue's event loop (at once when there is none, as in unit tests). */
+  private final Executor loop;
   private final ArrayDeque<Waiting<I, O>> queue = new ArrayDeque<>();
-  private int inFlight;
 
-  /**
-   * call: sends one batch and answers one outcome per item, in order. maxInFlight: how many calls may
-   * be under way at once (each on a connection of its own).
-   */
-  GroupCommit(int cap, int maxInFlight, ToIntFunction<I> weight, Function<List<I>, Future<List<O>>> call) {
-    if (cap < 1 || maxInFlight < 1) {
-      throw new IllegalArgumentException("cap and maxInFlight must be at least 1");
+  /** call: sends one batch and answers one outcome per item, in order. */
+  GroupCommit(int cap, InFlight inFlight, ToIntFunction<I> weight, Function<List<I>, Future<List<O>>> call) {
+    if (cap < 1) {
+      throw new IllegalArgumentException("cap must be at least 1");
     }
     this.cap = cap;
     this.weight = weight;
-    this.maxInFlight = maxInFlight;
+    this.inFlight = inFlight;
     this.call = call;
+    Context context = Vertx.currentContext();
+    this.loop = context == null ? Runnable::run : task -> {
+      if (context == Vertx.currentContext()) {
+        task.run();
+      } else {
+        context.runOnContext(v -> task.run());
+      }
+    };
   }
 
   Future<O> submit(I item) {
     Promise<O> promise = Promise.promise();
-    boolean send;
     synchronized (this) {
       queue.add(new Waiting<>(item, promise));
-      send = inFlight < maxInFlight;
-      if (send) {
-        inFlight++;
-      }
     }
-    if (send) {
+    if (inFlight.acquire(this)) {
       next();
     }
     return promise.future();
   }
 
-  /** Sends what waits (up to the cap), or marks the queue idle when nothing does. */
+  /** With a slot: sends what waits (up to the cap), or passes the slot on when nothing does. */
   private void next() {
     List<Waiting<I, O>> batch;
+    boolean more;
     synchronized (this) {
-      if (queue.isEmpty()) {
-        inFlight--;
-        return;
-      }
       batch = new ArrayList<>(Math.min(cap, queue.size()));
       int load = 0;
       while (!queue.isEmpty() && (batch.isEmpty() || load + weight.applyAsInt(queue.peek().item()) <= cap)) {
@@ -81,6 +84,15 @@ final class GroupCommit<I, O> {
         load += weight.applyAsInt(next.item());
         batch.add(next);
       }
+      more = !queue.isEmpty();
+    }
+    if (batch.isEmpty()) {
+      passOn();
+      return;
+    }
+    if (more && inFlight.acquire(this)) {
+      // More than a call's cap waits here and a slot is free: it goes in a call of its own as well.
+      loop.execute(this::next);
     }
     List<I> items = new ArrayList<>(batch.size());
     batch.forEach(w -> items.add(w.item()));
@@ -91,9 +103,9 @@ final class GroupCommit<I, O> {
       sent = Future.failedFuture(e);
     }
     sent.onComplete(ar -> {
-      // The next batch goes out before this one's callers are answered: Redis works on it while
+      // The next call goes out before this one's callers are answered: Redis works on it while
       // this loop writes the answers.
-      next();
+      passOn();
       if (ar.failed()) {
         batch.forEach(w -> settle(w, null, ar.cause()));
       } else if (ar.result().size() != batch.size()) {
@@ -107,6 +119,22 @@ final class GroupCommit<I, O> {
         }
       }
     });
+  }
+
+  /**
+   * A call of this queue ended (or it had nothing to send): its slot goes to the queue that waited
+   * longest, on that queue's own loop; this one lines up behind it when it has items waiting, and
+   * keeps the slot when no other queue waits.
+   */
+  private void passOn() {
+    boolean waiting;
+    synchronized (this) {
+      waiting = !queue.isEmpty();
+    }
+    GroupCommit<?, ?> next = inFlight.handOver(this, waiting);
+    if (next != null) {
+      next.loop.execute(next::next);
+    }
   }
 
   /** Answers one caller; what its listeners throw must not keep the rest of the batch unanswered. */

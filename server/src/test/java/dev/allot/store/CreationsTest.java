@@ -48,8 +48,8 @@ class CreationsTest {
     await(redis.loadScripts());
     store = new Store(redis, 1000);
     records = new RecordStore(redis);
-    creations = new Creations(redis, 1000, 1);
-    decisions = new Decisions(redis, 1000, 1);
+    creations = new Creations(redis, 1000, new InFlight(1));
+    decisions = new Decisions(redis, 1000, new InFlight(1));
   }
 
   @AfterAll

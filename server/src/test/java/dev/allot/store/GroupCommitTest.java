@@ -21,6 +21,10 @@ class GroupCommitTest {
   final List<Promise<List<String>>> answers = new ArrayList<>();
 
   GroupCommit<Integer, String> group(int cap, int inFlight) {
+    return group(cap, new InFlight(inFlight));
+  }
+
+  GroupCommit<Integer, String> group(int cap, InFlight inFlight) {
     return new GroupCommit<>(cap, inFlight, i -> i, items -> {
       calls.add(List.copyOf(items));
       Promise<List<String>> p = Promise.promise();
@@ -89,5 +93,55 @@ class GroupCommitTest {
     assertEquals("r2", b.result());
     assertEquals("r3", c.result());
     assertEquals("r4", d.result());
+  }
+
+  @Test
+  @DisplayName("queues sharing one limit (an instance's event loops): one call in flight in all, the slot goes to the queue that waited")
+  void sharedLimit() {
+    InFlight limit = new InFlight(1);
+    GroupCommit<Integer, String> a = group(100, limit);
+    GroupCommit<Integer, String> b = group(100, limit);
+    Future<String> a1 = a.submit(1);
+    Future<String> b1 = b.submit(2);
+    Future<String> b2 = b.submit(3);
+    assertEquals(List.of(List.of(1)), calls, "b waits for the instance's one slot");
+    Future<String> a2 = a.submit(4);
+    answer(0);
+    assertEquals("r1", a1.result());
+    assertEquals(List.of(2, 3), calls.get(1), "the slot went to b, which waited longer than a's new item");
+    assertEquals(2, calls.size(), "a waits its turn");
+    answer(1);
+    assertEquals("r2", b1.result());
+    assertEquals("r3", b2.result());
+    assertEquals(List.of(4), calls.get(2), "then a");
+    answer(2);
+    assertEquals("r4", a2.result());
+    assertEquals(0, limit.used(), "idle: the slot is back");
+    b.submit(5);
+    assertEquals(List.of(5), calls.get(3), "idle: sent at once, whichever queue");
+  }
+
+  @Test
+  @DisplayName("more than a call's cap waiting: each freed slot carries the next cap's worth, nothing stranded")
+  void overCapKeepsItsPlace() {
+    InFlight limit = new InFlight(2);
+    GroupCommit<Integer, String> g = group(5, limit);
+    g.submit(1);
+    g.submit(2);
+    Future<String> last = null;
+    for (int i = 0; i < 3; i++) {
+      last = g.submit(3);
+    }
+    assertEquals(2, calls.size(), "both slots busy: the three wait");
+    answer(0);
+    assertEquals(List.of(3), calls.get(2), "3 + 3 is over the cap of 5");
+    answer(1);
+    assertEquals(List.of(3), calls.get(3), "the next freed slot takes the next one");
+    answer(2);
+    assertEquals(List.of(3), calls.get(4));
+    answer(3);
+    answer(4);
+    assertEquals("r3", last.result());
+    assertEquals(0, limit.used());
   }
 }
