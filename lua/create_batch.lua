@@ -5,15 +5,18 @@
   replay of a known id answers its record, a known id with another request answers 3, and
   per-customer limits see every reservation before them in the batch.
   KEYS[1] .. KEYS[5S]  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s
-  KEYS[5S+1] ..        then for each reservation j = 1..N: its record, its bucket's due index and counters
-                       (reservation.lua's KEYS[1..3]) at 5S+3(j-1)+1 .. 5S+3j
-  KEYS[5S+3N+1]        the outbox: the feed allot:{events}:feed (every event of the call goes there)
+  KEYS[5S+1] ..        then for each reservation j = 1..N: its record and its bucket's due index
+                       (reservation.lua's KEYS[1..2]) at 5S+2(j-1)+1 .. 5S+2j
+  KEYS[5S+2N+1]        the counters of one bucket (reservation.lua's KEYS[3]): the whole call counts
+                       there (RecordStore.stats only ever reads them summed over the buckets)
+  KEYS[5S+2N+2]        the outbox: the feed allot:{events}:feed (every event of the call goes there)
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] SKU 1's event channel   (stock_prelude's prefix)
-  ARGV[4] S   ARGV[5] N   ARGV[6] seconds a refused reservation's record is kept
-  ARGV[7 .. 6+S]  each SKU's event channel, allot:{SKU}:ev
-  then each reservation: id, fingerprint, channel, deadline_ms, buffer, customer ('' none),
-    backorder 0/1, lines for the record ("SKU=qty,..."), body template, L (stock lines), L pairs
-    (SKU index, qty), C (channel locations), C locations in draw order.
+  ARGV[4] S   ARGV[5] N   ARGV[6] seconds a refused reservation's record is kept   ARGV[7] H
+  ARGV[8 .. 7+S]  each SKU's event channel, allot:{SKU}:ev
+  then H channels, each once however many reservations name it: id, buffer, backorder 0/1,
+    C (its locations), C locations in draw order
+  then each reservation: id, fingerprint, its channel's index h (1..H), deadline_ms, customer ('' none),
+    lines for the record ("SKU=qty,..."), body template, L (stock lines), L pairs (SKU index, qty).
     The body template is the 201 document with "\1<k>\1" where the k-th stock line's allocations
     go (k from 0); each becomes [{"location":"L","qty":n},...] and, when units are backordered,
     ,"backordered":n after it (ReservationDocs writes the template, and the same document itself
@@ -32,17 +35,17 @@
           after the whole batch; the reservation.held events of the call in one outbox entry ('res'
           for one reservation, 'resb' for several: docs/outbound.md) ]]
 --- @include "include/hold"
-local S, N = tonumber(ARGV[4]), tonumber(ARGV[5])
+local S, N, H = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
 local REFUSED_RETENTION = tonumber(ARGV[6])
 local NOW = ARGV[1]
-if not PREFIX_OK or not S or not N or not REFUSED_RETENTION or #KEYS ~= 5 * S + 3 * N + 1 then
+if not PREFIX_OK or not S or not N or not H or not REFUSED_RETENTION or #KEYS ~= 5 * S + 2 * N + 2 then
   return redis.error_reply('ERR create_batch: bad arguments')
 end
 
 local more, dirty = {}, {}
 -- Binds SKU s; its expired holds go back the first time the batch touches it.
 local function use_sku(s)
-  bind_sku(5 * (s - 1) + 1, ARGV[6 + s])
+  bind_sku(5 * (s - 1) + 1, ARGV[7 + s])
   if more[s] == nil then more[s] = drop_expired() end
 end
 local function leave_sku(s)
@@ -90,38 +93,53 @@ end
 -- What the batch writes besides the holds, kept until every hold is written (the end of the
 -- script): a runtime error half-way (a bug; Redis refuses only a script's first write when out
 -- of memory) then leaves no record without its holds. made: the records of this batch by id,
--- for a later reservation of the batch with the same id; dues: each bucket's due entries.
+-- for a later reservation of the batch with the same id (its fields in records); dues: each bucket's due entries.
 local made, records, dues, held = {}, {}, {}, 0
+
+-- A record this call made, as an HMGET of fp, st, sc, body, rf, ln reads it (a later reservation of
+-- the call with the same id: rare, so it is worked out only then).
+local function as_known(fields)
+  local f = {}
+  for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
+  return {f.fp, f.st, f.sc, f.body, f.rf or '', f.ln}
+end
 
 -- Most batches hold only new ids: one EXISTS answers for all their records, and only a batch with
 -- a known id among them reads records one by one.
 local record_keys = {}
-for j = 1, N do record_keys[j] = KEYS[5 * S + 3 * (j - 1) + 1] end
+for j = 1, N do record_keys[j] = KEYS[5 * S + 2 * (j - 1) + 1] end
 local any_known = rcall('EXISTS', unpack(record_keys)) > 0
 local NONE = {}
 
+local p = 8 + S
+local channels = {}
+for h = 1, H do
+  local C = tonumber(ARGV[p + 3])
+  local locs = {}
+  for c = 1, C do locs[c] = ARGV[p + 3 + c] end
+  channels[h] = {id = ARGV[p], buffer = tonumber(ARGV[p + 1]), backorder = ARGV[p + 2] == '1', locs = locs}
+  p = p + 4 + C
+end
+
 local out = {}
-local p = 7 + S
 for j = 1, N do
-  local id, fp, channel = ARGV[p], ARGV[p + 1], ARGV[p + 2]
+  local id, fp, ch = ARGV[p], ARGV[p + 1], channels[tonumber(ARGV[p + 2])]
+  local channel, buffer, backorder, locs = ch.id, ch.buffer, ch.backorder, ch.locs
   -- The deadline stays the string it came as wherever it is written (a number would be formatted
   -- again for each write: most of a small reservation's cost is such string work).
-  local deadline, buffer = ARGV[p + 3], tonumber(ARGV[p + 4])
-  local customer, backorder, ln, template = ARGV[p + 5], ARGV[p + 6] == '1', ARGV[p + 7], ARGV[p + 8]
-  local L = tonumber(ARGV[p + 9])
+  local deadline, customer, ln, template = ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6]
+  local L = tonumber(ARGV[p + 7])
   local lines = {}
   for k = 1, L do
-    lines[k] = {s = tonumber(ARGV[p + 8 + 2 * k]), qty = tonumber(ARGV[p + 9 + 2 * k])}
+    lines[k] = {s = tonumber(ARGV[p + 6 + 2 * k]), qty = tonumber(ARGV[p + 7 + 2 * k])}
   end
-  p = p + 10 + 2 * L
-  local C = tonumber(ARGV[p])
-  local locs = {}
-  for c = 1, C do locs[c] = ARGV[p + c] end
-  p = p + 1 + C
+  p = p + 8 + 2 * L
 
-  local base = 5 * S + 3 * (j - 1)
+  local base = 5 * S + 2 * (j - 1)
   local K_REC, K_DUE = KEYS[base + 1], KEYS[base + 2]
-  local known = made[id] or (any_known and rcall('HMGET', K_REC, 'fp', 'st', 'sc', 'body', 'rf', 'ln')) or NONE
+  local prior = made[id]
+  local known = (prior and as_known(prior)) or (any_known and rcall('HMGET', K_REC, 'fp', 'st', 'sc', 'body', 'rf', 'ln'))
+    or NONE
   if known[1] then
     if known[1] ~= fp then
       out[j] = {3}
@@ -148,7 +166,7 @@ for j = 1, N do
       local refusal = table.concat(rf, ',')
       records[#records + 1] = {K_REC, {'st', 'rejected', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cl', '1',
         'cr', NOW, 'sc', '409', 'body', '', 'rf', refusal}}
-      made[id] = {fp, 'rejected', 409, '', refusal, ln}
+      made[id] = records[#records][2]
       out[j] = {0, refusal}
     else
       local allocs = {}
@@ -161,7 +179,7 @@ for j = 1, N do
       local body = fill(template, allocs)
       records[#records + 1] = {K_REC, {'st', 'held', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cr', NOW,
         'sc', '201', 'body', body}, id}
-      made[id] = {fp, 'held', 201, body, '', ln}
+      made[id] = records[#records][2]
       local due = dues[K_DUE]
       if not due then
         due = {}
@@ -177,7 +195,7 @@ end
 
 -- The holds first, then the records that rest on them, their due entries and the counters.
 for s = 1, S do
-  bind_sku(5 * (s - 1) + 1, ARGV[6 + s])
+  bind_sku(5 * (s - 1) + 1, ARGV[7 + s])
   hold_flush()
   leave_sku(s)
 end
@@ -206,12 +224,12 @@ for key, members in pairs(dues) do rcall('ZADD', key, unpack(members)) end
 -- The counters are only ever read summed over the buckets (RecordStore.stats), so the whole
 -- batch counts in the first reservation's bucket: two writes per batch, not two per bucket.
 if held > 0 then
-  rcall('HINCRBY', KEYS[5 * S + 3], 'held', held)
-  rcall('HINCRBY', KEYS[5 * S + 3], 'created', held)
+  rcall('HINCRBY', KEYS[5 * S + 2 * N + 1], 'held', held)
+  rcall('HINCRBY', KEYS[5 * S + 2 * N + 1], 'created', held)
 end
 for s = 1, S do
   if dirty[s] then
-    bind_sku(5 * (s - 1) + 1, ARGV[6 + s])
+    bind_sku(5 * (s - 1) + 1, ARGV[7 + s])
     publish()
   end
 end

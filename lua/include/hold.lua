@@ -203,7 +203,7 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
   -- The channel's own allocation first, then the shared units of its locations in order.
   local from_own = math.min(d.take, d.own or 0)
   local remaining = d.take - from_own
-  local allocs, parts = {}, {}
+  local allocs, parts = {}, nil
   for i = 1, #locs do
     local k = (i == d.own_i) and from_own or 0
     local t = d.avail[i]
@@ -223,7 +223,7 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
         n.ar = n.ar - k
         qs = qs .. ':' .. k
       end
-      parts[#parts + 1] = loc .. '=' .. qs
+      parts = parts and (parts .. ',' .. loc .. '=' .. qs) or (loc .. '=' .. qs)
       allocs[#allocs + 1] = loc
       allocs[#allocs + 1] = t + k
       local b = c.booked[loc]
@@ -239,7 +239,7 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
   end
   local h = c.holds
   h[#h + 1] = rid
-  h[#h + 1] = 'h|' .. deadline .. '|' .. channel .. '|' .. (#parts == 1 and parts[1] or table.concat(parts, ','))
+  h[#h + 1] = 'h|' .. deadline .. '|' .. channel .. '|' .. (parts or '')
     .. '|' .. customer .. '|' .. (d.bo == 0 and '0' or d.bo)
   c.expiry[#c.expiry + 1] = deadline
   c.expiry[#c.expiry + 1] = rid

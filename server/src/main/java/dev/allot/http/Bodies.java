@@ -19,10 +19,19 @@ final class Bodies {
 
   /** The body as a JSON object; an empty body is an empty object when {@code optional}, else 400 malformed_json. */
   static JsonNode object(RoutingContext ctx, boolean optional) {
+    Buffer b = json(ctx, optional);
+    return b == null ? Json.object() : object(b);
+  }
+
+  /**
+   * The body, checked to be sent as JSON: null for an empty body when {@code optional}, else 400
+   * malformed_json; 415 when it is not sent as JSON.
+   */
+  static Buffer json(RoutingContext ctx, boolean optional) {
     Buffer b = ctx.body().buffer();
     if (b == null || blank(b)) {
       if (optional) {
-        return Json.object();
+        return null;
       }
       throw AllotException.badField("malformed_json", "body", "a JSON object body is required");
     }
@@ -32,6 +41,11 @@ final class Bodies {
           "a body must be sent as application/json, not " + (type == null ? "without a Content-Type" : "'" + type + "'"),
           "body", null, null);
     }
+    return b;
+  }
+
+  /** A body {@link #json} let through, as a JSON object: 400 malformed_json when it is not one. */
+  static JsonNode object(Buffer b) {
     JsonNode n;
     try {
       n = Json.TREES.readTree(b.getBytes());
@@ -81,11 +95,20 @@ final class Bodies {
   }
 
   static long requiredLong(JsonNode n, String name, String field, long min, long max, String code) {
-    JsonNode v = n.get(name);
-    if (v == null || !v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < min || v.asLong() > max) {
+    return inRange(wholeNumber(n.get(name)), field, min, max, code);
+  }
+
+  /** A whole number that fits a long, else null (missing, null, another type, too big). */
+  static Long wholeNumber(JsonNode v) {
+    return v == null || !v.isIntegralNumber() || !v.canConvertToLong() ? null : v.asLong();
+  }
+
+  /** v from min to max, else 400 {@code code} naming the field (v null: missing or not a whole number). */
+  static long inRange(Long v, String field, long min, long max, String code) {
+    if (v == null || v < min || v > max) {
       throw AllotException.badField(code, field, field + " must be a whole number from " + min + " to " + max);
     }
-    return v.asLong();
+    return v;
   }
 
   static long optionalLong(JsonNode n, String name, long dflt, long min, long max, String code) {

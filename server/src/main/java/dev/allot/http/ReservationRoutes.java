@@ -41,38 +41,35 @@ final class ReservationRoutes {
   }
 
   private void reserve(RoutingContext ctx) {
-    JsonNode body = Bodies.object(ctx, false);
-    String id = Validate.clientId(text(body, "id"), "id");
-    String channel = Validate.channel(text(body, "channel"), "channel");
+    ReserveBody body = ReserveBody.read(Bodies.json(ctx, false));
+    String id = Validate.clientId(body.id(), "id");
+    String channel = Validate.channel(body.channel(), "channel");
     caller(ctx).requireChannel(channel);
-    int ttl = (int) Bodies.optionalLong(body, "ttlSeconds", defaultTtlSeconds, 1, 86400, "invalid_ttl");
-    JsonNode linesNode = body.get("lines");
-    if (linesNode == null || !linesNode.isArray() || linesNode.isEmpty() || linesNode.size() > 100) {
+    int ttl = body.ttl() == null ? defaultTtlSeconds
+        : (int) Bodies.inRange(body.ttl(), "ttlSeconds", 1, 86400, "invalid_ttl");
+    List<ReserveBody.Line> linesIn = body.lines();
+    if (linesIn == null || linesIn.isEmpty() || linesIn.size() > 100) {
       throw AllotException.badField("invalid_lines", "lines", "lines must be a list of 1 to 100 lines");
     }
-    List<Reservations.Line> lines = new ArrayList<>(linesNode.size());
-    Set<String> seen = new HashSet<>();
-    for (int i = 0; i < linesNode.size(); i++) {
-      JsonNode l = linesNode.get(i);
-      if (!l.isObject()) {
+    List<Reservations.Line> lines = new ArrayList<>(linesIn.size());
+    Set<String> seen = linesIn.size() == 1 ? null : new HashSet<>();
+    for (int i = 0; i < linesIn.size(); i++) {
+      ReserveBody.Line l = linesIn.get(i);
+      if (!l.object()) {
         throw AllotException.badField("invalid_lines", "lines[" + i + "]", "each line must be an object");
       }
-      String code = Validate.sku(text(l, "sku"), "lines[" + i + "].sku");
-      long qty = requiredLong(l, "qty", "lines[" + i + "].qty", 1, 1_000_000);
+      String code = Validate.sku(l.sku(), "lines[" + i + "].sku");
+      long qty = Bodies.inRange(l.qty(), "lines[" + i + "].qty", 1, 1_000_000, "invalid_quantity");
       String sku = catalog.resolve(channel, code);
-      if (!seen.add(sku)) {
+      if (seen != null && !seen.add(sku)) {
         throw AllotException.badField("duplicate_line", "lines[" + i + "].sku", "SKU '" + sku + "' appears twice");
       }
       lines.add(new Reservations.Line(sku, qty, sku.equals(code) ? null : code));
     }
-    JsonNode cust = body.get("customer");
-    String customer = null;
-    if (cust != null && !cust.isNull()) {
-      if (!cust.isTextual() || !Validate.customer(cust.asText())) {
-        throw AllotException.badField("invalid_customer", "customer", "customer must match [A-Za-z0-9._:@-]{1,128}");
-      }
-      customer = cust.asText();
+    if (!body.customerText() || (body.customer() != null && !Validate.customer(body.customer()))) {
+      throw AllotException.badField("invalid_customer", "customer", "customer must match [A-Za-z0-9._:@-]{1,128}");
     }
+    String customer = body.customer();
     reservations.reserve(new Reservations.ReserveRequest(id, channel, ttl, List.copyOf(lines), customer))
         .onSuccess(outcome -> {
           if (outcome.held()) {

@@ -51,9 +51,11 @@ public final class Reservations {
   /** customer: null for none (then no per-customer limit applies). */
   public record ReserveRequest(String id, String channel, int ttlSeconds, List<Line> lines, String customer) {
     String canonical() {
-      StringBuilder sb = new StringBuilder("v1|").append(channel).append('|').append(ttlSeconds)
-          .append('|').append(customer == null ? "" : customer);
-      lines.forEach(l -> sb.append('|').append(l.sku()).append('=').append(l.qty()));
+      StringBuilder sb = new StringBuilder(48 + 24 * lines.size()).append("v1|").append(channel).append('|')
+          .append(ttlSeconds).append('|').append(customer == null ? "" : customer);
+      for (Line l : lines) {
+        sb.append('|').append(l.sku()).append('=').append(l.qty());
+      }
       return sb.toString();
     }
   }
@@ -128,28 +130,39 @@ public final class Reservations {
   // ---- create -----------------------------------------------------------------------------
 
   public Future<Outcome> reserve(ReserveRequest req) {
-    return catalog.channel(req.channel()).compose(found -> {
-      Channel channel = found.orElseThrow(() -> new AllotException(AllotException.Kind.NOT_FOUND, "unknown_channel",
-          "channel '" + req.channel() + "' does not exist", "channel", null, null));
-      long now = clock.getAsLong();
-      long deadline = now + req.ttlSeconds() * 1000L;
-      String fp = Json.fingerprint(req.canonical());
-      List<StockLine> stock = stockLines(req.lines());
-      if (creations != null) {
-        return createAtOnce(req, stock, channel, fp, now, deadline);
+    Channel known = catalog.knownChannel(req.channel());
+    if (known != null) {
+      // The usual case, without a future for the catalogue's answer.
+      try {
+        return reserve(req, known);
+      } catch (RuntimeException e) {
+        return Future.failedFuture(e);
       }
-      return records.begin(req.id(), now, fp, channel.id(), deadline, now + settings.pendingLeaseMillis(), stock)
-          .compose(begin -> {
-            if (begin.result() == BeginResult.CREATED) {
-              return holdAll(req, stock, channel, now, deadline);
-            }
-            if (begin.result() == BeginResult.OTHER_REQUEST) {
-              metrics.reservation("idempotency_conflict");
-              throw idempotencyConflict(req.id());
-            }
-            return Future.succeededFuture(replayCreate(req.id(), begin));
-          });
-    });
+    }
+    return catalog.channel(req.channel()).compose(found -> reserve(req, found.orElseThrow(() -> new AllotException(
+        AllotException.Kind.NOT_FOUND, "unknown_channel", "channel '" + req.channel() + "' does not exist", "channel",
+        null, null))));
+  }
+
+  private Future<Outcome> reserve(ReserveRequest req, Channel channel) {
+    long now = clock.getAsLong();
+    long deadline = now + req.ttlSeconds() * 1000L;
+    String fp = Json.fingerprint(req.canonical());
+    List<StockLine> stock = stockLines(req.lines());
+    if (creations != null) {
+      return createAtOnce(req, stock, channel, fp, now, deadline);
+    }
+    return records.begin(req.id(), now, fp, channel.id(), deadline, now + settings.pendingLeaseMillis(), stock)
+        .compose(begin -> {
+          if (begin.result() == BeginResult.CREATED) {
+            return holdAll(req, stock, channel, now, deadline);
+          }
+          if (begin.result() == BeginResult.OTHER_REQUEST) {
+            metrics.reservation("idempotency_conflict");
+            throw idempotencyConflict(req.id());
+          }
+          return Future.succeededFuture(replayCreate(req.id(), begin));
+        });
   }
 
   /** Record and lines in one group-committed call (one Redis holds them all). */

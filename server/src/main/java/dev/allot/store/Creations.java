@@ -72,20 +72,28 @@ public final class Creations {
     return group.submit(r);
   }
 
+  /** A channel as a call passes it, once however many of the call's reservations name it. */
+  private record ChannelArgs(String id, long buffer, boolean backorder, List<String> locations) {
+  }
+
   /** One create_batch call for these reservations, in this order (package-private for the tests). */
   Future<List<Creation>> send(List<NewReservation> batch) {
     Map<String, Integer> skus = new LinkedHashMap<>();
+    Map<ChannelArgs, Integer> channels = new LinkedHashMap<>();
     long now = 0;
     int argc = 0;
     for (NewReservation r : batch) {
       for (StockLine l : r.lines()) {
         skus.putIfAbsent(l.sku(), skus.size() + 1);
       }
+      // Keyed by everything the script reads of it: two reservations of a channel whose settings changed
+      // between them (a catalogue refresh) each keep what they were decided with.
+      channels.putIfAbsent(new ChannelArgs(r.channel(), r.buffer(), r.backorder(), r.locations()), channels.size() + 1);
       now = Math.max(now, r.now());
-      argc += 11 + 2 * r.lines().size() + r.locations().size();
+      argc += 8 + 2 * r.lines().size();
     }
-    List<String> keys = new ArrayList<>(5 * skus.size() + 3 * batch.size());
-    List<String> args = new ArrayList<>(6 + skus.size() + argc);
+    List<String> keys = new ArrayList<>(5 * skus.size() + 2 * batch.size() + 2);
+    List<String> args = new ArrayList<>(7 + skus.size() + 8 * channels.size() + argc);
     String first = skus.keySet().iterator().next();
     args.add(Long.toString(now));
     args.add(ledgerMax);
@@ -93,19 +101,27 @@ public final class Creations {
     args.add(Integer.toString(skus.size()));
     args.add(Integer.toString(batch.size()));
     args.add(Long.toString(batch.get(0).refusedRetentionSeconds()));
+    args.add(Integer.toString(channels.size()));
     for (String sku : skus.keySet()) {
       keys.addAll(Keys.skuKeys(sku));
       args.add(Keys.events(sku));
     }
+    channels.keySet().forEach(c -> {
+      args.add(c.id());
+      args.add(Long.toString(c.buffer()));
+      args.add(c.backorder() ? "1" : "0");
+      args.add(Integer.toString(c.locations().size()));
+      args.addAll(c.locations());
+    });
     for (NewReservation r : batch) {
-      keys.addAll(Keys.recordKeys(r.id()));
+      int bucket = Keys.bucket(r.id());
+      keys.add(Keys.reservation(r.id()));
+      keys.add(Keys.due(bucket));
       args.add(r.id());
       args.add(r.fingerprint());
-      args.add(r.channel());
+      args.add(Integer.toString(channels.get(new ChannelArgs(r.channel(), r.buffer(), r.backorder(), r.locations()))));
       args.add(Long.toString(r.deadline()));
-      args.add(Long.toString(r.buffer()));
       args.add(r.customer() == null ? "" : r.customer());
-      args.add(r.backorder() ? "1" : "0");
       args.add(RecordStore.encodeLines(r.lines()));
       args.add(r.bodyTemplate());
       args.add(Integer.toString(r.lines().size()));
@@ -113,9 +129,9 @@ public final class Creations {
         args.add(Integer.toString(skus.get(l.sku())));
         args.add(Long.toString(l.qty()));
       }
-      args.add(Integer.toString(r.locations().size()));
-      args.addAll(r.locations());
     }
+    // The call's counters: one bucket's (they are only ever read summed over the buckets).
+    keys.add(Keys.stats(Keys.bucket(batch.get(0).id())));
     // Only in front of a standalone Redis: every event of the call goes to the feed itself.
     keys.add(Keys.FEED);
     return redis.eval(Script.CREATE_BATCH, keys, args).map(reply -> {

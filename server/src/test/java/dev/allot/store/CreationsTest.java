@@ -148,6 +148,33 @@ class CreationsTest {
   }
 
   @Test
+  @DisplayName("channels pass once a call: each reservation draws on its own channel's locations and buffer")
+  void channelsOfABatch() {
+    String a = Api.id("ca");
+    String b = Api.id("cb");
+    String c = Api.id("cc");
+    String d = Api.id("cd");
+    // main 2, shop 1. web draws main then shop; b2b shop only; the same web with a buffer of 2 (a
+    // catalogue change between two requests) is another channel for the call.
+    List<Creation> out = await(creations.send(List.of(
+        new NewReservation(a, NOW, "fa", "b2b", NOW + 60_000, 0, null, false, List.of("shop"),
+            List.of(new StockLine(sku, 1)), "{\"a\":\u00010\u0001}", 600),
+        res(b, "fb", null, new StockLine(sku, 1)),
+        new NewReservation(c, NOW, "fc", "web", NOW + 60_000, 2, null, false, LOCS,
+            List.of(new StockLine(sku, 1)), "{}", 600),
+        new NewReservation(d, NOW, "fd", "b2b", NOW + 60_000, 0, null, false, List.of("shop"),
+            List.of(new StockLine(sku, 1)), "{}", 600))));
+    assertEquals(List.of(Result.CREATED, Result.CREATED, Result.REFUSED, Result.REFUSED),
+        out.stream().map(Creation::result).toList());
+    assertEquals("{\"a\":[{\"location\":\"shop\"" + ",\"qty\":1}]}", out.get(0).body(), "b2b's one location");
+    assertEquals(List.of(new LineDecision(HoldStatus.INSUFFICIENT, 0)), out.get(2).refusal(),
+        "one unit left at main, and web-with-a-buffer-of-2 keeps 2 back");
+    assertEquals(List.of(new LineDecision(HoldStatus.INSUFFICIENT, 0)), out.get(3).refusal(), "shop is empty for b2b");
+    assertEquals("b2b", await(records.read(a)).channel());
+    assertEquals("web", await(records.read(b)).channel());
+  }
+
+  @Test
   @DisplayName("a batch's holds at one location are one stored ledger entry that reads as one entry per hold; its held events one feed entry")
   void batchLedgerAndEvents() {
     receive(sku, "main", 3);
