@@ -163,11 +163,6 @@ public final class Catalog {
   }
 
   /** The channel, read through to Redis when this instance has not seen it yet. */
-  /** The channel as this instance knows it now, or null (not known yet: {@link #channel} reads through). */
-  public Channel knownChannel(String id) {
-    return channels.get(id);
-  }
-
   public Future<Optional<Channel>> channel(String id) {
     Channel c = channels.get(id);
     if (c != null) {

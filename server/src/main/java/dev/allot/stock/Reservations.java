@@ -130,7 +130,7 @@ public final class Reservations {
   // ---- create -----------------------------------------------------------------------------
 
   public Future<Outcome> reserve(ReserveRequest req) {
-    Channel known = catalog.knownChannel(req.channel());
+    Channel known = catalog.cachedChannel(req.channel());
     if (known != null) {
       // The usual case, without a future for the catalogue's answer.
       try {

@@ -51,9 +51,13 @@ final class GroupCommit<I, O> {
     this.weight = weight;
     this.inFlight = inFlight;
     this.call = call;
+    // The loop is known by its thread: a request's handlers and the Redis replies to the calls they
+    // make run on duplicates of the verticle's context, never the very same object, but always on
+    // its thread, where running at once is right (and keeps the next call ahead of the answers).
     Context context = Vertx.currentContext();
+    Thread owner = Thread.currentThread();
     this.loop = context == null ? Runnable::run : task -> {
-      if (context == Vertx.currentContext()) {
+      if (Thread.currentThread() == owner) {
         task.run();
       } else {
         context.runOnContext(v -> task.run());
@@ -90,10 +94,6 @@ final class GroupCommit<I, O> {
       passOn();
       return;
     }
-    if (more && inFlight.acquire(this)) {
-      // More than a call's cap waits here and a slot is free: it goes in a call of its own as well.
-      loop.execute(this::next);
-    }
     List<I> items = new ArrayList<>(batch.size());
     batch.forEach(w -> items.add(w.item()));
     Future<List<O>> sent;
@@ -101,6 +101,11 @@ final class GroupCommit<I, O> {
       sent = call.apply(items);
     } catch (RuntimeException e) {
       sent = Future.failedFuture(e);
+    }
+    if (more && inFlight.acquire(this)) {
+      // More than a call's cap waits here and a slot is free: it goes in a call of its own as well,
+      // after this one (arrival order).
+      loop.execute(this::next);
     }
     sent.onComplete(ar -> {
       // The next call goes out before this one's callers are answered: Redis works on it while

@@ -96,14 +96,15 @@ public final class Keys {
   }
 
   // Each bucket's key names, made once: every reservation needs three of them.
-  private static final String[] RECORD_PREFIX = perBucket("allot:{r%d}:res:");
-  private static final String[] DUE = perBucket("allot:{r%d}:due");
-  private static final String[] STATS = perBucket("allot:{r%d}:stats");
+  private static final String[] RECORD_PREFIX = perBucket(":res:");
+  private static final String[] DUE = perBucket(":due");
+  private static final String[] STATS = perBucket(":stats");
 
-  private static String[] perBucket(String format) {
+  /** allot:{rN}&lt;suffix&gt; for each bucket N (plain concatenation: never a locale's digits). */
+  private static String[] perBucket(String suffix) {
     String[] out = new String[BUCKETS];
     for (int b = 0; b < BUCKETS; b++) {
-      out[b] = String.format(format, b);
+      out[b] = "allot:{r" + b + "}" + suffix;
     }
     return out;
   }
