@@ -4,10 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.allot.store.Keys;
+import dev.allot.store.RecordStore.StockLine;
 import dev.allot.store.Store;
 import io.vertx.core.Future;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -155,6 +157,27 @@ public final class Catalog {
       bundles = Map.copyOf(m);
       return bundle;
     });
+  }
+
+  /**
+   * The stock lines a request holds: bundles expanded into their components, and a SKU asked for
+   * by several lines (a bundle and its component, say) counted together. Each is one per-SKU script.
+   */
+  List<StockLine> stockLines(List<Reservations.Line> requested) {
+    Map<String, Long> merged = new LinkedHashMap<>();
+    for (Reservations.Line l : requested) {
+      Bundle b = bundle(l.sku());
+      if (b == null) {
+        merged.merge(l.sku(), l.qty(), Long::sum);
+      } else {
+        for (Bundle.Component c : b.components()) {
+          merged.merge(c.sku(), c.qty() * l.qty(), Long::sum);
+        }
+      }
+    }
+    List<StockLine> out = new ArrayList<>(merged.size());
+    merged.forEach((sku, qty) -> out.add(new StockLine(sku, qty)));
+    return out;
   }
 
   /** The channel as this instance knows it now (null when unknown here); never waits. */

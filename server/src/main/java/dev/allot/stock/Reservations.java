@@ -21,9 +21,7 @@ import dev.allot.store.Store.LineHold;
 import io.vertx.core.Future;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.function.LongSupplier;
 
@@ -106,27 +104,6 @@ public final class Reservations {
     this.clock = clock;
   }
 
-  /**
-   * The stock lines a request holds: bundles expanded into their components, and a SKU asked for
-   * by several lines (a bundle and its component, say) counted together. Each is one per-SKU script.
-   */
-  List<StockLine> stockLines(List<Line> requested) {
-    Map<String, Long> merged = new LinkedHashMap<>();
-    for (Line l : requested) {
-      Bundle b = catalog.bundle(l.sku());
-      if (b == null) {
-        merged.merge(l.sku(), l.qty(), Long::sum);
-      } else {
-        for (Bundle.Component c : b.components()) {
-          merged.merge(c.sku(), c.qty() * l.qty(), Long::sum);
-        }
-      }
-    }
-    List<StockLine> out = new ArrayList<>(merged.size());
-    merged.forEach((sku, qty) -> out.add(new StockLine(sku, qty)));
-    return out;
-  }
-
   // ---- create -----------------------------------------------------------------------------
 
   public Future<Outcome> reserve(ReserveRequest req) {
@@ -148,7 +125,7 @@ public final class Reservations {
     long now = clock.getAsLong();
     long deadline = now + req.ttlSeconds() * 1000L;
     String fp = Json.fingerprint(req.canonical());
-    List<StockLine> stock = stockLines(req.lines());
+    List<StockLine> stock = catalog.stockLines(req.lines());
     if (creations != null) {
       return createAtOnce(req, stock, channel, fp, now, deadline);
     }
