@@ -16,7 +16,6 @@ import java.util.Set;
 import static dev.allot.http.Auth.caller;
 import static dev.allot.http.Bodies.requiredLong;
 import static dev.allot.http.Bodies.respondText;
-import static dev.allot.http.Bodies.text;
 
 /** Reservations (API.md, "Reservations"): reserve, read, and each transition. */
 final class ReservationRoutes {

@@ -14,8 +14,8 @@ import java.util.Map;
  * Reservations created whole, record and every stock line, in one script call (lua/create_batch.lua)
  * where all their keys live on one Redis: a standalone Redis. Calls are group-committed
  * ({@link GroupCommit}): each event loop queues its own, the instance has at most a few calls under
- * way at once ({@link InFlight}), and what arrives meanwhile goes in the next. A Redis Cluster spreads a reservation over several nodes and
- * uses the saga instead ({@link RecordStore#begin}, {@link Store#reserveLine}).
+ * way at once ({@link InFlight}), and what arrives meanwhile goes in the next. A Redis Cluster
+ * spreads a reservation over several nodes and uses the saga instead ({@link RecordStore#begin}, {@link Store#reserveLine}).
  */
 public final class Creations {
   /**
@@ -80,15 +80,18 @@ public final class Creations {
   Future<List<Creation>> send(List<NewReservation> batch) {
     Map<String, Integer> skus = new LinkedHashMap<>();
     Map<ChannelArgs, Integer> channels = new LinkedHashMap<>();
+    String[] channelOf = new String[batch.size()];
     long now = 0;
     int argc = 0;
-    for (NewReservation r : batch) {
+    for (int j = 0; j < batch.size(); j++) {
+      NewReservation r = batch.get(j);
       for (StockLine l : r.lines()) {
         skus.putIfAbsent(l.sku(), skus.size() + 1);
       }
       // Keyed by everything the script reads of it: two reservations of a channel whose settings changed
       // between them (a catalogue refresh) each keep what they were decided with.
-      channels.putIfAbsent(new ChannelArgs(r.channel(), r.buffer(), r.backorder(), r.locations()), channels.size() + 1);
+      channelOf[j] = Integer.toString(channels.computeIfAbsent(
+          new ChannelArgs(r.channel(), r.buffer(), r.backorder(), r.locations()), c -> channels.size() + 1));
       now = Math.max(now, r.now());
       argc += 8 + 2 * r.lines().size();
     }
@@ -113,13 +116,14 @@ public final class Creations {
       args.add(Integer.toString(c.locations().size()));
       args.addAll(c.locations());
     });
-    for (NewReservation r : batch) {
+    for (int j = 0; j < batch.size(); j++) {
+      NewReservation r = batch.get(j);
       int bucket = Keys.bucket(r.id());
       keys.add(Keys.reservation(r.id()));
       keys.add(Keys.due(bucket));
       args.add(r.id());
       args.add(r.fingerprint());
-      args.add(Integer.toString(channels.get(new ChannelArgs(r.channel(), r.buffer(), r.backorder(), r.locations()))));
+      args.add(channelOf[j]);
       args.add(Long.toString(r.deadline()));
       args.add(r.customer() == null ? "" : r.customer());
       args.add(RecordStore.encodeLines(r.lines()));
