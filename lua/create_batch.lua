@@ -43,40 +43,62 @@ if not PREFIX_OK or not S or not N or not H or not REFUSED_RETENTION or #KEYS ~=
 end
 
 local more, dirty = {}, {}
+-- Binds SKU s (unless it is bound already: a hot SKU's batch binds it once).
+local bound
+local function bind(s)
+  if bound ~= s then
+    bind_sku(5 * (s - 1) + 1, ARGV[7 + s])
+    bound = s
+  end
+end
 -- Binds SKU s; its expired holds go back the first time the batch touches it.
 local function use_sku(s)
-  bind_sku(5 * (s - 1) + 1, ARGV[7 + s])
+  bind(s)
   if more[s] == nil then more[s] = drop_expired() end
 end
 local function leave_sku(s)
   if changed then dirty[s] = true; changed = false end
 end
 
+-- Number texts of this call, each formatted once (formatting a number is most of what building
+-- a reservation's strings costs).
+local texts = {}
+local function text(n)
+  local t = texts[n]
+  if not t then
+    t = tostring(n)
+    texts[n] = t
+  end
+  return t
+end
+
 -- A stock line's allocations as the 201 body shows them (and "backordered" after them).
-local function allocations_json(al)
-  local list, json = al.list, nil
+local function allocations_json(list, bo)
+  local json
   if #list == 2 then
-    json = '[{"location":"' .. list[1] .. '","qty":' .. list[2] .. '}]'
+    json = '[{"location":"' .. list[1] .. '","qty":' .. text(list[2]) .. '}]'
   else
     local parts = {}
     for i = 1, #list, 2 do
-      parts[#parts + 1] = '{"location":"' .. list[i] .. '","qty":' .. list[i + 1] .. '}'
+      parts[#parts + 1] = '{"location":"' .. list[i] .. '","qty":' .. text(list[i + 1]) .. '}'
     end
     json = '[' .. table.concat(parts, ',') .. ']'
   end
-  if al.bo > 0 then json = json .. ',"backordered":' .. al.bo end
+  if bo > 0 then json = json .. ',"backordered":' .. text(bo) end
   return json
 end
 
--- The template with each "\1<k>\1" replaced by the k-th stock line's allocations. Plain finds,
--- and one concatenation for the common one-line template: this runs for every reservation.
-local function fill(template, allocs)
+-- The template with each "\1<k>\1" replaced by the k-th stock line's allocations (lists[k + 1],
+-- bos[k + 1]). Plain finds, and one concatenation for the common one-line template: this runs for
+-- every reservation.
+local function fill(template, lists, bos)
   local out, pos = nil, 1
   while true do
     local a = string.find(template, '\1', pos, true)
     if not a then break end
     local b = string.find(template, '\1', a + 1, true)
-    local json = allocations_json(allocs[tonumber(string.sub(template, a + 1, b - 1)) + 1])
+    local k = b == a + 2 and string.byte(template, a + 1) - 47 or tonumber(string.sub(template, a + 1, b - 1)) + 1
+    local json = allocations_json(lists[k], bos[k])
     if pos == 1 and not string.find(template, '\1', b + 1, true) then
       return string.sub(template, 1, a - 1) .. json .. string.sub(template, b + 1)
     end
@@ -92,16 +114,24 @@ end
 
 -- What the batch writes besides the holds, kept until every hold is written (the end of the
 -- script): a runtime error half-way (a bug; Redis refuses only a script's first write when out
--- of memory) then leaves no record without its holds. made: the records of this batch by id,
--- for a later reservation of the batch with the same id (its fields in records); dues: each bucket's due entries.
-local made, records, dues, held = {}, {}, {}, 0
+-- of memory) then leaves no record without its holds. The records, r = 1..R, in columns (no table
+-- per record): key, id, fingerprint, channel, deadline, lines, body ('' refused) and refusal (false
+-- when held). made: a record of this batch by its id (its r), for a later reservation of the batch
+-- with the same id; dues: each bucket's due entries.
+local rec_key, rec_id, rec_fp, rec_ch, rec_dl, rec_ln, rec_body, rec_rf = {}, {}, {}, {}, {}, {}, {}, {}
+local R, made, dues, held = 0, {}, {}, 0
+local function add_record(key, id, fp, channel, deadline, ln, body, refusal)
+  R = R + 1
+  rec_key[R], rec_id[R], rec_fp[R], rec_ch[R], rec_dl[R], rec_ln[R], rec_body[R], rec_rf[R] =
+    key, id, fp, channel, deadline, ln, body, refusal
+  made[id] = R
+end
 
 -- A record this call made, as an HMGET of fp, st, sc, body, rf, ln reads it (a later reservation of
 -- the call with the same id: rare, so it is worked out only then).
-local function as_known(fields)
-  local f = {}
-  for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
-  return {f.fp, f.st, f.sc, f.body, f.rf or '', f.ln}
+local function as_known(r)
+  if rec_rf[r] then return {rec_fp[r], 'rejected', '409', '', rec_rf[r], rec_ln[r]} end
+  return {rec_fp[r], 'held', '201', rec_body[r], '', rec_ln[r]}
 end
 
 -- Most batches hold only new ids: one EXISTS answers for all their records, and only a batch with
@@ -121,6 +151,9 @@ for h = 1, H do
   p = p + 4 + C
 end
 
+-- A reservation's stock lines (SKU index, qty), its decisions and its allocations: columns reused
+-- from one reservation to the next, read up to its L.
+local line_s, line_qty, decisions, lists, bos = {}, {}, {}, {}, {}
 local out = {}
 for j = 1, N do
   local id, fp, ch = ARGV[p], ARGV[p + 1], channels[tonumber(ARGV[p + 2])]
@@ -129,9 +162,8 @@ for j = 1, N do
   -- again for each write: most of a small reservation's cost is such string work).
   local deadline, customer, ln, template = ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6]
   local L = tonumber(ARGV[p + 7])
-  local lines = {}
   for k = 1, L do
-    lines[k] = {s = tonumber(ARGV[p + 6 + 2 * k]), qty = tonumber(ARGV[p + 7 + 2 * k])}
+    line_s[k], line_qty[k] = tonumber(ARGV[p + 6 + 2 * k]), tonumber(ARGV[p + 7 + 2 * k])
   end
   p = p + 8 + 2 * L
 
@@ -149,37 +181,34 @@ for j = 1, N do
   else
     -- Decide every line first; hold them only when every one can be held. No record means no
     -- hold under this id: a record is written with its holds and outlives them.
-    local decisions, refused = {}, false
-    for k, l in ipairs(lines) do
-      use_sku(l.s)
+    local refused = false
+    for k = 1, L do
+      local s = line_s[k]
+      use_sku(s)
       local d
-      d, more[l.s] = decide_hold(id, l.qty, buffer, customer, backorder, locs, more[l.s], false, channel)
+      d, more[s] = decide_hold(id, line_qty[k], buffer, customer, backorder, locs, more[s], false, channel)
       decisions[k] = d
       refused = refused or d.code ~= 1
-      leave_sku(l.s)
+      leave_sku(s)
     end
     if refused then
       local rf = {}
-      for k, d in ipairs(decisions) do
+      for k = 1, L do
+        local d = decisions[k]
         if d.code == 3 then rf[k] = '3:' .. d.allowed else rf[k] = (d.code == 0 and '0:' or '1:') .. d.total end
       end
       local refusal = table.concat(rf, ',')
-      records[#records + 1] = {K_REC, {'st', 'rejected', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cl', '1',
-        'cr', NOW, 'sc', '409', 'body', '', 'rf', refusal}}
-      made[id] = records[#records][2]
+      add_record(K_REC, id, fp, channel, deadline, ln, '', refusal)
       out[j] = {0, refusal}
     else
-      local allocs = {}
-      for k, l in ipairs(lines) do
-        use_sku(l.s)
-        local d = decisions[k]
-        allocs[k] = {list = apply_hold(id, d, l.qty, deadline, channel, customer, locs), bo = d.bo}
-        leave_sku(l.s)
+      for k = 1, L do
+        local s, d = line_s[k], decisions[k]
+        use_sku(s)
+        lists[k], bos[k] = apply_hold(id, d, line_qty[k], deadline, channel, customer, locs), d.bo
+        leave_sku(s)
       end
-      local body = fill(template, allocs)
-      records[#records + 1] = {K_REC, {'st', 'held', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cr', NOW,
-        'sc', '201', 'body', body}, id}
-      made[id] = records[#records][2]
+      local body = fill(template, lists, bos)
+      add_record(K_REC, id, fp, channel, deadline, ln, body, false)
       local due = dues[K_DUE]
       if not due then
         due = {}
@@ -195,28 +224,30 @@ end
 
 -- The holds first, then the records that rest on them, their due entries and the counters.
 for s = 1, S do
-  bind_sku(5 * (s - 1) + 1, ARGV[7 + s])
+  bind(s)
   hold_flush()
   leave_sku(s)
 end
 -- Their reservation.held events: one 'res' entry for one, else one 'resb' entry for all of them
 -- (ids, channels and deadlines comma separated, bodies newline separated: JSON text never holds a
 -- raw newline; lua/README.md).
-local ev_ids, ev_channels, ev_deadlines, ev_bodies = {}, {}, {}, {}
-for _, r in ipairs(records) do
-  local f = r[2]
-  rcall('HSET', r[1], unpack(f))
-  if f[2] == 'rejected' then
-    rcall('EXPIRE', r[1], REFUSED_RETENTION)
+local ev_ids, ev_channels, ev_deadlines, ev_bodies, E = {}, {}, {}, {}, 0
+for r = 1, R do
+  if rec_rf[r] then
+    rcall('HSET', rec_key[r], 'st', 'rejected', 'fp', rec_fp[r], 'ch', rec_ch[r], 'dl', rec_dl[r], 'ln', rec_ln[r],
+      'cl', '1', 'cr', NOW, 'sc', '409', 'body', '', 'rf', rec_rf[r])
+    rcall('EXPIRE', rec_key[r], REFUSED_RETENTION)
   else
-    local e = #ev_ids + 1
-    ev_ids[e], ev_channels[e], ev_deadlines[e], ev_bodies[e] = r[3], f[6], f[8], f[16]
+    rcall('HSET', rec_key[r], 'st', 'held', 'fp', rec_fp[r], 'ch', rec_ch[r], 'dl', rec_dl[r], 'ln', rec_ln[r],
+      'cr', NOW, 'sc', '201', 'body', rec_body[r])
+    E = E + 1
+    ev_ids[E], ev_channels[E], ev_deadlines[E], ev_bodies[E] = rec_id[r], rec_ch[r], rec_dl[r], rec_body[r]
   end
 end
-if #ev_ids == 1 then
+if E == 1 then
   rcall('XADD', K_OUT, '*', 't', 'res', 'st', 'held', 'r', ev_ids[1], 'c', ev_channels[1], 'd', ev_deadlines[1],
     'o', '', 'b', ev_bodies[1])
-elseif #ev_ids > 1 then
+elseif E > 1 then
   rcall('XADD', K_OUT, '*', 't', 'resb', 'st', 'held', 'r', table.concat(ev_ids, ','), 'c',
     table.concat(ev_channels, ','), 'd', table.concat(ev_deadlines, ','), 'b', table.concat(ev_bodies, '\n'))
 end
@@ -229,7 +260,7 @@ if held > 0 then
 end
 for s = 1, S do
   if dirty[s] then
-    bind_sku(5 * (s - 1) + 1, ARGV[7 + s])
+    bind(s)
     publish()
   end
 end

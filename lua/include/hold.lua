@@ -26,6 +26,8 @@
 
 -- Per SKU (by its stock key): the counts read so far and what the holds add.
 local caches = {}
+-- Quantities as text, each formatted once per script.
+local qty_texts = {}
 
 local function cache()
   local c = caches[K_STOCK]
@@ -108,8 +110,8 @@ local function hold_flush()
   rcall('HSET', K_HOLDS, unpack(c.holds))
   rcall('ZADD', K_EXPIRY, unpack(c.expiry))
   if #entries > 0 then
-    rcall('LPUSH', K_LEDGER, unpack(entries))
-    rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1)
+    -- Trimmed only when over its length: LPUSH answers the length.
+    if rcall('LPUSH', K_LEDGER, unpack(entries)) > LEDGER_MAX then rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1) end
   end
   local counts = {}
   for customer, units in pairs(c.customers) do
@@ -126,7 +128,9 @@ local function channel_view(c, locs, buffer, channel)
   local avail, sum = {}, 0
   for i = 1, #locs do
     local n = loc_counts(c, locs[i])
-    local a = location_available(n.on, n.res, n.com, n.ar)
+    -- location_available's rule on the numbers the cache holds (no conversions: this runs per hold).
+    local a = n.on - n.res - n.com - n.ar
+    if a < 0 then a = 0 end
     avail[i] = a
     sum = sum + a
   end
@@ -201,7 +205,8 @@ end
 local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
   local c = cache()
   -- The channel's own allocation first, then the shared units of its locations in order.
-  local from_own = math.min(d.take, d.own or 0)
+  local from_own = d.own or 0
+  if d.take < from_own then from_own = d.take end
   local remaining = d.take - from_own
   local allocs, parts = {}, nil
   for i = 1, #locs do
@@ -215,7 +220,11 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
       n.res = n.res + t + k
       n.dirty = true
       -- The quantity as text once: formatting a number is most of what building these strings costs.
-      local qs = tostring(t + k)
+      local qs = qty_texts[t + k]
+      if not qs then
+        qs = tostring(t + k)
+        qty_texts[t + k] = qs
+      end
       if k > 0 then
         local al = alloc_of(c, channel)
         al.u = al.u + k

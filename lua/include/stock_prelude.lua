@@ -129,9 +129,11 @@ end
 -- One ledger entry per location a change touched: its cause and that location's numbers after it.
 local function ledger(kind, loc, ref, drift, extra)
   local v = rcall('HMGET', K_STOCK, loc .. '|on', loc .. '|res', loc .. '|com', loc .. '|q')
-  rcall('LPUSH', K_LEDGER, ledger_entry(rcall('HINCRBY', K_STOCK, 'lseq', 1), kind, loc, ref, tonumber(v[1]) or 0,
-    tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0, drift, extra))
-  rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1)
+  local entry = ledger_entry(rcall('HINCRBY', K_STOCK, 'lseq', 1), kind, loc, ref, tonumber(v[1]) or 0,
+    tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0, drift, extra)
+  -- Trimmed only when over its length: LPUSH answers the length.
+  local length = rcall('LPUSH', K_LEDGER, entry)
+  if length > LEDGER_MAX then rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1) end
 end
 
 -- A reservation's entry on this SKU: state|deadline|channel|loc=qty[:k],...|customer|backordered

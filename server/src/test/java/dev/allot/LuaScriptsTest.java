@@ -250,6 +250,25 @@ class LuaScriptsTest {
   }
 
   @Test
+  @DisplayName("the ledger keeps its newest entries up to its maximum, whichever script writes them")
+  void ledgerMaximum() {
+    Store small = new Store(redis, 3);
+    for (int i = 1; i <= 4; i++) {
+      Store.MovementResult r = await(small.movement("lm" + i, "f", "receive", sku, "main", 1, NOW, 60_000));
+      assertEquals(MovementStatus.APPLIED, r.status());
+    }
+    assertEquals(3, await(redis.send(Command.LLEN, Keys.ledger(sku))).toLong(), "movements trim the ledger");
+    assertTrue(await(redis.send(Command.LINDEX, Keys.ledger(sku), "0")).toString().contains("\"ref\":\"lm4\""));
+    for (int i = 1; i <= 2; i++) {
+      assertEquals(HoldStatus.HELD, await(small.reserveLine(sku, "lr" + i, 1, NOW, NOW + 60_000, 0, "web", LOCS, null,
+          false)).status());
+    }
+    assertEquals(3, await(redis.send(Command.LLEN, Keys.ledger(sku))).toLong(), "holds trim the ledger");
+    assertTrue(await(redis.send(Command.LINDEX, Keys.ledger(sku), "0")).toString().contains("\"ref\":\"lr2\""));
+    assertTrue(await(redis.send(Command.LINDEX, Keys.ledger(sku), "2")).toString().contains("\"ref\":\"lm4\""));
+  }
+
+  @Test
   @DisplayName("movement: ids older than the retention are forgotten, newer ones kept")
   void movementRetention() {
     await(store.movement("old", "f", "receive", sku, "main", 1, NOW, 1000));

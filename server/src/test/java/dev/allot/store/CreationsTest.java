@@ -89,7 +89,7 @@ class CreationsTest {
   }
 
   @Test
-  @DisplayName("one batch of new ids, a replay of an id earlier in the batch, the same id with another request, and a refusal")
+  @DisplayName("one batch: new ids, an earlier id again (the same request, another one), a refusal and its replay")
   void mixedBatch() {
     String a = Api.id("a");
     String b = Api.id("b");
@@ -101,9 +101,10 @@ class CreationsTest {
         res(a, "fa", null, new StockLine(sku, 2)),
         res(a, "other", null, new StockLine(sku, 1)),
         res(c, "fc", null, new StockLine(sku, 1)),
-        res(d, "fd", null, new StockLine(sku, 1)))));
+        res(d, "fd", null, new StockLine(sku, 1)),
+        res(c, "fc", null, new StockLine(sku, 1)))));
     assertEquals(List.of(Result.CREATED, Result.CREATED, Result.SAME_REQUEST, Result.OTHER_REQUEST, Result.REFUSED,
-        Result.REFUSED), out.stream().map(Creation::result).toList());
+        Result.REFUSED, Result.SAME_REQUEST), out.stream().map(Creation::result).toList());
     assertEquals("{\"id\":\"" + a + "\",\"lines\":[{\"allocations\":[{\"location\":\"main\",\"qty\":2}]}]}",
         out.get(0).body(), "the template filled with where the units are held");
     assertEquals("{\"id\":\"" + b + "\",\"lines\":[{\"allocations\":[{\"location\":\"shop\",\"qty\":1}]}]}",
@@ -112,6 +113,10 @@ class CreationsTest {
     assertEquals("held", out.get(2).state());
     assertEquals(201, out.get(2).status());
     assertEquals(List.of(new LineDecision(HoldStatus.INSUFFICIENT, 0)), out.get(4).refusal());
+    // A refused id again later in the same batch answers its refusal, as a replay after it would.
+    assertEquals(409, out.get(6).status());
+    assertEquals("rejected", out.get(6).state());
+    assertEquals(out.get(4).refusal(), out.get(6).refusal());
     assertEquals(3, reserved(sku), "a and b hold 3 units; the conflict and the refusals hold nothing");
 
     // The records agree: a and b held with their bodies, c refused (no body, its refusal kept for a replay).
