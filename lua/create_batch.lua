@@ -16,11 +16,12 @@
   then H channels, each once however many reservations name it: id, buffer, backorder 0/1,
     C (its locations), C locations in draw order
   then each reservation: id, fingerprint, its channel's index h (1..H), deadline_ms, customer ('' none),
-    lines for the record ("SKU=qty,..."), body template, L (stock lines), L pairs (SKU index, qty).
-    The body template is the 201 document with "\1<k>\1" where the k-th stock line's allocations
-    go (k from 0); each becomes [{"location":"L","qty":n},...] and, when units are backordered,
-    ,"backordered":n after it (ReservationDocs writes the template, and the same document itself
-    on the saga's path).
+    lines for the record ("SKU=qty,..."), body template, tail, L (stock lines), L pairs (SKU index,
+    qty). The body template is the 201 document with "\1<k>\1" where the k-th stock line's
+    allocations go (k from 0); each becomes [{"location":"L","qty":n},...] and, when units are
+    backordered, ,"backordered":n after it (ReservationDocs writes the template, and the same
+    document itself on the saga's path). A template whose one such place is the first line's
+    comes cut there: the text before it, then tail the text after (no search); otherwise tail is ''.
   Returns one entry per reservation, in order:
     {1, body}                   created and held: the record is held and its body is `body`
     {2, state, status, body, refusal, lines}  the same request again: the record as it stands
@@ -160,12 +161,12 @@ for j = 1, N do
   local channel, buffer, backorder, locs = ch.id, ch.buffer, ch.backorder, ch.locs
   -- The deadline stays the string it came as wherever it is written (a number would be formatted
   -- again for each write: most of a small reservation's cost is such string work).
-  local deadline, customer, ln, template = ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6]
-  local L = tonumber(ARGV[p + 7])
+  local deadline, customer, ln, template, tail = ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6], ARGV[p + 7]
+  local L = tonumber(ARGV[p + 8])
   for k = 1, L do
-    line_s[k], line_qty[k] = tonumber(ARGV[p + 6 + 2 * k]), tonumber(ARGV[p + 7 + 2 * k])
+    line_s[k], line_qty[k] = tonumber(ARGV[p + 7 + 2 * k]), tonumber(ARGV[p + 8 + 2 * k])
   end
-  p = p + 8 + 2 * L
+  p = p + 9 + 2 * L
 
   local base = 5 * S + 2 * (j - 1)
   local K_REC, K_DUE = KEYS[base + 1], KEYS[base + 2]
@@ -207,7 +208,15 @@ for j = 1, N do
         lists[k], bos[k] = apply_hold(id, d, line_qty[k], deadline, channel, customer, locs), d.bo
         leave_sku(s)
       end
-      local body = fill(template, lists, bos)
+      local body
+      if tail == '' then
+        body = fill(template, lists, bos)
+      elseif #lists[1] == 2 and bos[1] == 0 then
+        -- The common cart: one line, held at one location; the template came cut around its place.
+        body = template .. '[{"location":"' .. lists[1][1] .. '","qty":' .. text(lists[1][2]) .. '}]' .. tail
+      else
+        body = template .. allocations_json(lists[1], bos[1]) .. tail
+      end
       add_record(K_REC, id, fp, channel, deadline, ln, body, false)
       local due = dues[K_DUE]
       if not due then

@@ -93,7 +93,7 @@ public final class Creations {
       channelOf[j] = Integer.toString(channels.computeIfAbsent(
           new ChannelArgs(r.channel(), r.buffer(), r.backorder(), r.locations()), c -> channels.size() + 1));
       now = Math.max(now, r.now());
-      argc += 8 + 2 * r.lines().size();
+      argc += 9 + 2 * r.lines().size();
     }
     List<String> keys = new ArrayList<>(5 * skus.size() + 2 * batch.size() + 2);
     List<String> args = new ArrayList<>(7 + skus.size() + 8 * channels.size() + argc);
@@ -127,7 +127,7 @@ public final class Creations {
       args.add(Long.toString(r.deadline()));
       args.add(r.customer() == null ? "" : r.customer());
       args.add(RecordStore.encodeLines(r.lines()));
-      args.add(r.bodyTemplate());
+      addTemplate(args, r.bodyTemplate());
       args.add(Integer.toString(r.lines().size()));
       for (StockLine l : r.lines()) {
         args.add(Integer.toString(skus.get(l.sku())));
@@ -174,5 +174,26 @@ public final class Creations {
       out.add(new LineDecision(status, Long.parseLong(p.substring(colon + 1))));
     }
     return List.copyOf(out);
+  }
+
+  /** Where the first stock line's allocations go in a body template. */
+  private static final String FIRST_PLACE = "\u00010\u0001";
+
+  /**
+   * A body template and its tail (create_batch's header): cut at its one place when that place is
+   * the first stock line's (the common cart: the script then joins three strings and searches
+   * nothing), else whole with an empty tail.
+   */
+  static void addTemplate(List<String> args, String template) {
+    int at = template.indexOf('\u0001');
+    int end = at + FIRST_PLACE.length();
+    if (at >= 0 && template.startsWith(FIRST_PLACE, at) && end < template.length()
+        && template.indexOf('\u0001', end) < 0) {
+      args.add(template.substring(0, at));
+      args.add(template.substring(end));
+    } else {
+      args.add(template);
+      args.add("");
+    }
   }
 }

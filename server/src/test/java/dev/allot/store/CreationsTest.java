@@ -130,6 +130,30 @@ class CreationsTest {
   }
 
   @Test
+  @DisplayName("a template goes cut at its one place when that place is the first line's, else whole")
+  void templatesCut() {
+    record Case(String template, List<String> args) {
+    }
+    for (Case c : List.of(
+        new Case("{\"a\":\u00010\u0001}", List.of("{\"a\":", "}")),
+        new Case("{\"a\":\u00010\u0001,\"b\":\u00011\u0001}",
+            List.of("{\"a\":\u00010\u0001,\"b\":\u00011\u0001}", "")),
+        new Case("{\"b\":\u00011\u0001}", List.of("{\"b\":\u00011\u0001}", "")),
+        new Case("{\"a\":\u000110\u0001}", List.of("{\"a\":\u000110\u0001}", "")),
+        new Case("{}", List.of("{}", "")),
+        new Case("{\"a\":\u00010\u0001", List.of("{\"a\":\u00010\u0001", "")))) {
+      List<String> args = new ArrayList<>();
+      Creations.addTemplate(args, c.template());
+      assertEquals(c.args(), args, c.template());
+    }
+    // The cut template's slow path: one line held at two locations.
+    String id = Api.id("two");
+    List<Creation> out = await(creations.send(List.of(res(id, "f", null, new StockLine(sku, 3)))));
+    assertEquals("{\"id\":\"" + id + "\",\"lines\":[{\"allocations\":[{\"location\":\"main\",\"qty\":2},"
+        + "{\"location\":\"shop\",\"qty\":1}]}]}", out.get(0).body());
+  }
+
+  @Test
   @DisplayName("a per-customer limit reached in the middle of a batch: exactly the limit is held for that customer")
   void customerLimitMidBatch() {
     receive(sku, "main", 10);
