@@ -3,6 +3,7 @@ package dev.allot;
 import dev.allot.config.Settings;
 import dev.allot.http.ApiVerticle;
 import dev.allot.http.ConnectionGate;
+import dev.allot.http.HttpMetrics;
 import dev.allot.outbound.Deliveries;
 import dev.allot.outbound.Feed;
 import dev.allot.outbound.OutboxKeeper;
@@ -188,7 +189,8 @@ public final class AllotServer {
         .addLabels(Label.HTTP_METHOD, Label.HTTP_CODE, Label.HTTP_ROUTE);
     return Vertx.builder()
         .with(new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(metricsOptions))
-        .withMetrics(new MicrometerMetricsFactory(registry))
+        .withMetrics(HttpMetrics.factory(new MicrometerMetricsFactory(registry), registry,
+            metricsOptions.getMetricsNaming(), KNOWN_METHODS))
         .build();
   }
 
