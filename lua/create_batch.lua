@@ -92,13 +92,17 @@ end
 -- The template with each "\1<k>\1" replaced by the k-th stock line's allocations (lists[k + 1],
 -- bos[k + 1]). Plain finds, and one concatenation for the common one-line template: this runs for
 -- every reservation.
-local function fill(template, lists, bos)
+local function fill(template, lists, bos, L)
   local out, pos = nil, 1
   while true do
     local a = string.find(template, '\1', pos, true)
     if not a then break end
     local b = string.find(template, '\1', a + 1, true)
     local k = b == a + 2 and string.byte(template, a + 1) - 47 or tonumber(string.sub(template, a + 1, b - 1)) + 1
+    -- The columns hold earlier reservations' lines past L: a place beyond this one's is a bug, never filled.
+    if not k or k < 1 or k > L then
+      error('create_batch: a template names stock line ' .. tostring(k) .. ' of ' .. L)
+    end
     local json = allocations_json(lists[k], bos[k])
     if pos == 1 and not string.find(template, '\1', b + 1, true) then
       return string.sub(template, 1, a - 1) .. json .. string.sub(template, b + 1)
@@ -210,7 +214,9 @@ for j = 1, N do
       end
       local body
       if tail == '' then
-        body = fill(template, lists, bos)
+        body = fill(template, lists, bos, L)
+      elseif L < 1 then
+        error('create_batch: a cut template for a reservation without stock lines')
       elseif #lists[1] == 2 and bos[1] == 0 then
         -- The common cart: one line, held at one location; the template came cut around its place.
         body = template .. '[{"location":"' .. lists[1][1] .. '","qty":' .. text(lists[1][2]) .. '}]' .. tail

@@ -44,15 +44,17 @@ import java.util.concurrent.atomic.LongAdder;
  * {@code _response_bytes}, {@code _request_bytes}, {@code _active_requests},
  * {@code _request_resets_total}; route, method and code as Vert.x labels them: the routes a request
  * went through joined with '>', a method outside {@code knownMethods} as OTHER). Everything else,
- * the connection and byte counts of the same server included, stays Vert.x's own.
+ * the connection and byte counts of the same server included, stays Vert.x's own. The labels are
+ * the ones AllotServer enables (method, route, code), not read from the metrics options: a label
+ * added there would need adding here.
  */
 public final class HttpMetrics {
   private HttpMetrics() {
   }
 
   /** Vert.x's metrics factory with the HTTP server's request series replaced by the lean ones. */
-  public static VertxMetricsFactory factory(VertxMetricsFactory micrometer, MeterRegistry registry, MetricsNaming naming,
-                                            Set<String> knownMethods) {
+  public static VertxMetricsFactory factory(VertxMetricsFactory micrometer, MeterRegistry registry,
+                                            MetricsNaming naming, Set<String> knownMethods) {
     MetricsNaming names = naming.withBaseName(MetricsDomain.HTTP_SERVER.getPrefix());
     return new VertxMetricsFactory() {
       @Override
@@ -77,13 +79,20 @@ public final class HttpMetrics {
     };
   }
 
-  /** Vert.x's metrics as they are, but for the HTTP server's. */
-  private record Wrapped(VertxMetrics inner, MeterRegistry registry, MetricsNaming names, Set<String> knownMethods)
-      implements VertxMetrics {
+  /**
+   * Vert.x's metrics as they are, but for the HTTP server's. The methods' meters are shared by every
+   * HTTP server of this Vert.x (Micrometer would hand a second server the first one's gauge).
+   */
+  private record Wrapped(VertxMetrics inner, MeterRegistry registry, MetricsNaming names, Set<String> knownMethods,
+                         ConcurrentHashMap<String, Method> methods) implements VertxMetrics {
+    Wrapped(VertxMetrics inner, MeterRegistry registry, MetricsNaming names, Set<String> knownMethods) {
+      this(inner, registry, names, knownMethods, new ConcurrentHashMap<>());
+    }
+
     @Override
     public HttpServerMetrics<?, ?, ?> createHttpServerMetrics(HttpServerOptions options, SocketAddress localAddress) {
       HttpServerMetrics<?, ?, ?> server = inner.createHttpServerMetrics(options, localAddress);
-      return server == null ? null : new Server(server, registry, names, knownMethods);
+      return server == null ? null : new Server(server, registry, names, knownMethods, methods);
     }
 
     @Override
@@ -217,13 +226,15 @@ public final class HttpMetrics {
     private final MeterRegistry registry;
     private final MetricsNaming names;
     private final Set<String> knownMethods;
-    private final ConcurrentHashMap<String, Method> methods = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Method> methods;
 
-    Server(HttpServerMetrics<?, ?, ?> inner, MeterRegistry registry, MetricsNaming names, Set<String> knownMethods) {
+    Server(HttpServerMetrics<?, ?, ?> inner, MeterRegistry registry, MetricsNaming names, Set<String> knownMethods,
+           ConcurrentHashMap<String, Method> methods) {
       this.inner = inner;
       this.registry = registry;
       this.names = names;
       this.knownMethods = knownMethods;
+      this.methods = methods;
     }
 
     private Method method(String name) {

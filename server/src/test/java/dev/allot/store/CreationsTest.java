@@ -23,6 +23,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -151,6 +153,21 @@ class CreationsTest {
     List<Creation> out = await(creations.send(List.of(res(id, "f", null, new StockLine(sku, 3)))));
     assertEquals("{\"id\":\"" + id + "\",\"lines\":[{\"allocations\":[{\"location\":\"main\",\"qty\":2},"
         + "{\"location\":\"shop\",\"qty\":1}]}]}", out.get(0).body());
+  }
+
+  @Test
+  @DisplayName("a template naming a line its reservation lacks fails the call: nothing held, nothing borrowed")
+  void templateBeyondItsLines() {
+    String good = Api.id("good");
+    String bad = Api.id("bad");
+    Future<List<Creation>> call = creations.send(List.of(
+        res(good, "fg", null, new StockLine(sku, 1)),
+        new NewReservation(bad, NOW, "fb", "web", NOW + 60_000, 0, null, false, LOCS, List.of(new StockLine(sku, 1)),
+            "{\"a\":\u00010\u0001,\"b\":\u00011\u0001}", 600)));
+    RuntimeException failed = assertThrows(RuntimeException.class, () -> await(call));
+    assertTrue(String.valueOf(failed.getCause()).contains("names stock line 2 of 1"), String.valueOf(failed.getCause()));
+    assertEquals(0, reserved(sku), "the script stopped before it wrote a hold");
+    assertNull(await(records.read(good)), "nor a record");
   }
 
   @Test
