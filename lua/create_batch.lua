@@ -61,31 +61,19 @@ local function leave_sku(s)
   if changed then dirty[s] = true; changed = false end
 end
 
--- Number texts of this call, each formatted once (formatting a number is most of what building
--- a reservation's strings costs).
-local texts = {}
-local function text(n)
-  local t = texts[n]
-  if not t then
-    t = tostring(n)
-    texts[n] = t
-  end
-  return t
-end
-
 -- A stock line's allocations as the 201 body shows them (and "backordered" after them).
 local function allocations_json(list, bo)
   local json
   if #list == 2 then
-    json = '[{"location":"' .. list[1] .. '","qty":' .. text(list[2]) .. '}]'
+    json = '[{"location":"' .. list[1] .. '","qty":' .. number_text(list[2]) .. '}]'
   else
     local parts = {}
     for i = 1, #list, 2 do
-      parts[#parts + 1] = '{"location":"' .. list[i] .. '","qty":' .. text(list[i + 1]) .. '}'
+      parts[#parts + 1] = '{"location":"' .. list[i] .. '","qty":' .. number_text(list[i + 1]) .. '}'
     end
     json = '[' .. table.concat(parts, ',') .. ']'
   end
-  if bo > 0 then json = json .. ',"backordered":' .. text(bo) end
+  if bo > 0 then json = json .. ',"backordered":' .. number_text(bo) end
   return json
 end
 
@@ -217,10 +205,8 @@ for j = 1, N do
         body = fill(template, lists, bos, L)
       elseif L < 1 then
         error('create_batch: a cut template for a reservation without stock lines')
-      elseif #lists[1] == 2 and bos[1] == 0 then
-        -- The common cart: one line, held at one location; the template came cut around its place.
-        body = template .. '[{"location":"' .. lists[1][1] .. '","qty":' .. text(lists[1][2]) .. '}]' .. tail
       else
+        -- The common cart: one line; the template came cut around its place.
         body = template .. allocations_json(lists[1], bos[1]) .. tail
       end
       add_record(K_REC, id, fp, channel, deadline, ln, body, false)

@@ -21,13 +21,23 @@
         lua/README.md); answers the allocations as a flat
         {loc, qty, ...} list and the SKU's version after it
     hold_flush()                       writes what the holds changed back to the bound SKU's keys
-    sku_version()                      the bound SKU's version (as held so far) ]]
+    sku_version()                      the bound SKU's version (as held so far)
+    number_text(n)                     a number as text, formatted once per script ]]
 --- @include "stock_prelude"
 
 -- Per SKU (by its stock key): the counts read so far and what the holds add.
 local caches = {}
--- Quantities as text, each formatted once per script.
-local qty_texts = {}
+-- Numbers as text, each formatted once per script (formatting a number is most of what building a
+-- hold's strings costs).
+local number_texts = {}
+local function number_text(n)
+  local t = number_texts[n]
+  if not t then
+    t = tostring(n)
+    number_texts[n] = t
+  end
+  return t
+end
 
 local function cache()
   local c = caches[K_STOCK]
@@ -220,11 +230,7 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
       n.res = n.res + t + k
       n.dirty = true
       -- The quantity as text once: formatting a number is most of what building these strings costs.
-      local qs = qty_texts[t + k]
-      if not qs then
-        qs = tostring(t + k)
-        qty_texts[t + k] = qs
-      end
+      local qs = number_text(t + k)
       if k > 0 then
         local al = alloc_of(c, channel)
         al.u = al.u + k
