@@ -133,6 +133,36 @@ public final class Api {
         .path("items").path(0).path("available").asLong();
   }
 
+  /** What {@link #parallelBuyers} saw: every id tried, in order, and those answered 201. */
+  public record Buyers(java.util.List<String> ids, java.util.Set<String> held) {
+  }
+
+  /**
+   * n buyers at once, the i-th through {@code callers[i % callers.length]}, each POSTing
+   * {@code body(id)} to /v1/reservations with a fresh id; every answer must be 201 or 409.
+   */
+  public static Buyers parallelBuyers(int n, String prefix, java.util.function.Function<String, String> body,
+                                      Api... callers) {
+    java.util.List<String> ids = new java.util.ArrayList<>();
+    java.util.List<CompletableFuture<Res>> calls = new java.util.ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      String id = id(prefix);
+      ids.add(id);
+      calls.add(callers[i % callers.length].async("POST", "/v1/reservations", body.apply(id)));
+    }
+    java.util.Set<String> held = new java.util.HashSet<>();
+    for (int i = 0; i < n; i++) {
+      Res r = calls.get(i).join();
+      if (r.status() != 201 && r.status() != 409) {
+        throw new AssertionError("expected 201 or 409 but got " + r);
+      }
+      if (r.status() == 201) {
+        held.add(ids.get(i));
+      }
+    }
+    return new Buyers(ids, held);
+  }
+
   public static Res expect(Res r, int status) {
     if (r.status() != status) {
       throw new AssertionError("expected " + status + " but got " + r);

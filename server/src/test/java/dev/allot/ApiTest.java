@@ -229,21 +229,7 @@ class ApiTest {
   void ledgerUnderParallelBuyers() {
     String hot = Api.sku("ledger");
     admin.receive(hot, "main", 40);
-    java.util.List<String> ids = new java.util.ArrayList<>();
-    java.util.List<java.util.concurrent.CompletableFuture<Api.Res>> calls = new java.util.ArrayList<>();
-    for (int i = 0; i < 60; i++) {
-      String id = Api.id("lp");
-      ids.add(id);
-      calls.add(web.async("POST", "/v1/reservations", reserveBody(id, "web", hot, 1, 600)));
-    }
-    java.util.Set<String> held = new java.util.HashSet<>();
-    for (int i = 0; i < calls.size(); i++) {
-      Api.Res r = calls.get(i).join();
-      assertTrue(r.status() == 201 || r.status() == 409, r.toString());
-      if (r.status() == 201) {
-        held.add(ids.get(i));
-      }
-    }
+    java.util.Set<String> held = Api.parallelBuyers(60, "lp", id -> reserveBody(id, "web", hot, 1, 600), web).held();
     assertEquals(40, held.size());
     JsonNode entries = expect(admin.get("/v1/skus/" + hot + "/ledger?limit=1000"), 200).json().path("entries");
     assertEquals(41, entries.size(), "the receive and one entry per hold: " + entries);

@@ -18,7 +18,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
@@ -292,21 +291,9 @@ class OutboundTest {
     String from = tail();
     String sku = Api.sku("par");
     admin.receive(sku, "main", 40);
-    List<String> ids = new ArrayList<>();
-    List<CompletableFuture<Api.Res>> calls = new ArrayList<>();
-    for (int i = 0; i < 120; i++) {
-      String id = Api.id("pb");
-      ids.add(id);
-      calls.add((i % 2 == 0 ? web : web2).async("POST", "/v1/reservations", cart(id, sku, 1, 600)));
-    }
-    Set<String> created = new HashSet<>();
-    for (int i = 0; i < calls.size(); i++) {
-      Api.Res r = calls.get(i).join();
-      assertTrue(r.status() == 201 || r.status() == 409, r.toString());
-      if (r.status() == 201) {
-        created.add(ids.get(i));
-      }
-    }
+    Api.Buyers buyers = Api.parallelBuyers(120, "pb", id -> cart(id, sku, 1, 600), web, web2);
+    List<String> ids = buyers.ids();
+    Set<String> created = buyers.held();
     assertEquals(40, created.size());
     List<JsonNode> events = awaitEvents(from, about(sku, new HashSet<>(ids)),
         got -> got.stream().filter(e -> e.path("type").asText().equals("reservation.held")).count() >= 40
