@@ -18,66 +18,19 @@
     release  {1} released, every line given back, the record cleaned (kept retention_s) |
              {2} already released | {0, st} any other state | {-1} no record
   Events  one SPUBLISH (Redis 7+; PUBLISH before) and one 'stock' outbox entry per SKU that changed,
-          after the whole batch; a 'res' outbox entry per record moved (committed, released, expired) ]]
---- @include "include/stock_prelude"
---- @include "include/record"
+          after the whole batch; a 'res' outbox entry per record moved (committed, released, expired)
+  Like create_batch, the call reads each SKU's counts and holds once (include/hold.lua's cache) and
+  writes them back once, after every operation is decided; the records, their due entries, the
+  counters and the events are written after that, so a runtime error half-way (a bug) leaves no
+  record decided without its stock lines. ]]
+--- @include "include/hold"
 local S, N = tonumber(ARGV[4]), tonumber(ARGV[5])
 if not PREFIX_OK or not S or not N or #KEYS ~= 5 * S + 3 * N + 1 then
   return redis.error_reply('ERR decide_at_once: bad arguments')
 end
 
-local dirty = {}
--- Runs fn(s) with each of `skus` bound in turn, noting which changed.
-local function each_sku(skus, fn)
-  for _, s in ipairs(skus) do
-    bind_sku(5 * (s - 1) + 1, ARGV[5 + s])
-    changed = false
-    fn(s)
-    if changed then dirty[s] = true end
-  end
-end
-
-local function commit(id, skus, oid, lease)
-  if st ~= 'held' then return record_commit(now, oid, lease) end
-  -- Every line must still hold: a hold gone (expired with its deadline) expires the reservation.
-  local entries, gone = {}, false
-  each_sku(skus, function(s)
-    drop_expired()
-    entries[s] = rcall('HGET', K_HOLDS, id)
-    if not entries[s] then gone = true end
-  end)
-  if gone then
-    to('expired', now + lease)
-    return {0, 'expired', 1}
-  end
-  local decided = record_commit(now, oid, lease)
-  if decided[1] ~= 1 then return decided end
-  each_sku(skus, function(s)
-    if parse_entry(entries[s]) == 'h' then
-      commit_entry(id, entries[s])
-      rcall('HINCRBY', K_STOCK, 'ver', 1)
-    end
-  end)
-  return decided
-end
-
-local function release(id, skus, lease, retention)
-  if st == 'released' then return {2} end
-  if st ~= 'held' then return {0, st} end
-  to('released', now + lease)
-  each_sku(skus, function(s)
-    drop_expired()
-    local e = rcall('HGET', K_HOLDS, id)
-    if e then
-      give_back(id, e, 'release')
-      rcall('HINCRBY', K_STOCK, 'ver', 1)
-    end
-  end)
-  return record_finish(retention)
-end
-
--- Every operation read (and checked) before any is done.
-local ops = {}
+-- Every operation read (and checked) before any is done; ids_of[s]: the ids of the call on SKU s.
+local ops, ids_of = {}, {}
 local p = 6 + S
 for j = 1, N do
   local op, id, L = ARGV[p], ARGV[p + 1], tonumber(ARGV[p + 2])
@@ -85,28 +38,158 @@ for j = 1, N do
     return redis.error_reply('ERR decide_at_once: bad operation ' .. j)
   end
   local skus = {}
-  for k = 1, L do skus[k] = tonumber(ARGV[p + 2 + k]) end
+  for k = 1, L do
+    local s = tonumber(ARGV[p + 2 + k])
+    if not s or s < 1 or s > S then return redis.error_reply('ERR decide_at_once: bad operation ' .. j) end
+    skus[k] = s
+    local ids = ids_of[s]
+    if not ids then
+      ids = {}
+      ids_of[s] = ids
+    end
+    ids[#ids + 1] = id
+  end
   ops[j] = {op = op, id = id, skus = skus, a1 = ARGV[p + 3 + L], a2 = ARGV[p + 4 + L]}
   p = p + 5 + L
 end
 
-local out = {}
-for j, o in ipairs(ops) do
-  local base = 5 * S + 3 * (j - 1)
-  bind_record(KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], o.id, K_OUT)
-  st = rcall('HGET', K_REC, 'st')
-  if not st then
-    out[j] = {-1}
-  elseif o.op == 'commit' then
-    out[j] = commit(o.id, o.skus, o.a1, tonumber(o.a2))
-  else
-    out[j] = release(o.id, o.skus, tonumber(o.a1), tonumber(o.a2))
+-- Binds SKU s (unless it is bound already); the first time, its expired holds go back and the
+-- holds entries of every operation of the call on it are read at once.
+local bound, ready, dirty = nil, {}, {}
+local function use(s)
+  if bound ~= s then
+    bind_sku(5 * (s - 1) + 1, ARGV[5 + s])
+    bound = s
+  end
+  if not ready[s] then
+    ready[s] = true
+    drop_expired()
+    if changed then dirty[s] = true; changed = false end
+    holds_entries(ids_of[s])
   end
 end
 
+-- The records as read (and moved) so far, by id: a later operation of the call on the same id sees
+-- the earlier one's decision. The moves are written at the end, in order.
+local recs, moves = {}, {}
+local function record(j, id)
+  local r = recs[id]
+  if r then return r end
+  local base = 5 * S + 3 * (j - 1)
+  local v = rcall('HMGET', KEYS[base + 1], 'st', 'dl', 'ch', 'oid', 'body')
+  r = {st = v[1], dl = v[2], ch = v[3] or '', oid = v[4] or '', body = v[5] or '', key = KEYS[base + 1],
+       due = KEYS[base + 2], stats = KEYS[base + 3]}
+  -- No record: nothing to remember (every operation on it answers {-1}).
+  if r.st then recs[id] = r end
+  return r
+end
+-- Moves record r (of reservation id) from held to `state`: due_at, when given, schedules it in its
+-- bucket's due index (else it leaves it); retention, when given, is how long the record is kept.
+local function move(r, id, state, due_at, retention)
+  moves[#moves + 1] = {r = r, id = id, st = state, due_at = due_at, retention = retention, oid = r.oid}
+  r.st = state
+end
+
+local function commit(r, id, skus, oid, lease)
+  if r.st == 'committed' then return {2, r.oid} end
+  if r.st ~= 'held' then return {0, r.st} end
+  -- Every line must still hold: a hold gone (expired with its deadline) expires the reservation, and
+  -- so does the deadline itself, even when every line was committed by an earlier, failed attempt.
+  local gone = (tonumber(r.dl) or 0) <= now
+  for _, s in ipairs(skus) do
+    use(s)
+    if not holds_entry(id) then gone = true end
+  end
+  if gone then
+    move(r, id, 'expired', now + lease)
+    return {0, 'expired', 1}
+  end
+  for _, s in ipairs(skus) do
+    use(s)
+    local e = holds_entry(id)
+    if string.sub(e, 1, 2) == 'h|' then commit_held(id, e) end
+  end
+  r.oid = oid
+  move(r, id, 'committed')
+  return {1, oid}
+end
+
+local function release(r, id, skus, lease, retention)
+  if r.st == 'released' then return {2} end
+  if r.st ~= 'held' then return {0, r.st} end
+  for _, s in ipairs(skus) do
+    use(s)
+    local e = holds_entry(id)
+    if e then give_back_held(id, e, 'release') end
+  end
+  move(r, id, 'released', nil, retention)
+  return {1}
+end
+
+local out = {}
+for j, o in ipairs(ops) do
+  local r = record(j, o.id)
+  if not r.st then
+    out[j] = {-1}
+  elseif o.op == 'commit' then
+    out[j] = commit(r, o.id, o.skus, o.a1, tonumber(o.a2))
+  else
+    out[j] = release(r, o.id, o.skus, tonumber(o.a1), tonumber(o.a2))
+  end
+end
+
+-- The stock lines first, then the records that rest on them, their due entries, the counters and
+-- the events (record.lua's to() and record_finish, written once per record).
+for s = 1, S do
+  if ready[s] then
+    use(s)
+    hold_flush()
+    if changed then dirty[s] = true; changed = false end
+  end
+end
+local dues, held, committed, expired = {}, 0, 0, 0
+for _, m in ipairs(moves) do
+  local r = m.r
+  if m.st == 'committed' then
+    rcall('HSET', r.key, 'st', 'committed', 'oid', m.oid)
+    committed = committed + 1
+  elseif m.st == 'expired' then
+    rcall('HSET', r.key, 'st', 'expired')
+    expired = expired + 1
+  else
+    -- Released and cleaned at once: every line was given back in this call.
+    rcall('HSET', r.key, 'st', m.st, 'cl', 1)
+    rcall('EXPIRE', r.key, m.retention)
+  end
+  held = held + 1
+  local due = dues[r.due]
+  if not due then
+    due = {add = {}, rem = {}}
+    dues[r.due] = due
+  end
+  if m.due_at then
+    due.add[#due.add + 1] = m.due_at
+    due.add[#due.add + 1] = m.id
+  else
+    due.rem[#due.rem + 1] = m.id
+  end
+  rcall('XADD', K_OUT, '*', 't', 'res', 'st', m.st, 'r', m.id, 'c', r.ch, 'd', r.dl or '0', 'o', m.oid, 'b', r.body)
+end
+for key, due in pairs(dues) do
+  if #due.rem > 0 then rcall('ZREM', key, unpack(due.rem)) end
+  if #due.add > 0 then rcall('ZADD', key, unpack(due.add)) end
+end
+-- The counters are only ever read summed over the buckets (RecordStore.stats): the call counts in
+-- its first operation's bucket.
+if held > 0 then
+  local stats = KEYS[5 * S + 3]
+  rcall('HINCRBY', stats, 'held', -held)
+  if committed > 0 then rcall('HINCRBY', stats, 'committed', committed) end
+  if expired > 0 then rcall('HINCRBY', stats, 'expired', expired) end
+end
 for s = 1, S do
   if dirty[s] then
-    bind_sku(5 * (s - 1) + 1, ARGV[5 + s])
+    use(s)
     publish()
   end
 end

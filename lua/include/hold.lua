@@ -1,9 +1,10 @@
---[[ hold: deciding and making holds of one SKU, shared by reserve_line (one hold, the saga's
-  step) and create_batch (many reservations in one call). Works on the SKU stock_prelude has
-  bound. The SKU's counts are read once and written back once per script (hold_flush): a batch
-  of a hundred holds on a hot SKU reads and writes its stock hash, holds, expiry, ledger and
-  customer counts once each, not a hundred times. Anything that reads those keys directly
-  (drop_expired, publish) runs only after hold_flush.
+--[[ hold: a SKU's holds made, committed and given back through one cache of its counts, shared by
+  reserve_line (one hold, the saga's step), create_batch (many reservations in one call) and
+  decide_at_once (many commits and releases in one call). Works on the SKU stock_prelude has bound.
+  The SKU's counts are read once and written back once per script (hold_flush): a batch of a hundred
+  holds (or commits) on a hot SKU reads and writes its stock hash, holds, expiry, ledger and customer
+  counts once each, not a hundred times. Anything that reads those keys directly (drop_expired,
+  publish) runs only after hold_flush.
   Provides
     decide_hold(rid, qty, buffer, customer, backorder, locs, more_expired, check_replay, channel)
         decides without changing anything but expired holds; answers the decision and whether
@@ -16,13 +17,18 @@
           {code = 3, allowed}                 the customer's limit: at most `allowed` more
     apply_hold(rid, d, qty, deadline, channel, customer, locs)
         makes decision d (code 1): reserves its units from the channel's allocation first, then
-        location by location in `locs` order, the holds entry and its expiry (the ledger lines are
-        written by hold_flush: per location, one entry for one hold, one compact entry for several,
-        lua/README.md); answers the allocations as a flat
-        {loc, qty, ...} list and the SKU's version after it
-    hold_flush()                       writes what the holds changed back to the bound SKU's keys
+        location by location in `locs` order, the holds entry and its expiry; answers the allocations
+        as a flat {loc, qty, ...} list and the SKU's version after it
+    holds_entries(ids)                 reads the holds entries of these reservations into the cache
+    holds_entry(rid)                   a reservation's holds entry as the cache has it (nil: none)
+    commit_held(rid, e)                a held entry's units become committed (the entry stays, state c)
+    give_back_held(rid, e, kind)       what an entry holds (h) or has committed (c) is given back;
+                                       the entry goes
+    hold_flush()                       writes what the cache changed back to the bound SKU's keys
     sku_version()                      the bound SKU's version (as held so far)
-    number_text(n)                     a number as text, formatted once per script ]]
+    number_text(n)                     a number as text, formatted once per script
+  The ledger lines are written by hold_flush: per location, a run of changes of one kind in one
+  entry (lua/README.md: one plain entry for one change, one compact entry for several). ]]
 --- @include "stock_prelude"
 
 -- Per SKU (by its stock key): the counts read so far and what the holds add.
@@ -43,9 +49,12 @@ local function cache()
   local c = caches[K_STOCK]
   if c then return c end
   local v = rcall('HMGET', K_STOCK, 'limit', 'ver', 'lseq', 'backordered')
+  -- holds: HSET pairs; gone: entries to delete; entries: each entry read or written so far (false:
+  -- none); expiry / unexpire: ZADD pairs and ZREM members; runs: the ledger's runs in order, open:
+  -- each location's last run.
   c = {limit = tonumber(v[1]), ver = tonumber(v[2]), lseq = tonumber(v[3]) or 0, bo = tonumber(v[4]) or 0,
-       bo_read = tonumber(v[4]) or 0,
-       locs = {}, customers = {}, holds = {}, expiry = {}, booked = {}, booked_order = {}, allocs = {}, dirty = false}
+       bo_read = tonumber(v[4]) or 0, locs = {}, customers = {}, holds = {}, gone = {}, entries = {}, expiry = {},
+       unexpire = {}, runs = {}, open = {}, allocs = {}, dirty = false}
   caches[K_STOCK] = c
   return c
 end
@@ -55,7 +64,8 @@ local function loc_counts(c, loc)
   if n then return n end
   local v = rcall('HMGET', K_STOCK, loc .. '|on', loc .. '|res', loc .. '|com', loc .. '|q', loc .. '|ar')
   n = {on = tonumber(v[1]) or 0, res = tonumber(v[2]) or 0, com = tonumber(v[3]) or 0, q = tonumber(v[4]) or 0,
-       ar = tonumber(v[5]) or 0, ar_read = tonumber(v[5]) or 0, dirty = false}
+       ar = tonumber(v[5]) or 0}
+  n.res_read, n.com_read, n.ar_read = n.res, n.com, n.ar
   c.locs[loc] = n
   return n
 end
@@ -75,17 +85,33 @@ local function sku_version()
   return cache().ver or 0
 end
 
+-- One change of `kind` at a location for reservation rid (qs: its quantity as text), booked for the
+-- ledger with the location's numbers after it: a change of the same kind as the location's last one
+-- joins its run (one compact entry), unless either stands alone (`single`: a give-back of committed
+-- units, which the compact form cannot work back).
+local function book(c, kind, loc, n, rid, qs, k, single)
+  local b = c.open[loc]
+  if not b or b.kind ~= kind or b.single or single then
+    b = {kind = kind, loc = loc, count = 0, single = single}
+    c.open[loc] = b
+    c.runs[#c.runs + 1] = b
+  end
+  b.count = b.count + 1
+  b[b.count] = rid .. '=' .. qs
+  b.last, b.k = rid, k
+  b.on, b.res, b.com, b.q = n.on, n.res, n.com, n.q
+end
+
 local function hold_flush()
   local c = caches[K_STOCK]
   caches[K_STOCK] = nil
   if not c or not c.dirty then return end
-  -- The ledger: per location, its holds in order, each with the next seq. One hold is one plain
-  -- entry; several are one compact entry whose numbers are those after the last of them, with
-  -- "holds": "ref=qty[:k],..." in order (lua/README.md; the server expands it into one entry per
-  -- hold). A hold wholly backordered takes no units from any location: no ledger line.
+  -- The ledger: each run, in order, with the next seqs. One change is one plain entry; several are one
+  -- compact entry whose numbers are those after the last of them, with "holds": "ref=qty[:k],..." in
+  -- order (lua/README.md; the server expands it into one entry per change). A hold wholly
+  -- backordered takes no units from any location: no ledger line.
   local entries = {}
-  for _, loc in ipairs(c.booked_order) do
-    local b, n = c.booked[loc], c.locs[loc]
+  for _, b in ipairs(c.runs) do
     c.lseq = c.lseq + b.count
     local extra
     if b.count == 1 then
@@ -93,7 +119,7 @@ local function hold_flush()
     else
       extra = ',"holds":"' .. table.concat(b, ',') .. '"'
     end
-    entries[#entries + 1] = ledger_entry(c.lseq, 'hold', loc, b.last, n.on, n.res, n.com, n.q, nil, extra)
+    entries[#entries + 1] = ledger_entry(c.lseq, b.kind, b.loc, b.last, b.on, b.res, b.com, b.q, nil, extra)
   end
   local fields = {'ver', c.ver, 'lseq', c.lseq}
   if c.bo ~= c.bo_read then
@@ -101,34 +127,51 @@ local function hold_flush()
     fields[#fields + 1] = c.bo
   end
   for loc, n in pairs(c.locs) do
-    if n.dirty then
+    if n.res ~= n.res_read then
       fields[#fields + 1] = loc .. '|res'
       fields[#fields + 1] = n.res
+    end
+    if n.com ~= n.com_read then
+      fields[#fields + 1] = loc .. '|com'
+      fields[#fields + 1] = n.com
     end
     if n.ar ~= n.ar_read then
       fields[#fields + 1] = loc .. '|ar'
       fields[#fields + 1] = n.ar
     end
   end
+  local unset = {}
   for channel, al in pairs(c.allocs) do
     if al and al.dirty then
-      fields[#fields + 1] = 'alloc:' .. channel
-      fields[#fields + 1] = encode_alloc(al)
+      if al.a <= 0 and al.u <= 0 then
+        unset[#unset + 1] = 'alloc:' .. channel
+      else
+        fields[#fields + 1] = 'alloc:' .. channel
+        fields[#fields + 1] = encode_alloc(al)
+      end
     end
   end
   rcall('HSET', K_STOCK, unpack(fields))
-  rcall('HSET', K_HOLDS, unpack(c.holds))
-  rcall('ZADD', K_EXPIRY, unpack(c.expiry))
+  if #unset > 0 then rcall('HDEL', K_STOCK, unpack(unset)) end
+  if #c.holds > 0 then rcall('HSET', K_HOLDS, unpack(c.holds)) end
+  if #c.gone > 0 then rcall('HDEL', K_HOLDS, unpack(c.gone)) end
+  if #c.expiry > 0 then rcall('ZADD', K_EXPIRY, unpack(c.expiry)) end
+  if #c.unexpire > 0 then rcall('ZREM', K_EXPIRY, unpack(c.unexpire)) end
   if #entries > 0 then
     -- Trimmed only when over its length: LPUSH answers the length.
     if rcall('LPUSH', K_LEDGER, unpack(entries)) > LEDGER_MAX then rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1) end
   end
-  local counts = {}
+  local counts, none = {}, {}
   for customer, units in pairs(c.customers) do
-    counts[#counts + 1] = customer
-    counts[#counts + 1] = units
+    if units > 0 then
+      counts[#counts + 1] = customer
+      counts[#counts + 1] = units
+    else
+      none[#none + 1] = customer
+    end
   end
   if #counts > 0 then rcall('HSET', K_CUSTOMERS, unpack(counts)) end
+  if #none > 0 then rcall('HDEL', K_CUSTOMERS, unpack(none)) end
   changed = true
 end
 
@@ -228,7 +271,6 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
       local loc = locs[i]
       local n = loc_counts(c, loc)
       n.res = n.res + t + k
-      n.dirty = true
       -- The quantity as text once: formatting a number is most of what building these strings costs.
       local qs = number_text(t + k)
       if k > 0 then
@@ -241,21 +283,14 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
       parts = parts and (parts .. ',' .. loc .. '=' .. qs) or (loc .. '=' .. qs)
       allocs[#allocs + 1] = loc
       allocs[#allocs + 1] = t + k
-      local b = c.booked[loc]
-      if not b then
-        b = {count = 0}
-        c.booked[loc] = b
-        c.booked_order[#c.booked_order + 1] = loc
-      end
-      b.count = b.count + 1
-      b[b.count] = rid .. '=' .. qs
-      b.last, b.k = rid, k
+      book(c, 'hold', loc, n, rid, qs, k, false)
     end
   end
-  local h = c.holds
+  local h, e = c.holds, 'h|' .. deadline .. '|' .. channel .. '|' .. (parts or '') .. '|' .. customer .. '|'
+    .. (d.bo == 0 and '0' or d.bo)
   h[#h + 1] = rid
-  h[#h + 1] = 'h|' .. deadline .. '|' .. channel .. '|' .. (parts or '')
-    .. '|' .. customer .. '|' .. (d.bo == 0 and '0' or d.bo)
+  h[#h + 1] = e
+  c.entries[rid] = e
   c.expiry[#c.expiry + 1] = deadline
   c.expiry[#c.expiry + 1] = rid
   c.bo = c.bo + d.bo
@@ -263,4 +298,78 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
   c.ver = (c.ver or 0) + 1
   c.dirty = true
   return allocs, c.ver
+end
+
+local function holds_entries(ids)
+  local c = cache()
+  local v = rcall('HMGET', K_HOLDS, unpack(ids))
+  for i, rid in ipairs(ids) do
+    if c.entries[rid] == nil then c.entries[rid] = v[i] or false end
+  end
+end
+
+local function holds_entry(rid)
+  local c = cache()
+  local e = c.entries[rid]
+  if e == nil then
+    e = rcall('HGET', K_HOLDS, rid) or false
+    c.entries[rid] = e
+  end
+  return e or nil
+end
+
+-- The entry's new value (false: gone), written by hold_flush; it leaves the expiry index either way.
+local function set_entry(c, rid, e)
+  c.entries[rid] = e
+  if e then
+    c.holds[#c.holds + 1] = rid
+    c.holds[#c.holds + 1] = e
+  else
+    c.gone[#c.gone + 1] = rid
+  end
+  c.unexpire[#c.unexpire + 1] = rid
+  c.ver = (c.ver or 0) + 1
+  c.dirty = true
+end
+
+local function commit_held(rid, e)
+  local c = cache()
+  local _, _, channel, alloc, customer, bo = parse_entry(e)
+  for _, l in ipairs(each_line(alloc)) do
+    local n = loc_counts(c, l.loc)
+    n.res = n.res - l.q
+    n.com = n.com + l.q
+    book(c, 'commit', l.loc, n, rid, number_text(l.q), 0, false)
+  end
+  set_entry(c, rid, 'c|0|' .. channel .. '|' .. alloc .. '|' .. customer .. '|' .. bo)
+end
+
+-- stock_prelude's drop_entry on the cache, for what an entry holds or has committed (never '|on').
+local function give_back_held(rid, e, kind)
+  local c = cache()
+  local state, _, channel, alloc, customer, bo = parse_entry(e)
+  local committed = state == 'c'
+  local units = 0
+  for _, l in ipairs(each_line(alloc)) do
+    local n = loc_counts(c, l.loc)
+    if committed then n.com = n.com - l.q else n.res = n.res - l.q end
+    -- allocation_return on the cache: the units count against the allocation no more.
+    if l.k > 0 then
+      local al = alloc_of(c, channel)
+      if al and al.loc == l.loc then
+        local back = math.min(l.k, al.u)
+        if back > 0 then
+          al.u = al.u - back
+          al.dirty = true
+          n.ar = n.ar + back
+        end
+      end
+    end
+    units = units + l.q
+    book(c, kind, l.loc, n, rid, number_text(l.q), 0, committed)
+  end
+  bo = tonumber(bo) or 0
+  c.bo = c.bo - bo
+  if customer ~= '' then c.customers[customer] = customer_has(c, customer) - (units + bo) end
+  set_entry(c, rid, false)
 end

@@ -1,5 +1,5 @@
---[[ record: the reservation record's state moves, shared by reservation (one record, every op)
-  and decide_at_once (a commit or release with every stock line, in one call). The record's
+--[[ record: the reservation record's state moves of reservation.lua (one record, every op; decide_at_once
+  makes the same moves for many records, written once each at the end of its call). The record's
   fields are listed in reservation.lua's header.
   Provides
     rcall                              redis.call

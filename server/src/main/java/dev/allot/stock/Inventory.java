@@ -213,21 +213,40 @@ public final class Inventory {
   }
 
   /**
-   * A stored ledger entry as the entries it stands for, newest first. A group commit's holds at one
-   * location are stored as one entry (lua/README.md, the ledger): the numbers after the last hold,
-   * and "holds": "ref=qty[:fromAllocation],..." in order, with consecutive seqs ending at its seq.
-   * Each hold's numbers are worked back from the quantities of the holds after it (a hold changes
-   * only "reserved").
+   * A stored ledger entry as the entries it stands for, newest first. A group commit's changes of one
+   * kind at one location (its holds, or its commits, or its releases of held units) are stored as one
+   * entry (lua/README.md, the ledger): the numbers after the last change, and "holds":
+   * "ref=qty[:fromAllocation],..." in order, with consecutive seqs ending at its seq. Each change's
+   * numbers are worked back from the quantities of the changes after it: a hold adds to "reserved",
+   * a commit moves units from "reserved" to "committed", a release or an expiry takes them off
+   * "reserved".
    */
   public static List<ObjectNode> expand(ObjectNode entry) {
     JsonNode holds = entry.get("holds");
     if (holds == null || !holds.isTextual()) {
       return List.of(entry);
     }
+    String type = entry.path("type").asText();
+    // Per unit of a change: what it added to reserved and to committed.
+    int toReserved;
+    int toCommitted = 0;
+    switch (type) {
+      case "hold" -> toReserved = 1;
+      case "commit" -> {
+        toReserved = -1;
+        toCommitted = 1;
+      }
+      case "release", "expire", "cancel", "reject", "abort" -> toReserved = -1;
+      default -> {
+        // A kind this version does not write compact (a newer server's): shown as stored.
+        return List.of(entry);
+      }
+    }
     String[] parts = holds.asText().split(",");
     List<ObjectNode> out = new ArrayList<>(parts.length);
     long seq = entry.path("seq").asLong();
     long reserved = entry.path("reserved").asLong();
+    long committed = entry.path("committed").asLong();
     for (int i = parts.length - 1; i >= 0; i--) {
       String part = parts[i];
       int eq = part.lastIndexOf('=');
@@ -238,12 +257,14 @@ public final class Inventory {
       one.put("seq", seq);
       one.put("ref", part.substring(0, eq));
       one.put("reserved", reserved);
+      one.put("committed", committed);
       if (colon >= 0) {
         one.put("fromAllocation", Long.parseLong(part.substring(colon + 1)));
       }
       out.add(one);
       seq--;
-      reserved -= qty;
+      reserved -= toReserved * qty;
+      committed -= toCommitted * qty;
     }
     return out;
   }

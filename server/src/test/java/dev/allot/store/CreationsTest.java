@@ -409,4 +409,73 @@ class CreationsTest {
     assertEquals(0, reserved(sku) + reserved(other), "b's units are back, a's are committed");
     assertEquals("released", await(records.read(b)).state());
   }
+
+  @Test
+  @DisplayName("decide_at_once, one batch: a location's commits, and its releases, are each one stored ledger entry that reads as one entry per change")
+  void decisionsLedger() {
+    receive(sku, "main", 8);
+    String a = Api.id("a");
+    String b = Api.id("b");
+    String c = Api.id("c");
+    String e = Api.id("e");
+    String d = Api.id("d");
+    List<Creation> held = await(creations.send(List.of(res(a, "fa", "cu1", new StockLine(sku, 1)),
+        res(b, "fb", null, new StockLine(sku, 2)), res(c, "fc", "cu2", new StockLine(sku, 1)),
+        res(e, "fe", null, new StockLine(sku, 1)), res(d, "fd", null, new StockLine(sku, 1)))));
+    assertTrue(held.stream().allMatch(x -> x.result() == Result.CREATED));
+    long seqBefore = await(redis.send(Command.HGET, Keys.stock(sku), "lseq")).toLong();
+    List<StockLine> one = List.of(new StockLine(sku, 1));
+    List<Response> out = await(decisions.send(List.of(
+        new Decisions.Operation("commit", a, one, "o-a", "5000", NOW + 100),
+        new Decisions.Operation("commit", b, List.of(new StockLine(sku, 2)), "o-b", "5000", NOW + 100),
+        new Decisions.Operation("release", c, one, "5000", "3600", NOW + 100),
+        new Decisions.Operation("release", e, one, "5000", "3600", NOW + 100),
+        new Decisions.Operation("commit", d, one, "o-d", "5000", NOW + 100))));
+    assertEquals("[[1, o-a], [1, o-b], [1], [1], [1, o-d]]", out.toString());
+
+    // Stored: d's commit plain, c and e's releases in one entry, a and b's commits in one, the holds in one.
+    List<String> stored = await(store.ledger(sku, 4));
+    assertTrue(stored.get(0).contains("\"type\":\"commit\"") && !stored.get(0).contains("holds"), stored.get(0));
+    assertTrue(stored.get(1).contains("\"holds\":\"" + c + "=1," + e + "=1\""), stored.get(1));
+    assertTrue(stored.get(2).contains("\"holds\":\"" + a + "=1," + b + "=2\""), stored.get(2));
+    // Read: one entry per change, newest first, consecutive seqs, each with the numbers after it.
+    List<com.fasterxml.jackson.databind.node.ObjectNode> read = new ArrayList<>();
+    for (String entry : stored) {
+      read.addAll(dev.allot.stock.Inventory.expand((com.fasterxml.jackson.databind.node.ObjectNode)
+          dev.allot.stock.Json.read(entry)));
+    }
+    List<String> shown = read.subList(0, 10).stream().map(x -> x.path("type").asText() + " " + x.path("ref").asText()
+        + " res " + x.path("reserved").asLong() + " com " + x.path("committed").asLong()).toList();
+    assertEquals(List.of("commit " + d + " res 0 com 4", "release " + e + " res 1 com 3", "release " + c + " res 2 com 3",
+        "commit " + b + " res 3 com 3", "commit " + a + " res 5 com 1", "hold " + d + " res 6 com 0",
+        "hold " + e + " res 5 com 0", "hold " + c + " res 4 com 0", "hold " + b + " res 3 com 0",
+        "hold " + a + " res 1 com 0"), shown);
+    for (int i = 0; i < 5; i++) {
+      assertEquals(seqBefore + 5 - i, read.get(i).path("seq").asLong());
+    }
+    assertEquals(seqBefore + 5, await(redis.send(Command.HGET, Keys.stock(sku), "lseq")).toLong());
+    assertEquals(0, reserved(sku));
+    assertEquals(4, committed(sku));
+
+    // The entries, the expiry index and the customers' counts, written once for the batch.
+    assertEquals("c|0|web|main=1|cu1|0", await(redis.send(Command.HGET, Keys.holds(sku), a)).toString());
+    assertNull(await(redis.send(Command.HGET, Keys.holds(sku), c)));
+    for (String id : List.of(a, b, c, e, d)) {
+      assertNull(await(redis.send(Command.ZSCORE, Keys.expiry(sku), id)), id + " left the expiry index");
+    }
+    assertEquals("1", await(redis.send(Command.HGET, Keys.customers(sku), "cu1")).toString());
+    assertEquals(0, await(redis.send(Command.HEXISTS, Keys.customers(sku), "cu2")).toInteger(),
+        "a customer with nothing left is dropped");
+
+    // The feed: each record's event, in order, then the SKU's.
+    List<String> events = new ArrayList<>();
+    for (Response entry : await(redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", "6"))) {
+      List<String> f = new ArrayList<>();
+      entry.get(1).forEach(x -> f.add(x.toString()));
+      events.add(0, f.get(f.indexOf("t") + 1).equals("res") ? f.get(f.indexOf("st") + 1) + " " + f.get(f.indexOf("r") + 1)
+          + " " + f.get(f.indexOf("o") + 1) : f.get(f.indexOf("t") + 1));
+    }
+    assertEquals(List.of("committed " + a + " o-a", "committed " + b + " o-b", "released " + c + " ",
+        "released " + e + " ", "committed " + d + " o-d", "stock"), events);
+  }
 }
