@@ -18,7 +18,8 @@
     release  {1} released, every line given back, the record cleaned (kept retention_s) |
              {2} already released | {0, st} any other state | {-1} no record
   Events  one SPUBLISH (Redis 7+; PUBLISH before) and one 'stock' outbox entry per SKU that changed,
-          after the whole batch; a 'res' outbox entry per record moved (committed, released, expired)
+          after the whole batch; the records moved (committed, released, expired) in one outbox entry
+          ('res' for one, 'resb' for several: docs/outbound.md)
   Like create_batch, the call reads each SKU's counts and holds once (include/hold.lua's cache) and
   writes them back once, after every operation is decided; the records, their due entries, the
   counters and the events are written after that, so a runtime error half-way (a bug) leaves no
@@ -173,7 +174,21 @@ for _, m in ipairs(moves) do
   else
     due.rem[#due.rem + 1] = m.id
   end
-  rcall('XADD', K_OUT, '*', 't', 'res', 'st', m.st, 'r', m.id, 'c', r.ch, 'd', r.dl or '0', 'o', m.oid, 'b', r.body)
+end
+-- Their events: one 'res' entry for one move, else one 'resb' entry for all of them (states, ids,
+-- channels and deadlines comma separated, the order ids a JSON array, bodies newline separated:
+-- docs/outbound.md).
+if #moves == 1 then
+  local m = moves[1]
+  rcall('XADD', K_OUT, '*', 't', 'res', 'st', m.st, 'r', m.id, 'c', m.r.ch, 'd', m.r.dl or '0', 'o', m.oid,
+    'b', m.r.body)
+elseif #moves > 1 then
+  local sts, ids, chs, dls, oids, bodies = {}, {}, {}, {}, {}, {}
+  for i, m in ipairs(moves) do
+    sts[i], ids[i], chs[i], dls[i], oids[i], bodies[i] = m.st, m.id, m.r.ch, m.r.dl or '0', m.oid, m.r.body
+  end
+  rcall('XADD', K_OUT, '*', 't', 'resb', 'st', table.concat(sts, ','), 'r', table.concat(ids, ','), 'c',
+    table.concat(chs, ','), 'd', table.concat(dls, ','), 'o', cjson.encode(oids), 'b', table.concat(bodies, '\n'))
 end
 for key, due in pairs(dues) do
   if #due.rem > 0 then rcall('ZREM', key, unpack(due.rem)) end

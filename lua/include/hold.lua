@@ -332,16 +332,28 @@ local function set_entry(c, rid, e)
   c.dirty = true
 end
 
+-- A held entry's units at one location become committed.
+local function commit_units(c, rid, loc, q)
+  local n = loc_counts(c, loc)
+  n.res = n.res - q
+  n.com = n.com + q
+  book(c, 'commit', loc, n, rid, number_text(q), 0, false)
+end
+
+-- The committed entry keeps everything after the held one's state and deadline (parse_entry's
+-- fields), so it is cut, not parsed and built again: this runs for every commit of a batch.
 local function commit_held(rid, e)
   local c = cache()
-  local _, _, channel, alloc, customer, bo = parse_entry(e)
-  for _, l in ipairs(each_line(alloc)) do
-    local n = loc_counts(c, l.loc)
-    n.res = n.res - l.q
-    n.com = n.com + l.q
-    book(c, 'commit', l.loc, n, rid, number_text(l.q), 0, false)
+  local rest = string.match(e, '^h|%d+|(.*)$')
+  local alloc = string.match(rest, '^[^|]*|([^|]*)|')
+  -- The common entry: one location.
+  local loc, q = string.match(alloc, '^([^=,]+)=(%d+):?%d*$')
+  if loc then
+    commit_units(c, rid, loc, tonumber(q))
+  else
+    for _, l in ipairs(each_line(alloc)) do commit_units(c, rid, l.loc, l.q) end
   end
-  set_entry(c, rid, 'c|0|' .. channel .. '|' .. alloc .. '|' .. customer .. '|' .. bo)
+  set_entry(c, rid, 'c|0|' .. rest)
 end
 
 -- stock_prelude's drop_entry on the cache, for what an entry holds or has committed (never '|on').

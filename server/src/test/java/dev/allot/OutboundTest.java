@@ -1,6 +1,7 @@
 package dev.allot;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.allot.stock.Json;
 import dev.allot.store.EventLog;
 import dev.allot.store.RedisProcess;
 import dev.allot.store.RedisStore;
@@ -316,6 +317,40 @@ class OutboundTest {
       }
     }
     assertEquals(0, lastAvailable, "the last availability event says sold out");
+
+    // The holds decided at once, on both instances: every other one committed with an order id that a
+    // comma, a quote or a newline would break if the feed joined them as text, the rest released.
+    String decided = tail();
+    List<String> held = new ArrayList<>(created);
+    Map<String, String> orders = new HashMap<>();
+    List<java.util.concurrent.CompletableFuture<Api.Res>> calls = new ArrayList<>();
+    for (int i = 0; i < held.size(); i++) {
+      String id = held.get(i);
+      Api via = i % 2 == 0 ? web : web2;
+      if (i % 4 < 2) {
+        orders.put(id, "o,\"" + i + "\"\n/" + id);
+        calls.add(via.async("POST", "/v1/reservations/" + id + "/commit",
+            Json.write(Json.object().put("orderId", orders.get(id)))));
+      } else {
+        calls.add(via.async("POST", "/v1/reservations/" + id + "/release", null));
+      }
+    }
+    calls.forEach(c -> Api.expect(c.join(), 200));
+    List<JsonNode> decisions = awaitEvents(decided, e -> created.contains(e.path("data").path("id").asText()),
+        got -> got.size() >= 40, "40 decisions");
+    assertEquals(40, decisions.size(), "one event per decision: " + types(decisions));
+    assertEquals(40, decisions.stream().map(e -> e.path("id").asText()).distinct().count(), "each its own id");
+    for (JsonNode e : decisions) {
+      String id = e.path("data").path("id").asText();
+      if (orders.containsKey(id)) {
+        assertEquals("reservation.committed", e.path("type").asText(), id);
+        assertEquals(orders.get(id), e.path("data").path("orderId").asText(), id);
+      } else {
+        assertEquals("reservation.released", e.path("type").asText(), id);
+        assertTrue(e.path("data").path("orderId").isMissingNode() || e.path("data").path("orderId").isNull(), e.toString());
+      }
+      assertEquals(e.path("type").asText().substring("reservation.".length()), e.path("data").path("state").asText());
+    }
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.allot.outbound;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.allot.stock.AllotException;
 import dev.allot.stock.Availability;
@@ -174,21 +175,30 @@ public final class Feed {
   }
 
   /**
-   * A batch's reservations in one entry (lua/create_batch.lua): ids, channels and deadlines comma
-   * separated, bodies newline separated, in order; the i-th is event {@code <base>_<i>}.
+   * A batch's reservations in one entry (lua/create_batch.lua, lua/decide_at_once.lua): ids,
+   * channels and deadlines comma separated, bodies newline separated, in order; the state one for
+   * all or one per reservation (comma separated); the order ids, when there, a JSON array. The i-th
+   * is event {@code <base>_<i>}.
    */
   private static List<ObjectNode> reservations(Entry e, String base, String at) {
     String[] ids = e.get("r").split(",", -1);
+    String[] states = e.get("st").split(",", -1);
     String[] channels = e.get("c").split(",", -1);
     String[] deadlines = e.get("d").split(",", -1);
     String[] bodies = e.get("b").split("\n", -1);
-    if (channels.length != ids.length || deadlines.length != ids.length || bodies.length != ids.length) {
+    String orders = e.get("o");
+    JsonNode orderIds = orders == null || orders.isEmpty() ? null : Json.read(orders);
+    if ((states.length != 1 && states.length != ids.length) || channels.length != ids.length
+        || deadlines.length != ids.length || bodies.length != ids.length
+        || (orderIds != null && (!orderIds.isArray() || orderIds.size() != ids.length))) {
       throw new IllegalStateException("feed entry " + e.id() + ": " + ids.length + " reservations but "
-          + channels.length + " channels, " + deadlines.length + " deadlines, " + bodies.length + " bodies");
+          + states.length + " states, " + channels.length + " channels, " + deadlines.length + " deadlines, "
+          + (orderIds == null ? "no" : orderIds.size()) + " order ids, " + bodies.length + " bodies");
     }
     List<ObjectNode> out = new ArrayList<>(ids.length);
     for (int i = 0; i < ids.length; i++) {
-      out.add(reservation(e.get("st"), ids[i], channels[i], deadlines[i], "", bodies[i], base + "_" + (i + 1), at));
+      out.add(reservation(states[states.length == 1 ? 0 : i], ids[i], channels[i], deadlines[i],
+          orderIds == null ? "" : orderIds.get(i).asText(), bodies[i], base + "_" + (i + 1), at));
     }
     return out;
   }
