@@ -40,4 +40,34 @@ class ReservationDocsTest {
         List.of(new Reservations.Line("ABC-1", 1, null)), null));
     assertEquals(true, doc.contains("q\\\"\\\\\\u0001é"), doc);
   }
+
+  @Test
+  @DisplayName("a view spliced into the stored body is the very text the parsed view writes; anything else is parsed")
+  void splicedView() {
+    List<String> bodies = new java.util.ArrayList<>();
+    for (String customer : new String[] {null, "c@x.y:1", "q\"\\\u0001é\u2028😀"}) {
+      String doc = both(new Reservations.ReserveRequest("cart-1", "web", 60, List.of(new Reservations.Line("ABC-1", 2, null),
+          new Reservations.Line("X.Y_Z-9", 3, "SHOP-CODE")), customer));
+      // As stored: each line's allocations filled in (lua/create_batch.lua), one backordered.
+      bodies.add(doc.replace("\u00010\u0001", "[{\"location\":\"main\",\"qty\":2}]")
+          .replace("\u00011\u0001", "[{\"location\":\"main\",\"qty\":1},{\"location\":\"shop\",\"qty\":1}],\"backordered\":1"));
+    }
+    long deadline = 1_700_000_000_001L;
+    for (String body : bodies) {
+      for (String state : new String[] {"held", "committed", "released", "expired"}) {
+        for (String orderId : new String[] {null, "", "o-1", "o,\"\n\\/\u0000é😀\u2028"}) {
+          String spliced = ReservationDocs.spliced(body, state, deadline, orderId);
+          assertEquals(ReservationDocs.parsedView(body, state, deadline, orderId), spliced, body + " " + state + " " + orderId);
+        }
+      }
+    }
+    // Not as created() writes it: parsed.
+    assertEquals(null, ReservationDocs.spliced("{\"id\":\"q\\\"x\",\"channel\":\"web\",\"state\":\"held\","
+        + "\"expiresAt\":\"x\",\"lines\":[]}", "committed", deadline, null), "an escaped id");
+    assertEquals(null, ReservationDocs.spliced("{\"channel\":\"web\",\"id\":\"a\"}", "committed", deadline, null));
+    String withOrder = ReservationDocs.view(bodies.get(0), "committed", deadline, "o-1");
+    assertEquals(null, ReservationDocs.spliced(withOrder, "committed", deadline, "o-2"), "an order id already there");
+    assertEquals(ReservationDocs.parsedView(withOrder, "shipped", deadline, "o-2"),
+        ReservationDocs.view(withOrder, "shipped", deadline, "o-2"));
+  }
 }
