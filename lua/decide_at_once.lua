@@ -1,22 +1,29 @@
 --[[ decide_at_once: reservations' commits and releases, each the record's decision and every
   stock line's change in one atomic step, many in one call (group commit), where the records and
   all their SKUs live on one Redis (standalone; a cluster runs reservation + commit_line /
-  release_line, docs/protocol.md). The operations are taken in the order given.
-  KEYS[1] .. KEYS[5S]  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s
-  KEYS[5S+1] ..        then for each operation j = 1..N: its record, its bucket's due index and counters
-                       (reservation.lua's KEYS[1..3]) at 5S+3(j-1)+1 .. 5S+3j
-  KEYS[5S+3N+1]        the outbox: the feed allot:{events}:feed (every event of the call goes there)
-  ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] SKU 1's event channel  (stock_prelude's prefix)
-  ARGV[4] S   ARGV[5] N   ARGV[6 .. 5+S] each SKU's event channel
-  then each operation: op (commit | release), reservation id, L (its SKUs), L SKU indices, then
+  release_line, docs/protocol.md). The operations are taken in the order given. The call reads
+  each record itself: a commit or a release is this one call, not a read and then a call.
+  KEYS[1] .. KEYS[3N]  for each operation j = 1..N: its record, its bucket's due index and counters
+                       (reservation.lua's KEYS[1..3]) at 3(j-1)+1 .. 3j
+  KEYS[3N+1]           the outbox: the feed allot:{events}:feed (every event of the call goes there)
+  The one script that names keys it was not given: each record's SKUs are known only from its
+  stock lines (field ln), so their five keys and event channel are built here as Keys.java builds
+  them (allot:{SKU}:stock, :holds, :expiry, :ledger, :customers; allot:{SKU}:ev). A standalone
+  Redis runs it so (lua/README.md, Rules); a cluster never does.
+  ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] '-' (no SKU is bound at the start)
+  ARGV[4] N, then each operation: op (commit | release), reservation id, the caller's channel ('' for
+    an admin: any), then
     commit   order id ('' for none), lease_ms
     release  lease_ms, retention_s
   Returns one entry per operation, in order:
-    commit   {1, oid} committed, every line with it | {2, oid} already committed |
+    {-1} no such reservation (none, or rejected or aborted)   {-3} another channel's   {-4} still pending
+    commit   {1, 'committed', oid, body, deadline} committed, every line with it |
+             {2, 'committed', oid, body, deadline} already committed (oid: the stored one) |
              {0, 'expired', 1} the deadline passed or a line's hold was gone: this call expired the
-             record (due at now + lease) and the caller settles it | {0, st} any other state | {-1} no record
-    release  {1} released, every line given back, the record cleaned (kept retention_s) |
-             {2} already released | {0, st} any other state | {-1} no record
+             record (due at now + lease) and the caller settles it | {0, st, 0} any other state
+    release  {1, 'released', oid, body, deadline} released, every line given back, the record
+             cleaned (kept retention_s) | {2, 'released', oid, body, deadline} already released |
+             {0, st, 0} any other state
   Events  one SPUBLISH (Redis 7+; PUBLISH before) and one 'stock' outbox entry per SKU that changed,
           after the whole batch; the records moved (committed, released, expired) in one outbox entry
           ('res' for one, 'resb' for several: docs/outbound.md)
@@ -25,33 +32,45 @@
   counters and the events are written after that, so a runtime error half-way (a bug) leaves no
   record decided without its stock lines. ]]
 --- @include "include/hold"
-local S, N = tonumber(ARGV[4]), tonumber(ARGV[5])
-if not PREFIX_OK or not S or not N or #KEYS ~= 5 * S + 3 * N + 1 then
+local N = tonumber(ARGV[4])
+if not PREFIX_OK or not N or #KEYS ~= 3 * N + 1 then
   return redis.error_reply('ERR decide_at_once: bad arguments')
 end
 
--- Every operation read (and checked) before any is done; ids_of[s]: the ids of the call on SKU s.
-local ops, ids_of = {}, {}
-local p = 6 + S
+-- Every operation read (and checked) before any is done.
+local ops = {}
+local p = 5
 for j = 1, N do
-  local op, id, L = ARGV[p], ARGV[p + 1], tonumber(ARGV[p + 2])
-  if (op ~= 'commit' and op ~= 'release') or not id or not L then
+  local op, id, caller = ARGV[p], ARGV[p + 1], ARGV[p + 2]
+  if (op ~= 'commit' and op ~= 'release') or not id or not caller or not ARGV[p + 4] then
     return redis.error_reply('ERR decide_at_once: bad operation ' .. j)
   end
-  local skus = {}
-  for k = 1, L do
-    local s = tonumber(ARGV[p + 2 + k])
-    if not s or s < 1 or s > S then return redis.error_reply('ERR decide_at_once: bad operation ' .. j) end
-    skus[k] = s
-    local ids = ids_of[s]
-    if not ids then
-      ids = {}
-      ids_of[s] = ids
+  ops[j] = {op = op, id = id, caller = caller, a1 = ARGV[p + 3], a2 = ARGV[p + 4]}
+  p = p + 5
+end
+
+-- The records, read once each (by id: a later operation of the call on the same id sees the earlier
+-- one's decision), and their SKUs: skus[s] a SKU's code, sku_index its s, ids_of[s] the call's ids on it.
+local recs, skus, sku_index, ids_of = {}, {}, {}, {}
+for j, o in ipairs(ops) do
+  local r = recs[o.id]
+  if not r then
+    local key = KEYS[3 * (j - 1) + 1]
+    local v = rcall('HMGET', key, 'st', 'dl', 'ch', 'oid', 'body', 'ln')
+    r = {st = v[1], dl = v[2] or '0', ch = v[3] or '', oid = v[4] or '', body = v[5] or '', key = key,
+         due = KEYS[3 * (j - 1) + 2], lines = {}}
+    recs[o.id] = r
+    for sku, q in string.gmatch(v[6] or '', '([^=,]+)=(%d+)') do
+      local s = sku_index[sku]
+      if not s then
+        s = #skus + 1
+        skus[s], sku_index[sku], ids_of[s] = sku, s, {}
+      end
+      r.lines[#r.lines + 1] = s
+      local ids = ids_of[s]
+      ids[#ids + 1] = o.id
     end
-    ids[#ids + 1] = id
   end
-  ops[j] = {op = op, id = id, skus = skus, a1 = ARGV[p + 3 + L], a2 = ARGV[p + 4 + L]}
-  p = p + 5 + L
 end
 
 -- Binds SKU s (unless it is bound already); the first time, its expired holds go back and the
@@ -59,7 +78,10 @@ end
 local bound, ready, dirty = nil, {}, {}
 local function use(s)
   if bound ~= s then
-    bind_sku(5 * (s - 1) + 1, ARGV[5 + s])
+    local tag = 'allot:{' .. skus[s] .. '}:'
+    K_STOCK, K_HOLDS, K_EXPIRY, K_LEDGER, K_CUSTOMERS = tag .. 'stock', tag .. 'holds', tag .. 'expiry',
+      tag .. 'ledger', tag .. 'customers'
+    EV_CHANNEL = tag .. 'ev'
     bound = s
   end
   if not ready[s] then
@@ -70,34 +92,22 @@ local function use(s)
   end
 end
 
--- The records as read (and moved) so far, by id: a later operation of the call on the same id sees
--- the earlier one's decision. The moves are written at the end, in order.
-local recs, moves = {}, {}
-local function record(j, id)
-  local r = recs[id]
-  if r then return r end
-  local base = 5 * S + 3 * (j - 1)
-  local v = rcall('HMGET', KEYS[base + 1], 'st', 'dl', 'ch', 'oid', 'body')
-  r = {st = v[1], dl = v[2], ch = v[3] or '', oid = v[4] or '', body = v[5] or '', key = KEYS[base + 1],
-       due = KEYS[base + 2], stats = KEYS[base + 3]}
-  -- No record: nothing to remember (every operation on it answers {-1}).
-  if r.st then recs[id] = r end
-  return r
-end
--- Moves record r (of reservation id) from held to `state`: due_at, when given, schedules it in its
--- bucket's due index (else it leaves it); retention, when given, is how long the record is kept.
+-- The moves are written at the end, in order: record r (of reservation id) from held to `state`;
+-- due_at, when given, schedules it in its bucket's due index (else it leaves it); retention, when
+-- given, is how long the record is kept.
+local moves = {}
 local function move(r, id, state, due_at, retention)
   moves[#moves + 1] = {r = r, id = id, st = state, due_at = due_at, retention = retention, oid = r.oid}
   r.st = state
 end
 
-local function commit(r, id, skus, oid, lease)
-  if r.st == 'committed' then return {2, r.oid} end
-  if r.st ~= 'held' then return {0, r.st} end
+local function commit(r, id, oid, lease)
+  if r.st == 'committed' then return {2, 'committed', r.oid, r.body, r.dl} end
+  if r.st ~= 'held' then return {0, r.st, 0} end
   -- Every line must still hold: a hold gone (expired with its deadline) expires the reservation, and
   -- so does the deadline itself, even when every line was committed by an earlier, failed attempt.
   local gone = (tonumber(r.dl) or 0) <= now
-  for _, s in ipairs(skus) do
+  for _, s in ipairs(r.lines) do
     use(s)
     if not holds_entry(id) then gone = true end
   end
@@ -105,43 +115,47 @@ local function commit(r, id, skus, oid, lease)
     move(r, id, 'expired', now + lease)
     return {0, 'expired', 1}
   end
-  for _, s in ipairs(skus) do
+  for _, s in ipairs(r.lines) do
     use(s)
     local e = holds_entry(id)
     if string.sub(e, 1, 2) == 'h|' then commit_held(id, e) end
   end
   r.oid = oid
   move(r, id, 'committed')
-  return {1, oid}
+  return {1, 'committed', oid, r.body, r.dl}
 end
 
-local function release(r, id, skus, lease, retention)
-  if r.st == 'released' then return {2} end
-  if r.st ~= 'held' then return {0, r.st} end
-  for _, s in ipairs(skus) do
+local function release(r, id, lease, retention)
+  if r.st == 'released' then return {2, 'released', r.oid, r.body, r.dl} end
+  if r.st ~= 'held' then return {0, r.st, 0} end
+  for _, s in ipairs(r.lines) do
     use(s)
     local e = holds_entry(id)
     if e then give_back_held(id, e, 'release') end
   end
   move(r, id, 'released', nil, retention)
-  return {1}
+  return {1, 'released', r.oid, r.body, r.dl}
 end
 
 local out = {}
 for j, o in ipairs(ops) do
-  local r = record(j, o.id)
-  if not r.st then
+  local r = recs[o.id]
+  if not r.st or r.st == 'rejected' or r.st == 'aborted' then
     out[j] = {-1}
+  elseif o.caller ~= '' and o.caller ~= r.ch then
+    out[j] = {-3}
+  elseif r.st == 'pending' then
+    out[j] = {-4}
   elseif o.op == 'commit' then
-    out[j] = commit(r, o.id, o.skus, o.a1, tonumber(o.a2))
+    out[j] = commit(r, o.id, o.a1, tonumber(o.a2))
   else
-    out[j] = release(r, o.id, o.skus, tonumber(o.a1), tonumber(o.a2))
+    out[j] = release(r, o.id, tonumber(o.a1), tonumber(o.a2))
   end
 end
 
 -- The stock lines first, then the records that rest on them, their due entries, the counters and
 -- the events (record.lua's to() and record_finish, written once per record).
-for s = 1, S do
+for s = 1, #skus do
   if ready[s] then
     use(s)
     hold_flush()
@@ -197,12 +211,12 @@ end
 -- The counters are only ever read summed over the buckets (RecordStore.stats): the call counts in
 -- its first operation's bucket.
 if held > 0 then
-  local stats = KEYS[5 * S + 3]
+  local stats = KEYS[3]
   rcall('HINCRBY', stats, 'held', -held)
   if committed > 0 then rcall('HINCRBY', stats, 'committed', committed) end
   if expired > 0 then rcall('HINCRBY', stats, 'expired', expired) end
 end
-for s = 1, S do
+for s = 1, #skus do
   if dirty[s] then
     use(s)
     publish()

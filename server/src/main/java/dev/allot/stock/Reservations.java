@@ -256,6 +256,9 @@ public final class Reservations {
   }
 
   public Future<String> commit(String id, String orderId, String callerChannel) {
+    if (decisions != null) {
+      return commitAtOnce(id, orderId, callerChannel);
+    }
     return load(id, callerChannel).compose(rec -> {
       String state = rec.state();
       if (state.equals("committed")) {
@@ -266,10 +269,6 @@ public final class Reservations {
         throw stateConflict(id, state);
       }
       long now = clock.getAsLong();
-      if (decisions != null) {
-        return decisions.commit(id, rec.lines(), orderId, now, settings.cleanupLeaseMillis())
-            .compose(r -> committed(id, orderId, rec, r));
-      }
       List<Future<LineChange>> changes = new ArrayList<>();
       rec.lines().forEach(l -> changes.add(store.commitLine(l.sku(), id, now)));
       return Future.all(changes).compose(cf -> {
@@ -285,6 +284,44 @@ public final class Reservations {
             .compose(r -> committed(id, orderId, rec, r));
       });
     });
+  }
+
+  /** A standalone Redis commits in one call: the script reads the record, decides, commits every line. */
+  private Future<String> commitAtOnce(String id, String orderId, String callerChannel) {
+    return decisions.commit(id, callerChannel, orderId, clock.getAsLong(), settings.cleanupLeaseMillis())
+        .compose(d -> switch (d.outcome()) {
+          case DONE -> {
+            metrics.transition("commit", "committed");
+            yield Future.succeededFuture(view(d.body(), "committed", d.deadline(), d.orderId()));
+          }
+          case ALREADY -> {
+            if (orderId != null && d.orderId() != null && !d.orderId().equals(orderId)) {
+              throw new AllotException(AllotException.Kind.CONFLICT, "idempotency_conflict", "reservation '" + id
+                  + "' was committed with another orderId", "orderId", null, null);
+            }
+            metrics.transition("commit", "replay");
+            yield Future.succeededFuture(view(d.body(), "committed", d.deadline(), d.orderId()));
+          }
+          case REFUSED -> {
+            metrics.transition("commit", d.state());
+            if (!d.expiredNow()) {
+              throw stateConflict(id, d.state());
+            }
+            // This call expired it (its deadline passed, or a line's hold was gone): the lines still held follow.
+            metrics.holdExpired();
+            yield settle(id).transform(x -> Future.failedFuture(stateConflict(id, d.state())));
+          }
+          default -> throw refusedByRecord(id, d);
+        });
+  }
+
+  /** What load() answers for a record the caller may not decide: missing, another channel's, or pending. */
+  private static AllotException refusedByRecord(String id, Decisions.Decided d) {
+    return switch (d.outcome()) {
+      case FORBIDDEN -> AllotException.forbidden("reservation '" + id + "' belongs to another channel");
+      case PENDING -> inProgress(id, "is still being created");
+      default -> AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
+    };
   }
 
   /** What the record's commit decided, answered. */
@@ -333,6 +370,9 @@ public final class Reservations {
 
   /** A transition the record decides alone; the SKUs follow (settle), and the sweeper finishes if we die. */
   private Future<String> simpleTransition(String id, String callerChannel, String op, String from, String to) {
+    if (decisions != null && op.equals("release")) {
+      return releaseAtOnce(id, callerChannel);
+    }
     return load(id, callerChannel).compose(rec -> {
       String state = rec.state();
       if (!state.equals(from) && !state.equals(to)) {
@@ -341,14 +381,11 @@ public final class Reservations {
       }
       long now = clock.getAsLong();
       long lease = settings.cleanupLeaseMillis();
-      // A standalone Redis releases in one call: the record decides and every line is given back with it.
-      boolean atOnce = decisions != null && op.equals("release");
-      Future<Transition> decided = atOnce ? decisions.release(id, rec.lines(), now, lease, settings.retentionSeconds())
-          : switch (op) {
-            case "release" -> records.release(id, now, lease);
-            case "ship" -> records.ship(id, now, lease);
-            default -> records.cancel(id, now, lease);
-          };
+      Future<Transition> decided = switch (op) {
+        case "release" -> records.release(id, now, lease);
+        case "ship" -> records.ship(id, now, lease);
+        default -> records.cancel(id, now, lease);
+      };
       return decided.compose(r -> {
         if (r.result() == Result.MISSING) {
           throw AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
@@ -358,14 +395,33 @@ public final class Reservations {
           throw stateConflict(id, r.state());
         }
         metrics.transition(op, r.done() ? to : "replay");
-        if (atOnce && r.done()) {
-          return Future.succeededFuture(view(rec.body(), to, rec.deadline(), rec.orderId()));
-        }
         // The SKUs follow the record (on a replay too: it may meet a release left unfinished).
         return settleQuietly(id).compose(v -> records.read(id))
             .map(fresh -> view(fresh.body(), to, fresh.deadline(), fresh.orderId()));
       });
     });
+  }
+
+  /** A standalone Redis releases in one call: the script reads the record, decides, gives every line back, finishes. */
+  private Future<String> releaseAtOnce(String id, String callerChannel) {
+    long lease = settings.cleanupLeaseMillis();
+    return decisions.release(id, callerChannel, clock.getAsLong(), lease, settings.retentionSeconds())
+        .compose(d -> switch (d.outcome()) {
+          case DONE -> {
+            metrics.transition("release", "released");
+            yield Future.succeededFuture(view(d.body(), "released", d.deadline(), d.orderId()));
+          }
+          case ALREADY -> {
+            metrics.transition("release", "replay");
+            // It may meet a release left unfinished (the cluster's path, or a sweeper's): the SKUs follow.
+            yield settleQuietly(id).map(v -> view(d.body(), "released", d.deadline(), d.orderId()));
+          }
+          case REFUSED -> {
+            metrics.transition("release", d.state());
+            throw stateConflict(id, d.state());
+          }
+          default -> throw refusedByRecord(id, d);
+        });
   }
 
   public Future<String> extend(String id, int ttlSeconds, String callerChannel) {

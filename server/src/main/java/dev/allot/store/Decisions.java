@@ -1,27 +1,47 @@
 package dev.allot.store;
 
-import dev.allot.store.RecordStore.Commit;
-import dev.allot.store.RecordStore.Result;
-import dev.allot.store.RecordStore.StockLine;
-import dev.allot.store.RecordStore.Transition;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Response;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Reservations' commits and releases, each the record's decision and every stock line's change in
  * one atomic step (lua/decide_at_once.lua), group-committed like creations ({@link GroupCommit}):
- * what reaches one event loop while its calls are under way goes in its next call. Only where the
- * records and all their SKUs live on one Redis (standalone); a Redis Cluster runs the record's op
- * and the per-SKU scripts one by one instead.
+ * what reaches one event loop while its calls are under way goes in its next call. The script reads
+ * each record itself, so a commit or a release is that one call. Only where the records and all
+ * their SKUs live on one Redis (standalone); a Redis Cluster reads the record, then runs the
+ * record's op and the per-SKU scripts one by one instead.
  */
 public final class Decisions {
-  /** One commit or release: the reservation's stock lines (from its record) and the op's two arguments. */
-  record Operation(String op, String id, List<StockLine> lines, String first, String second, long now) {
+  /** One commit or release: the caller's channel ("" for an admin) and the op's two arguments. */
+  record Operation(String op, String id, String callerChannel, String first, String second, long now) {
+  }
+
+  /** What a commit or a release found. */
+  public enum Outcome {
+    /** Decided now: committed (or released), every line with it. */
+    DONE,
+    /** Already in that state: a replay. */
+    ALREADY,
+    /** The record is in another state ({@link Decided#state}); nothing changed, unless expiredNow. */
+    REFUSED,
+    /** No such reservation (none, or rejected or aborted: never created). */
+    MISSING,
+    /** The reservation belongs to another channel than the caller's. */
+    FORBIDDEN,
+    /** The reservation is still being created. */
+    PENDING
+  }
+
+  /**
+   * A decision: for DONE and ALREADY the record's state, order id (null for none), first answer and
+   * deadline after it; for REFUSED its state, and expiredNow when this call expired it (its deadline
+   * had passed or a line's hold was gone: the caller settles what is left).
+   */
+  public record Decided(Outcome outcome, String state, String orderId, String body, long deadline,
+                        boolean expiredNow) {
   }
 
   private final RedisStore redis;
@@ -32,57 +52,56 @@ public final class Decisions {
   public Decisions(RedisStore redis, int ledgerMaxEntries, InFlight inFlight) {
     this.redis = redis;
     this.ledgerMax = Integer.toString(ledgerMaxEntries);
-    this.group = new GroupCommit<>(Creations.BATCH_CAP, inFlight, o -> o.lines().size(), this::send);
+    this.group = new GroupCommit<>(Creations.BATCH_CAP, inFlight, o -> 1, this::send);
   }
 
-  /**
-   * held -> committed with every line. REFUSED with state expired: the deadline passed or a line's
-   * hold was gone, the record is expired now and the caller settles what is left.
-   */
-  public Future<Commit> commit(String id, List<StockLine> lines, String orderId, long now, long leaseMillis) {
-    return group.submit(new Operation("commit", id, lines, orderId == null ? "" : orderId,
-        Long.toString(leaseMillis), now)).map(RecordStore::commitAnswer);
+  /** held -> committed with every line; callerChannel null for an admin. */
+  public Future<Decided> commit(String id, String callerChannel, String orderId, long now, long leaseMillis) {
+    return group.submit(new Operation("commit", id, callerChannel == null ? "" : callerChannel,
+        orderId == null ? "" : orderId, Long.toString(leaseMillis), now)).map(Decisions::decided);
   }
 
   /** held -> released, every line given back and the record cleaned (kept retentionSeconds). */
-  public Future<Transition> release(String id, List<StockLine> lines, long now, long leaseMillis,
-                                    long retentionSeconds) {
-    return group.submit(new Operation("release", id, lines, Long.toString(leaseMillis),
-        Long.toString(retentionSeconds), now)).map(r -> {
-          Result result = RecordStore.result(r.get(0).toInteger());
-          return new Transition(result, result == Result.REFUSED && r.size() > 1 ? r.get(1).toString() : null);
-        });
+  public Future<Decided> release(String id, String callerChannel, long now, long leaseMillis, long retentionSeconds) {
+    return group.submit(new Operation("release", id, callerChannel == null ? "" : callerChannel,
+        Long.toString(leaseMillis), Long.toString(retentionSeconds), now)).map(Decisions::decided);
+  }
+
+  /** One answer of decide_at_once (its header lists them). */
+  static Decided decided(Response r) {
+    int code = r.get(0).toInteger();
+    return switch (code) {
+      case 1, 2 -> {
+        String oid = r.get(2).toString();
+        yield new Decided(code == 1 ? Outcome.DONE : Outcome.ALREADY, r.get(1).toString(),
+            oid.isEmpty() ? null : oid, r.get(3).toString(), r.get(4).toLong(), false);
+      }
+      case 0 -> new Decided(Outcome.REFUSED, r.get(1).toString(), null, null, 0, r.get(2).toInteger() == 1);
+      case -1 -> new Decided(Outcome.MISSING, null, null, null, 0, false);
+      case -3 -> new Decided(Outcome.FORBIDDEN, null, null, null, 0, false);
+      case -4 -> new Decided(Outcome.PENDING, "pending", null, null, 0, false);
+      default -> throw new IllegalStateException("decide_at_once answered " + r);
+    };
   }
 
   /** One decide_at_once call for these operations, in this order (package-private for the tests). */
   Future<List<Response>> send(List<Operation> batch) {
-    Map<String, Integer> skus = new LinkedHashMap<>();
     long now = 0;
     for (Operation o : batch) {
-      for (StockLine l : o.lines()) {
-        skus.putIfAbsent(l.sku(), skus.size() + 1);
-      }
       now = Math.max(now, o.now());
     }
-    List<String> keys = new ArrayList<>(5 * skus.size() + 3 * batch.size());
-    List<String> args = new ArrayList<>(5 + skus.size() + 8 * batch.size());
+    List<String> keys = new ArrayList<>(3 * batch.size() + 1);
+    List<String> args = new ArrayList<>(4 + 5 * batch.size());
     args.add(Long.toString(now));
     args.add(ledgerMax);
-    args.add(Keys.events(skus.keySet().iterator().next()));
-    args.add(Integer.toString(skus.size()));
+    // No SKU is bound at the start: the script finds each record's SKUs in the record.
+    args.add("-");
     args.add(Integer.toString(batch.size()));
-    for (String sku : skus.keySet()) {
-      keys.addAll(Keys.skuKeys(sku));
-      args.add(Keys.events(sku));
-    }
     for (Operation o : batch) {
       keys.addAll(Keys.recordKeys(o.id()));
       args.add(o.op());
       args.add(o.id());
-      args.add(Integer.toString(o.lines().size()));
-      for (StockLine l : o.lines()) {
-        args.add(Integer.toString(skus.get(l.sku())));
-      }
+      args.add(o.callerChannel());
       args.add(o.first());
       args.add(o.second());
     }

@@ -90,7 +90,7 @@ public final class RecordStore {
         .map(RecordStore::commitAnswer);
   }
 
-  /** A commit's answer, from reservation.lua or decide_at_once.lua (the same codes). */
+  /** A commit's answer, from reservation.lua. */
   static Commit commitAnswer(Response r) {
     Result result = result(r.get(0).toInteger());
     return switch (result) {

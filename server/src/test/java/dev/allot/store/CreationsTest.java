@@ -332,20 +332,39 @@ class CreationsTest {
     String other = Api.sku("other");
     receive(other, "main", 2);
     String id = Api.id("r");
-    List<StockLine> lines = cart(id, other);
-    RecordStore.Commit c = await(decisions.commit(id, lines, "order-1", NOW + 1000, 5000));
-    assertEquals(RecordStore.Result.DONE, c.result());
+    cart(id, other);
+    Decisions.Decided c = await(decisions.commit(id, "web", "order-1", NOW + 1000, 5000));
+    assertEquals(Decisions.Outcome.DONE, c.outcome());
     assertEquals("order-1", c.orderId());
+    assertEquals("{}", c.body());
+    assertEquals(NOW + 60_000, c.deadline());
     assertEquals(0, reserved(sku) + reserved(other));
     assertEquals(1, committed(sku));
     assertEquals(1, committed(other));
     assertEquals("committed", await(records.read(id)).state());
     assertTrue(await(store.ledger(other, 1)).get(0).contains("\"type\":\"commit\""));
-    RecordStore.Commit again = await(decisions.commit(id, lines, "order-1", NOW + 2000, 5000));
-    assertEquals(RecordStore.Result.ALREADY, again.result());
-    assertEquals("order-1", again.orderId());
+    Decisions.Decided again = await(decisions.commit(id, null, "order-2", NOW + 2000, 5000));
+    assertEquals(Decisions.Outcome.ALREADY, again.outcome());
+    assertEquals("order-1", again.orderId(), "the stored order id");
     assertEquals(1, committed(sku), "a replay changes nothing");
-    assertEquals(RecordStore.Result.MISSING, await(decisions.commit(Api.id("none"), lines, null, NOW, 5000)).result());
+    assertEquals(Decisions.Outcome.MISSING, await(decisions.commit(Api.id("none"), null, null, NOW, 5000)).outcome());
+  }
+
+  @Test
+  @DisplayName("decide_at_once reads the record: another channel's reservation and a refused one are not decided")
+  void recordChecks() {
+    String id = Api.id("r");
+    assertEquals(Result.CREATED, await(creations.send(List.of(res(id, "f", null, new StockLine(sku, 1))))).get(0).result());
+    assertEquals(Decisions.Outcome.FORBIDDEN, await(decisions.commit(id, "shop", null, NOW + 100, 5000)).outcome());
+    assertEquals(Decisions.Outcome.FORBIDDEN, await(decisions.release(id, "shop", NOW + 100, 5000, 3600)).outcome());
+    assertEquals(1, reserved(sku), "still held");
+    String refused = Api.id("r");
+    assertEquals(Result.REFUSED, await(creations.send(List.of(res(refused, "f", null, new StockLine(sku, 9))))).get(0)
+        .result());
+    assertEquals(Decisions.Outcome.MISSING, await(decisions.commit(refused, null, null, NOW + 100, 5000)).outcome(),
+        "a refused reservation was never created");
+    assertEquals(Decisions.Outcome.DONE, await(decisions.release(id, "web", NOW + 100, 5000, 3600)).outcome());
+    assertEquals(0, reserved(sku));
   }
 
   @Test
@@ -354,11 +373,12 @@ class CreationsTest {
     String other = Api.sku("other");
     receive(other, "main", 2);
     String id = Api.id("r");
-    List<StockLine> lines = cart(id, other);
+    cart(id, other);
     await(store.releaseLine(other, id, NOW + 10)); // the hold vanished on one SKU
-    RecordStore.Commit c = await(decisions.commit(id, lines, null, NOW + 1000, 5000));
-    assertEquals(RecordStore.Result.REFUSED, c.result());
+    Decisions.Decided c = await(decisions.commit(id, null, null, NOW + 1000, 5000));
+    assertEquals(Decisions.Outcome.REFUSED, c.outcome());
     assertEquals("expired", c.state());
+    assertTrue(c.expiredNow());
     assertEquals("expired", await(records.read(id)).state(), "the record decided: expired, the caller settles");
     assertEquals(0, committed(sku) + committed(other), "nothing committed");
     assertEquals(1, reserved(sku), "the line still held waits for the settle (or the sweeper)");
@@ -370,17 +390,18 @@ class CreationsTest {
     String other = Api.sku("other");
     receive(other, "main", 2);
     String id = Api.id("r");
-    List<StockLine> lines = cart(id, other);
-    RecordStore.Transition t = await(decisions.release(id, lines, NOW + 1000, 5000, 3600));
-    assertEquals(RecordStore.Result.DONE, t.result());
+    cart(id, other);
+    Decisions.Decided t = await(decisions.release(id, null, NOW + 1000, 5000, 3600));
+    assertEquals(Decisions.Outcome.DONE, t.outcome());
     assertEquals(0, reserved(sku) + reserved(other));
     RecordStore.Record rec = await(records.read(id));
     assertEquals("released", rec.state());
     assertEquals("1", await(redis.send(Command.HGET, Keys.reservation(id), "cl")).toString(), "cleaned");
     assertTrue(await(redis.send(Command.TTL, Keys.reservation(id))).toLong() > 0, "kept for the retention");
-    assertEquals(RecordStore.Result.ALREADY, await(decisions.release(id, lines, NOW + 2000, 5000, 3600)).result());
-    assertEquals(RecordStore.Result.REFUSED, await(decisions.commit(id, lines, null, NOW + 2000, 5000)).result(),
-        "a released reservation cannot be committed");
+    assertEquals(Decisions.Outcome.ALREADY, await(decisions.release(id, null, NOW + 2000, 5000, 3600)).outcome());
+    Decisions.Decided commit = await(decisions.commit(id, null, null, NOW + 2000, 5000));
+    assertEquals(Decisions.Outcome.REFUSED, commit.outcome(), "a released reservation cannot be committed");
+    assertEquals("released", commit.state());
     assertEquals(0, committed(sku) + committed(other));
   }
 
@@ -391,18 +412,20 @@ class CreationsTest {
     receive(other, "main", 2);
     String a = Api.id("a");
     String b = Api.id("b");
-    List<StockLine> la = cart(a, other);
-    List<StockLine> lb = cart(b, other);
+    cart(a, other);
+    cart(b, other);
     List<Response> out = await(decisions.send(List.of(
-        new Decisions.Operation("commit", a, la, "o-a", "5000", NOW + 100),
-        new Decisions.Operation("release", b, lb, "5000", "3600", NOW + 100),
-        new Decisions.Operation("commit", a, la, "o-a", "5000", NOW + 100),
-        new Decisions.Operation("release", a, la, "5000", "3600", NOW + 100),
-        new Decisions.Operation("commit", Api.id("none"), la, "", "5000", NOW + 100))));
-    assertEquals("[1, o-a]", out.get(0).toString());
-    assertEquals("[1]", out.get(1).toString());
-    assertEquals("[2, o-a]", out.get(2).toString(), "the second commit of a in the batch is a replay");
-    assertEquals("[0, committed]", out.get(3).toString(), "a committed reservation is not released");
+        new Decisions.Operation("commit", a, "", "o-a", "5000", NOW + 100),
+        new Decisions.Operation("release", b, "web", "5000", "3600", NOW + 100),
+        new Decisions.Operation("commit", a, "", "o-a", "5000", NOW + 100),
+        new Decisions.Operation("release", a, "", "5000", "3600", NOW + 100),
+        new Decisions.Operation("commit", Api.id("none"), "", "", "5000", NOW + 100))));
+    long deadline = NOW + 60_000;
+    assertEquals("[1, committed, o-a, {}, " + deadline + "]", out.get(0).toString());
+    assertEquals("[1, released, , {}, " + deadline + "]", out.get(1).toString());
+    assertEquals("[2, committed, o-a, {}, " + deadline + "]", out.get(2).toString(),
+        "the second commit of a in the batch is a replay");
+    assertEquals("[0, committed, 0]", out.get(3).toString(), "a committed reservation is not released");
     assertEquals("[-1]", out.get(4).toString());
     assertEquals(1, committed(sku));
     assertEquals(1, committed(other));
@@ -424,14 +447,13 @@ class CreationsTest {
         res(e, "fe", null, new StockLine(sku, 1)), res(d, "fd", null, new StockLine(sku, 1)))));
     assertTrue(held.stream().allMatch(x -> x.result() == Result.CREATED));
     long seqBefore = await(redis.send(Command.HGET, Keys.stock(sku), "lseq")).toLong();
-    List<StockLine> one = List.of(new StockLine(sku, 1));
     List<Response> out = await(decisions.send(List.of(
-        new Decisions.Operation("commit", a, one, "o-a", "5000", NOW + 100),
-        new Decisions.Operation("commit", b, List.of(new StockLine(sku, 2)), "o-b", "5000", NOW + 100),
-        new Decisions.Operation("release", c, one, "5000", "3600", NOW + 100),
-        new Decisions.Operation("release", e, one, "5000", "3600", NOW + 100),
-        new Decisions.Operation("commit", d, one, "o-d", "5000", NOW + 100))));
-    assertEquals("[[1, o-a], [1, o-b], [1], [1], [1, o-d]]", out.toString());
+        new Decisions.Operation("commit", a, "web", "o-a", "5000", NOW + 100),
+        new Decisions.Operation("commit", b, "web", "o-b", "5000", NOW + 100),
+        new Decisions.Operation("release", c, "web", "5000", "3600", NOW + 100),
+        new Decisions.Operation("release", e, "web", "5000", "3600", NOW + 100),
+        new Decisions.Operation("commit", d, "web", "o-d", "5000", NOW + 100))));
+    assertEquals(List.of("1", "1", "1", "1", "1"), out.stream().map(x -> x.get(0).toString()).toList());
 
     // Stored: d's commit plain, c and e's releases in one entry, a and b's commits in one, the holds in one.
     List<String> stored = await(store.ledger(sku, 4));
