@@ -27,11 +27,11 @@
   Events  one SPUBLISH (Redis 7+; PUBLISH before) and one 'stock' outbox entry per SKU that changed,
           after the whole batch; the records moved (committed, released, expired) in one outbox entry
           ('res' for one, 'resb' for several: docs/outbound.md)
-  Like create_batch, the call reads each SKU's counts and holds once (include/hold.lua's cache) and
-  writes them back once, after every operation is decided; the records, their due entries, the
+  Like create_batch, the call reads each SKU's counts and holds once (include/hold.lua's cache,
+  include/settle.lua) and writes them back once, after every operation is decided; the records, their due entries, the
   counters and the events are written after that, so a runtime error half-way (a bug) leaves no
   record decided without its stock lines. ]]
---- @include "include/hold"
+--- @include "include/settle"
 local N = tonumber(ARGV[4])
 if not PREFIX_OK or not N or #KEYS ~= 3 * N + 1 then
   return redis.error_reply('ERR decide_at_once: bad arguments')

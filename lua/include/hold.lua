@@ -1,6 +1,6 @@
---[[ hold: a SKU's holds made, committed and given back through one cache of its counts, shared by
-  reserve_line (one hold, the saga's step), create_batch (many reservations in one call) and
-  decide_at_once (many commits and releases in one call). Works on the SKU stock_prelude has bound.
+--[[ hold: a SKU's holds made through one cache of its counts, shared by reserve_line (one hold, the
+  saga's step) and create_batch (many reservations in one call); include/settle.lua commits and
+  gives them back through the same cache (decide_at_once). Works on the SKU stock_prelude has bound.
   The SKU's counts are read once and written back once per script (hold_flush): a batch of a hundred
   holds (or commits) on a hot SKU reads and writes its stock hash, holds, expiry, ledger and customer
   counts once each, not a hundred times. Anything that reads those keys directly (drop_expired,
@@ -19,11 +19,7 @@
         makes decision d (code 1): reserves its units from the channel's allocation first, then
         location by location in `locs` order, the holds entry and its expiry; answers the allocations
         as a flat {loc, qty, ...} list and the SKU's version after it
-    holds_entries(ids)                 reads the holds entries of these reservations into the cache
-    holds_entry(rid)                   a reservation's holds entry as the cache has it (nil: none)
-    commit_held(rid, e)                a held entry's units become committed (the entry stays, state c)
-    give_back_held(rid, e, kind)       what an entry holds (h) or has committed (c) is given back;
-                                       the entry goes
+    book(c, kind, loc, n, rid, qs, k, single)  a change at a location, for the ledger (below)
     hold_flush()                       writes what the cache changed back to the bound SKU's keys
     sku_version()                      the bound SKU's version (as held so far)
     number_text(n)                     a number as text, formatted once per script
@@ -49,7 +45,7 @@ local function cache()
   local c = caches[K_STOCK]
   if c then return c end
   local v = rcall('HMGET', K_STOCK, 'limit', 'ver', 'lseq', 'backordered')
-  -- holds: HSET pairs; gone: entries to delete; entries: each entry read or written so far (false:
+  -- holds: HSET pairs; gone: entries to delete; entries: each entry settle.lua read or wrote (false:
   -- none); expiry / unexpire: ZADD pairs and ZREM members; runs: the ledger's runs in order, open:
   -- each location's last run.
   c = {limit = tonumber(v[1]), ver = tonumber(v[2]), lseq = tonumber(v[3]) or 0, bo = tonumber(v[4]) or 0,
@@ -86,12 +82,15 @@ local function sku_version()
 end
 
 -- One change of `kind` at a location for reservation rid (qs: its quantity as text), booked for the
--- ledger with the location's numbers after it: a change of the same kind as the location's last one
--- joins its run (one compact entry), unless either stands alone (`single`: a give-back of committed
--- units, which the compact form cannot work back).
+-- ledger; called before the change is made to the location's counts n. A change of the same kind
+-- as the location's last one joins its run (one compact entry), unless either stands alone
+-- (`single`: a give-back of committed units, which the compact form cannot work back). A run ends
+-- with the numbers after its last change: those n holds when the next run there starts, or at the
+-- flush.
 local function book(c, kind, loc, n, rid, qs, k, single)
   local b = c.open[loc]
   if not b or b.kind ~= kind or b.single or single then
+    if b then b.on, b.res, b.com, b.q = n.on, n.res, n.com, n.q end
     b = {kind = kind, loc = loc, count = 0, single = single}
     c.open[loc] = b
     c.runs[#c.runs + 1] = b
@@ -99,7 +98,6 @@ local function book(c, kind, loc, n, rid, qs, k, single)
   b.count = b.count + 1
   b[b.count] = rid .. '=' .. qs
   b.last, b.k = rid, k
-  b.on, b.res, b.com, b.q = n.on, n.res, n.com, n.q
 end
 
 local function hold_flush()
@@ -112,6 +110,10 @@ local function hold_flush()
   -- backordered takes no units from any location: no ledger line.
   local entries = {}
   for _, b in ipairs(c.runs) do
+    if c.open[b.loc] == b then
+      local n = c.locs[b.loc]
+      b.on, b.res, b.com, b.q = n.on, n.res, n.com, n.q
+    end
     c.lseq = c.lseq + b.count
     local extra
     if b.count == 1 then
@@ -270,27 +272,26 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
     if t + k > 0 then
       local loc = locs[i]
       local n = loc_counts(c, loc)
-      n.res = n.res + t + k
       -- The quantity as text once: formatting a number is most of what building these strings costs.
       local qs = number_text(t + k)
+      if k > 0 then qs = qs .. ':' .. k end
+      book(c, 'hold', loc, n, rid, qs, k, false)
+      n.res = n.res + t + k
       if k > 0 then
         local al = alloc_of(c, channel)
         al.u = al.u + k
         al.dirty = true
         n.ar = n.ar - k
-        qs = qs .. ':' .. k
       end
       parts = parts and (parts .. ',' .. loc .. '=' .. qs) or (loc .. '=' .. qs)
       allocs[#allocs + 1] = loc
       allocs[#allocs + 1] = t + k
-      book(c, 'hold', loc, n, rid, qs, k, false)
     end
   end
-  local h, e = c.holds, 'h|' .. deadline .. '|' .. channel .. '|' .. (parts or '') .. '|' .. customer .. '|'
-    .. (d.bo == 0 and '0' or d.bo)
+  local h = c.holds
   h[#h + 1] = rid
-  h[#h + 1] = e
-  c.entries[rid] = e
+  h[#h + 1] = 'h|' .. deadline .. '|' .. channel .. '|' .. (parts or '') .. '|' .. customer .. '|'
+    .. (d.bo == 0 and '0' or d.bo)
   c.expiry[#c.expiry + 1] = deadline
   c.expiry[#c.expiry + 1] = rid
   c.bo = c.bo + d.bo
@@ -298,90 +299,4 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
   c.ver = (c.ver or 0) + 1
   c.dirty = true
   return allocs, c.ver
-end
-
-local function holds_entries(ids)
-  local c = cache()
-  local v = rcall('HMGET', K_HOLDS, unpack(ids))
-  for i, rid in ipairs(ids) do
-    if c.entries[rid] == nil then c.entries[rid] = v[i] or false end
-  end
-end
-
-local function holds_entry(rid)
-  local c = cache()
-  local e = c.entries[rid]
-  if e == nil then
-    e = rcall('HGET', K_HOLDS, rid) or false
-    c.entries[rid] = e
-  end
-  return e or nil
-end
-
--- The entry's new value (false: gone), written by hold_flush; it leaves the expiry index either way.
-local function set_entry(c, rid, e)
-  c.entries[rid] = e
-  if e then
-    c.holds[#c.holds + 1] = rid
-    c.holds[#c.holds + 1] = e
-  else
-    c.gone[#c.gone + 1] = rid
-  end
-  c.unexpire[#c.unexpire + 1] = rid
-  c.ver = (c.ver or 0) + 1
-  c.dirty = true
-end
-
--- A held entry's units at one location become committed.
-local function commit_units(c, rid, loc, q)
-  local n = loc_counts(c, loc)
-  n.res = n.res - q
-  n.com = n.com + q
-  book(c, 'commit', loc, n, rid, number_text(q), 0, false)
-end
-
--- The committed entry keeps everything after the held one's state and deadline (parse_entry's
--- fields), so it is cut, not parsed and built again: this runs for every commit of a batch.
-local function commit_held(rid, e)
-  local c = cache()
-  local rest = string.match(e, '^h|%d+|(.*)$')
-  local alloc = string.match(rest, '^[^|]*|([^|]*)|')
-  -- The common entry: one location.
-  local loc, q = string.match(alloc, '^([^=,]+)=(%d+):?%d*$')
-  if loc then
-    commit_units(c, rid, loc, tonumber(q))
-  else
-    for _, l in ipairs(each_line(alloc)) do commit_units(c, rid, l.loc, l.q) end
-  end
-  set_entry(c, rid, 'c|0|' .. rest)
-end
-
--- stock_prelude's drop_entry on the cache, for what an entry holds or has committed (never '|on').
-local function give_back_held(rid, e, kind)
-  local c = cache()
-  local state, _, channel, alloc, customer, bo = parse_entry(e)
-  local committed = state == 'c'
-  local units = 0
-  for _, l in ipairs(each_line(alloc)) do
-    local n = loc_counts(c, l.loc)
-    if committed then n.com = n.com - l.q else n.res = n.res - l.q end
-    -- allocation_return on the cache: the units count against the allocation no more.
-    if l.k > 0 then
-      local al = alloc_of(c, channel)
-      if al and al.loc == l.loc then
-        local back = math.min(l.k, al.u)
-        if back > 0 then
-          al.u = al.u - back
-          al.dirty = true
-          n.ar = n.ar + back
-        end
-      end
-    end
-    units = units + l.q
-    book(c, kind, l.loc, n, rid, number_text(l.q), 0, committed)
-  end
-  bo = tonumber(bo) or 0
-  c.bo = c.bo - bo
-  if customer ~= '' then c.customers[customer] = customer_has(c, customer) - (units + bo) end
-  set_entry(c, rid, false)
 end
