@@ -194,12 +194,12 @@ end
 -- docs/outbound.md).
 if #moves == 1 then
   local m = moves[1]
-  rcall('XADD', K_OUT, '*', 't', 'res', 'st', m.st, 'r', m.id, 'c', m.r.ch, 'd', m.r.dl or '0', 'o', m.oid,
+  rcall('XADD', K_OUT, '*', 't', 'res', 'st', m.st, 'r', m.id, 'c', m.r.ch, 'd', m.r.dl, 'o', m.oid,
     'b', m.r.body)
 elseif #moves > 1 then
   local sts, ids, chs, dls, oids, bodies = {}, {}, {}, {}, {}, {}
   for i, m in ipairs(moves) do
-    sts[i], ids[i], chs[i], dls[i], oids[i], bodies[i] = m.st, m.id, m.r.ch, m.r.dl or '0', m.oid, m.r.body
+    sts[i], ids[i], chs[i], dls[i], oids[i], bodies[i] = m.st, m.id, m.r.ch, m.r.dl, m.oid, m.r.body
   end
   rcall('XADD', K_OUT, '*', 't', 'resb', 'st', table.concat(sts, ','), 'r', table.concat(ids, ','), 'c',
     table.concat(chs, ','), 'd', table.concat(dls, ','), 'o', cjson.encode(oids), 'b', table.concat(bodies, '\n'))

@@ -22,7 +22,6 @@ import io.vertx.core.Future;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.function.LongSupplier;
 
 import static dev.allot.stock.ReservationDocs.idempotencyConflict;
@@ -40,8 +39,6 @@ import static dev.allot.stock.ReservationDocs.view;
  */
 public final class Reservations {
   private static final System.Logger LOG = System.getLogger(Reservations.class.getName());
-  private static final Set<String> TERMINAL = Set.of("released", "expired", "cancelled", "shipped", "rejected", "aborted");
-
   /** A requested line; {@code alias} is the channel's own code when the client used one (else null). */
   public record Line(String sku, long qty, String alias) {
   }
@@ -77,7 +74,7 @@ public final class Reservations {
   private final Settings.Reservations settings;
   private final int storeRetryAfterSeconds;
   private final Metrics metrics;
-  private final DriftReport drift;
+  private final Settlement settlement;
   private final LongSupplier clock;
 
   /**
@@ -100,7 +97,7 @@ public final class Reservations {
     this.settings = settings;
     this.storeRetryAfterSeconds = storeRetryAfterSeconds;
     this.metrics = metrics;
-    this.drift = new DriftReport(store, metrics);
+    this.settlement = new Settlement(store, records, settings, metrics, new DriftReport(store, metrics), clock);
     this.clock = clock;
   }
 
@@ -227,9 +224,9 @@ public final class Reservations {
       String body = Json.write(limited ? docs.customerLimit(req, stock, holds) : docs.insufficient(req, stock, holds));
       metrics.reservation(limited ? "customer_limit" : "insufficient_stock");
       return records.reject(req.id(), now, body, settings.cleanupLeaseMillis())
-          .compose(r -> r.done() ? settle(req.id())
+          .compose(r -> r.done() ? settlement.settle(req.id())
               // Aborted by the sweeper meanwhile (we were slower than the lease): undo our lines ourselves.
-              : releaseLines(req.id(), stock, "abort").compose(x -> settle(req.id())))
+              : settlement.releaseLines(req.id(), stock, "abort").compose(x -> settlement.settle(req.id())))
           .map(v -> new Outcome(false, body));
     });
   }
@@ -237,8 +234,8 @@ public final class Reservations {
   /** Undoes a creation that failed half-way (Redis trouble); what cannot be undone now, the sweeper undoes. */
   private Future<Void> abandon(String id, List<StockLine> stock) {
     return records.expire(id, clock.getAsLong(), true, settings.cleanupLeaseMillis())
-        .compose(r -> releaseLines(id, stock, "abort"))
-        .compose(r -> settle(id))
+        .compose(r -> settlement.releaseLines(id, stock, "abort"))
+        .compose(r -> settlement.settle(id))
         .recover(err -> {
           // One line per 10 s: during an outage every failed creation comes here.
           abandonWarnings.warn(() -> "could not undo reservation " + id + " now (" + err + "); the sweeper will");
@@ -275,7 +272,7 @@ public final class Reservations {
         boolean allCommitted = changes.stream().allMatch(f -> f.result().code() == 1 || f.result().code() == 2);
         if (!allCommitted) {
           // A line's hold is gone: its deadline passed, or a release decided meanwhile. The record says which.
-          return expireNow(id).compose(st -> {
+          return settlement.expireNow(id).compose(st -> {
             metrics.transition("commit", st);
             return Future.failedFuture(stateConflict(id, st));
           });
@@ -296,8 +293,7 @@ public final class Reservations {
           }
           case ALREADY -> {
             if (orderId != null && d.orderId() != null && !d.orderId().equals(orderId)) {
-              throw new AllotException(AllotException.Kind.CONFLICT, "idempotency_conflict", "reservation '" + id
-                  + "' was committed with another orderId", "orderId", null, null);
+              throw otherOrder(id);
             }
             metrics.transition("commit", "replay");
             yield Future.succeededFuture(view(d.body(), "committed", d.deadline(), d.orderId()));
@@ -309,7 +305,7 @@ public final class Reservations {
             }
             // This call expired it (its deadline passed, or a line's hold was gone): the lines still held follow.
             metrics.holdExpired();
-            yield settle(id).transform(x -> Future.failedFuture(stateConflict(id, d.state())));
+            yield settlement.settle(id).transform(x -> Future.failedFuture(stateConflict(id, d.state())));
           }
           default -> throw refusedByRecord(id, d);
         });
@@ -318,10 +314,23 @@ public final class Reservations {
   /** What load() answers for a record the caller may not decide: missing, another channel's, or pending. */
   private static AllotException refusedByRecord(String id, Decisions.Decided d) {
     return switch (d.outcome()) {
-      case FORBIDDEN -> AllotException.forbidden("reservation '" + id + "' belongs to another channel");
+      case FORBIDDEN -> otherChannel(id);
       case PENDING -> inProgress(id, "is still being created");
-      default -> AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
+      default -> unknown(id);
     };
+  }
+
+  private static AllotException unknown(String id) {
+    return AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
+  }
+
+  private static AllotException otherChannel(String id) {
+    return AllotException.forbidden("reservation '" + id + "' belongs to another channel");
+  }
+
+  private static AllotException otherOrder(String id) {
+    return new AllotException(AllotException.Kind.CONFLICT, "idempotency_conflict", "reservation '" + id
+        + "' was committed with another orderId", "orderId", null, null);
   }
 
   /** What the record's commit decided, answered. */
@@ -334,22 +343,21 @@ public final class Reservations {
       return committedReplay(id, orderId);
     }
     if (r.result() == Result.MISSING) {
-      throw AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
+      throw unknown(id);
     }
     // Released or expired meanwhile (or a line's hold was gone): the record decided; settle the lines.
     if (r.expiredNow()) {
       metrics.holdExpired();
     }
     metrics.transition("commit", r.state());
-    return settle(id).transform(x -> Future.failedFuture(stateConflict(id, r.state())));
+    return settlement.settle(id).transform(x -> Future.failedFuture(stateConflict(id, r.state())));
   }
 
   private Future<String> committedReplay(String id, String orderId) {
     return records.read(id).map(fresh -> {
       String stored = fresh.orderId();
       if (orderId != null && stored != null && !stored.equals(orderId)) {
-        throw new AllotException(AllotException.Kind.CONFLICT, "idempotency_conflict", "reservation '" + id
-            + "' was committed with another orderId", "orderId", null, null);
+        throw otherOrder(id);
       }
       metrics.transition("commit", "replay");
       return view(fresh.body(), fresh.state(), fresh.deadline(), fresh.orderId());
@@ -388,7 +396,7 @@ public final class Reservations {
       };
       return decided.compose(r -> {
         if (r.result() == Result.MISSING) {
-          throw AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
+          throw unknown(id);
         }
         if (r.result() == Result.REFUSED) {
           metrics.transition(op, r.state());
@@ -396,7 +404,7 @@ public final class Reservations {
         }
         metrics.transition(op, r.done() ? to : "replay");
         // The SKUs follow the record (on a replay too: it may meet a release left unfinished).
-        return settleQuietly(id).compose(v -> records.read(id))
+        return settlement.settleQuietly(id).compose(v -> records.read(id))
             .map(fresh -> view(fresh.body(), to, fresh.deadline(), fresh.orderId()));
       });
     });
@@ -414,7 +422,7 @@ public final class Reservations {
           case ALREADY -> {
             metrics.transition("release", "replay");
             // It may meet a release left unfinished (the cluster's path, or a sweeper's): the SKUs follow.
-            yield settleQuietly(id).map(v -> view(d.body(), "released", d.deadline(), d.orderId()));
+            yield settlement.settleQuietly(id).map(v -> view(d.body(), "released", d.deadline(), d.orderId()));
           }
           case REFUSED -> {
             metrics.transition("release", d.state());
@@ -438,7 +446,7 @@ public final class Reservations {
       return Future.all(changes).compose(cf -> {
         if (changes.stream().anyMatch(f -> f.result().code() == 0)) {
           // A line's hold is gone: expired, or released meanwhile. The record says which.
-          return expireNow(id).compose(st -> {
+          return settlement.expireNow(id).compose(st -> {
             metrics.transition("extend", st);
             return Future.failedFuture(stateConflict(id, st));
           });
@@ -454,7 +462,7 @@ public final class Reservations {
         return records.extend(id, now, deadline).compose(r -> {
           if (!r.done()) {
             metrics.transition("extend", r.state());
-            return settle(id).transform(x -> Future.failedFuture(stateConflict(id, r.state())));
+            return settlement.settle(id).transform(x -> Future.failedFuture(stateConflict(id, r.state())));
           }
           metrics.transition("extend", "extended");
           return Future.succeededFuture(view(rec.body(), "held", deadline, rec.orderId()));
@@ -463,80 +471,22 @@ public final class Reservations {
     });
   }
 
-  // ---- settling: making every SKU agree with the record ------------------------------------
-
-  /** Expires a held record at once (a line was found gone) and settles it; answers the record's resulting state. */
-  private Future<String> expireNow(String id) {
-    return records.expire(id, clock.getAsLong(), true, settings.cleanupLeaseMillis()).compose(r -> {
-      if (r.changed() && r.state().equals("expired")) {
-        metrics.holdExpired();
-      }
-      String state = r.missing() ? "expired" : r.state();
-      return settle(id).map(state);
-    });
-  }
-
-  /** Gives back every line of a reservation the record has already ruled out (idempotent per SKU). */
-  private Future<Void> releaseLines(String id, List<StockLine> lines, String why) {
-    long now = clock.getAsLong();
-    List<Future<LineChange>> changes = new ArrayList<>(lines.size());
-    lines.forEach(l -> changes.add(store.releaseLine(l.sku(), id, now, why)));
-    return Future.all(changes).mapEmpty();
-  }
-
-  private Future<Void> settleQuietly(String id) {
-    return settle(id).recover(err -> {
-      LOG.log(System.Logger.Level.WARNING, "reservation {0}: decided, but the stock clean-up failed ({1});"
-          + " the sweeper finishes it", id, err.toString());
-      return Future.succeededFuture();
-    });
-  }
-
   /**
-   * Brings a decided reservation's SKUs in line with its record: the sweeper calls it for every due
-   * reservation, handlers after each decision. Idempotent: running it twice changes nothing more.
+   * Brings a decided reservation's SKUs in line with its record ({@link Settlement#settle}): the
+   * sweeper calls it for every due reservation.
    */
   public Future<Void> settle(String id) {
-    long now = clock.getAsLong();
-    return records.expire(id, now, false, settings.cleanupLeaseMillis()).compose(r -> {
-      if (r.missing()) {
-        return Future.succeededFuture();
-      }
-      if (r.changed() && r.state().equals("expired")) {
-        metrics.holdExpired();
-      }
-      if (!TERMINAL.contains(r.state()) || r.cleaned()) {
-        return Future.succeededFuture();
-      }
-      boolean ship = r.state().equals("shipped");
-      String why = switch (r.state()) {
-        case "expired" -> "expire";
-        case "cancelled" -> "cancel";
-        case "rejected" -> "reject";
-        case "aborted" -> "abort";
-        default -> "release";
-      };
-      List<Future<LineChange>> changes = new ArrayList<>();
-      for (StockLine l : r.lines()) {
-        changes.add(ship ? store.shipLine(l.sku(), id, now) : store.releaseLine(l.sku(), id, now, why));
-      }
-      boolean undone = r.state().equals("rejected") || r.state().equals("aborted");
-      return Future.all(changes).compose(cf -> ship ? drift.ships(id, r.lines(), changes, now)
-              : Future.succeededFuture())
-          .compose(v -> records.finish(id, clock.getAsLong(),
-          undone ? Math.min(86400, settings.retentionSeconds()) : settings.retentionSeconds()))
-          .mapEmpty();
-    });
+    return settlement.settle(id);
   }
 
   private Future<Record> load(String id, String callerChannel) {
     return records.read(id).map(rec -> {
       String st = rec == null ? null : rec.state();
       if (st == null || st.equals("rejected") || st.equals("aborted")) {
-        throw AllotException.notFound("unknown_reservation", "no reservation '" + id + "'");
+        throw unknown(id);
       }
       if (callerChannel != null && !callerChannel.equals(rec.channel())) {
-        throw AllotException.forbidden("reservation '" + id + "' belongs to another channel");
+        throw otherChannel(id);
       }
       if (st.equals("pending")) {
         throw inProgress(id, "is still being created");
