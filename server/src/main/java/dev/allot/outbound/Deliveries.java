@@ -7,8 +7,6 @@ import dev.allot.outbound.Webhooks.Endpoint;
 import dev.allot.stock.AllotException;
 import dev.allot.stock.Json;
 import dev.allot.store.WebhookStore;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -28,7 +26,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -88,27 +85,21 @@ public final class Deliveries {
   private final WebhookStore store;
   private final Feed feed;
   private final LongSupplier clock;
-  private final MeterRegistry registry;
+  private final DeliveryMetrics metrics;
   private final String token = UUID.randomUUID().toString();
   private final Map<String, Worker> workers = new HashMap<>();
-  private final Map<String, Long> lag = new ConcurrentHashMap<>();
-  /** Per endpoint: "channel|SKU" -> since when its availability is unconfirmed (for allot_sync_stale_skus). */
-  private final Map<String, Map<String, Long>> unconfirmed = new ConcurrentHashMap<>();
-  private final Set<String> staleGauges = ConcurrentHashMap.newKeySet();
-  private final long staleMillis;
   private final Throttled errors = new Throttled(LOG, 10_000);
   private HttpClientAgent http;
   private boolean stopped;
 
   public Deliveries(Vertx vertx, Webhooks webhooks, WebhookStore store, Feed feed, LongSupplier clock,
                     MeterRegistry registry, long staleSeconds) {
-    this.staleMillis = staleSeconds * 1000;
     this.vertx = vertx;
     this.webhooks = webhooks;
     this.store = store;
     this.feed = feed;
     this.clock = clock;
-    this.registry = registry;
+    this.metrics = new DeliveryMetrics(registry, clock, staleSeconds);
   }
 
   /** Takes and keeps the leases it can, starts and stops workers to match. Called every second. */
@@ -124,7 +115,7 @@ public final class Deliveries {
         seen.add(e.id());
         if (!e.active()) {
           stopWorker(e.id(), true);
-          lag.remove(e.id());
+          metrics.forget(e.id());
           continue;
         }
         leases.add(store.takeLease(e.id(), token, LEASE_MILLIS).map(held -> {
@@ -149,7 +140,7 @@ public final class Deliveries {
       for (String id : new ArrayList<>(workers.keySet())) {
         if (!seen.contains(id)) {
           stopWorker(id, true);
-          lag.remove(id);
+          metrics.forget(id);
         }
       }
       return Future.join(leases).mapEmpty();
@@ -196,37 +187,6 @@ public final class Deliveries {
     });
   }
 
-  private Counter counter(String endpoint, String outcome) {
-    return Counter.builder("allot_webhook_deliveries_total").description("Webhook delivery attempts by outcome")
-        .tag("endpoint", endpoint).tag("outcome", outcome).register(registry);
-  }
-
-  private void lagGauge(String endpoint) {
-    if (lag.putIfAbsent(endpoint, 0L) == null) {
-      Gauge.builder("allot_webhook_lag_seconds", lag, m -> {
-        Long since = m.get(endpoint);
-        return since == null || since == 0 ? 0 : Math.max(0, (clock.getAsLong() - since) / 1000.0);
-      }).description("Age of the oldest event the endpoint has not had (0: none)").tag("endpoint", endpoint)
-          .register(registry);
-    }
-  }
-
-  /** allot_sync_stale_skus{endpoint,channel}: SKUs unconfirmed past ALLOT_SYNC_STALE_SECONDS, from the holder. */
-  private void staleGauge(String endpoint, String channel) {
-    if (staleGauges.add(endpoint + "|" + channel)) {
-      Gauge.builder("allot_sync_stale_skus", unconfirmed, m -> {
-        Map<String, Long> u = m.get(endpoint);
-        if (u == null) {
-          return 0;
-        }
-        long now = clock.getAsLong();
-        return u.entrySet().stream().filter(x -> x.getKey().startsWith(channel + "|")
-            && now - x.getValue() > staleMillis).count();
-      }).description("SKUs whose availability the endpoint has not confirmed for longer than ALLOT_SYNC_STALE_SECONDS")
-          .tag("endpoint", endpoint).tag("channel", channel).register(registry);
-    }
-  }
-
   /** One endpoint's deliveries, while this instance holds its lease. */
   private final class Worker {
     Endpoint endpoint;
@@ -243,7 +203,7 @@ public final class Deliveries {
 
     Worker(Endpoint e) {
       this.endpoint = e;
-      lagGauge(e.id());
+      metrics.watch(e.id());
     }
 
     void schedule(long delay) {
@@ -304,8 +264,7 @@ public final class Deliveries {
     private Future<Long> deliverWindow(Endpoint e, String saved, Feed.Page page) {
       List<ObjectNode> todo = coalesced(page.events());
       if (todo.isEmpty()) {
-        lag.put(e.id(), 0L);
-        unconfirmed.remove(e.id());
+        metrics.caughtUp(e.id());
         if (page.next().equals(saved)) {
           return savedUnconfirmed.isEmpty() ? Future.succeededFuture(IDLE_MILLIS)
               : persist(e, Map.of(UNCONFIRMED, "")).map(IDLE_MILLIS);
@@ -317,9 +276,12 @@ public final class Deliveries {
         // Only from where this window began: a redelivery may have moved the position back meanwhile.
         return stopped ? Future.succeededFuture(0L) : store.advance(e.id(), saved, fields).map(0L);
       }
-      String unconfirmedNow = unconfirmed(e, page.events());
+      Map<String, Long> since = unconfirmed(page.events());
       long oldest = Instant.parse(todo.get(0).path("at").asText()).toEpochMilli();
-      lag.put(e.id(), oldest);
+      metrics.behind(e.id(), oldest, since);
+      StringBuilder text = new StringBuilder();
+      since.forEach((k, ms) -> text.append(text.length() == 0 ? "" : ";").append(k).append('|').append(ms));
+      String unconfirmedNow = text.toString();
       // The first undelivered event of each SKU (or reservation): later ones wait for it.
       Map<String, ObjectNode> heads = new LinkedHashMap<>();
       for (ObjectNode ev : todo) {
@@ -337,7 +299,7 @@ public final class Deliveries {
         for (Future<Attempt> f : sent) {
           Attempt a = f.result();
           logLines.add(a.log());
-          counter(e.id(), a.ok() ? "delivered" : "failed").increment();
+          metrics.attempt(e.id(), a.ok());
           if (a.ok()) {
             delivered.add(a.eventId());
             ObjectNode ev = heads.values().stream().filter(x -> x.path("id").asText().equals(a.eventId()))
@@ -403,7 +365,7 @@ public final class Deliveries {
      * The channels and SKUs of this window whose newest availability differs from what the endpoint
      * confirmed, each since its first undelivered change: kept for GET /v1/sync and the metric.
      */
-    private String unconfirmed(Endpoint e, List<ObjectNode> events) {
+    private Map<String, Long> unconfirmed(List<ObjectNode> events) {
       Map<String, Long> since = new LinkedHashMap<>();
       Map<String, Long> newest = new HashMap<>();
       for (ObjectNode ev : events) {
@@ -415,13 +377,7 @@ public final class Deliveries {
         newest.put(key, ev.path("data").path("available").asLong());
       }
       since.keySet().removeIf(k -> newest.get(k).equals(confirmed.get(k)));
-      unconfirmed.put(e.id(), since);
-      StringBuilder sb = new StringBuilder();
-      since.forEach((k, ms) -> {
-        staleGauge(e.id(), k.substring(0, k.indexOf('|')));
-        sb.append(sb.length() == 0 ? "" : ";").append(k).append('|').append(ms);
-      });
-      return sb.toString();
+      return since;
     }
 
     private Future<Void> persist(Endpoint e, Map<String, String> fields) {
