@@ -79,13 +79,10 @@ local function give_back_held(rid, e, kind)
     -- allocation_return on the cache: the units count against the allocation no more.
     if l.k > 0 then
       local al = alloc_of(c, channel)
-      if al and al.loc == l.loc then
-        local back = math.min(l.k, al.u)
-        if back > 0 then
-          al.u = al.u - back
-          al.dirty = true
-          n.ar = n.ar + back
-        end
+      local back, moved = allocation_back(al, l.loc, l.k, false)
+      if moved then
+        al.dirty = true
+        n.ar = n.ar + back
       end
     end
     units = units + l.q

@@ -23,6 +23,7 @@
     parse_alloc(v), encode_alloc(al)  a channel's allocation field "<loc>|<allocated>|<used>"
     each_line(alloc)                  an entry's stock lines {loc, q, k}
     allocation_return(channel, loc, k, shipped)  k units stop counting against the channel's allocation
+    allocation_back(al, loc, k, shipped)  the same rule on a parsed allocation (no Redis call)
     ledger(kind, loc, ref, drift, extra)  one ledger entry for one location
     ledger_entry(seq, kind, loc, ref, on, res, com, q, drift, extra)  an entry's JSON text
     parse_entry(e)                    the fields of a holds entry
@@ -99,19 +100,27 @@ end
 -- Units that stop counting against a channel's allocation (k of an entry given back or shipped):
 -- used falls (bounded at 0: an allocation lowered below what the channel held counted the rest in
 -- the shared pool); given back they are unused allocation again, shipped they left with it.
+-- The rule on a parsed allocation al (include/settle.lua applies it to its cache): answers the units
+-- that went back to the location's unused allocation (<loc>|ar), 0 when shipped or none.
+local function allocation_back(al, loc, k, shipped)
+  if k <= 0 or not al or al.loc ~= loc then return 0, false end
+  local back = math.min(k, al.u)
+  if back <= 0 then return 0, false end
+  al.u = al.u - back
+  if shipped then
+    al.a = al.a - back
+    return 0, true
+  end
+  return back, true
+end
+
 local function allocation_return(channel, loc, k, shipped)
   if k <= 0 then return end
   local key = 'alloc:' .. channel
   local al = parse_alloc(rcall('HGET', K_STOCK, key))
-  if not al or al.loc ~= loc then return end
-  local back = math.min(k, al.u)
-  if back <= 0 then return end
-  al.u = al.u - back
-  if shipped then
-    al.a = al.a - back
-  else
-    rcall('HINCRBY', K_STOCK, loc .. '|ar', back)
-  end
+  local back, moved = allocation_back(al, loc, k, shipped)
+  if not moved then return end
+  if back > 0 then rcall('HINCRBY', K_STOCK, loc .. '|ar', back) end
   if al.a <= 0 and al.u <= 0 then rcall('HDEL', K_STOCK, key) else rcall('HSET', K_STOCK, key, encode_alloc(al)) end
 end
 
