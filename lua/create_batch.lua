@@ -5,11 +5,11 @@
   replay of a known id answers its record, a known id with another request answers 3, and
   per-customer limits see every reservation before them in the batch.
   KEYS[1] .. KEYS[5S]  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s
-  KEYS[5S+1] ..        then for each reservation j = 1..N: its record and its bucket's due index
-                       (reservation.lua's KEYS[1..2]) at 5S+2(j-1)+1 .. 5S+2j
-  KEYS[5S+2N+1]        the counters of one bucket (reservation.lua's KEYS[3]): the whole call counts
+  KEYS[5S+1] ..        then for each reservation j = 1..N: its record (reservation.lua's KEYS[1]) at 5S+j
+  KEYS[5S+N+1]         the due index of every reservation, allot:due (a standalone Redis has one)
+  KEYS[5S+N+2]         the counters of one bucket (reservation.lua's KEYS[3]): the whole call counts
                        there (RecordStore.stats only ever reads them summed over the buckets)
-  KEYS[5S+2N+2]        the outbox: the feed allot:{events}:feed (every event of the call goes there)
+  KEYS[5S+N+3]         the outbox: the feed allot:{events}:feed (every event of the call goes there)
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] SKU 1's event channel   (stock_prelude's prefix)
   ARGV[4] S   ARGV[5] N   ARGV[6] seconds a refused reservation's record is kept   ARGV[7] H
   ARGV[8 .. 7+S]  each SKU's event channel, allot:{SKU}:ev
@@ -39,7 +39,7 @@
 local S, N, H = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
 local REFUSED_RETENTION = tonumber(ARGV[6])
 local NOW = ARGV[1]
-if not PREFIX_OK or not S or not N or not H or not REFUSED_RETENTION or #KEYS ~= 5 * S + 2 * N + 2 then
+if not PREFIX_OK or not S or not N or not H or not REFUSED_RETENTION or #KEYS ~= 5 * S + N + 3 then
   return redis.error_reply('ERR create_batch: bad arguments')
 end
 
@@ -110,9 +110,9 @@ end
 -- of memory) then leaves no record without its holds. The records, r = 1..R, in columns (no table
 -- per record): key, id, fingerprint, channel, deadline, lines, body ('' refused) and refusal (false
 -- when held). made: a record of this batch by its id (its r), for a later reservation of the batch
--- with the same id; dues: each bucket's due entries.
+-- with the same id; due: the due entries (score, id, ...) of the held ones.
 local rec_key, rec_id, rec_fp, rec_ch, rec_dl, rec_ln, rec_body, rec_rf = {}, {}, {}, {}, {}, {}, {}, {}
-local R, made, dues, held = 0, {}, {}, 0
+local R, made, due, held = 0, {}, {}, 0
 local function add_record(key, id, fp, channel, deadline, ln, body, refusal)
   R = R + 1
   rec_key[R], rec_id[R], rec_fp[R], rec_ch[R], rec_dl[R], rec_ln[R], rec_body[R], rec_rf[R] =
@@ -129,9 +129,7 @@ end
 
 -- Most batches hold only new ids: one EXISTS answers for all their records, and only a batch with
 -- a known id among them reads records one by one.
-local record_keys = {}
-for j = 1, N do record_keys[j] = KEYS[5 * S + 2 * (j - 1) + 1] end
-local any_known = rcall('EXISTS', unpack(record_keys)) > 0
+local any_known = rcall('EXISTS', unpack(KEYS, 5 * S + 1, 5 * S + N)) > 0
 local NONE = {}
 
 local p = 8 + S
@@ -160,8 +158,7 @@ for j = 1, N do
   end
   p = p + 9 + 2 * L
 
-  local base = 5 * S + 2 * (j - 1)
-  local K_REC, K_DUE = KEYS[base + 1], KEYS[base + 2]
+  local K_REC = KEYS[5 * S + j]
   local prior = made[id]
   local known = (prior and as_known(prior)) or (any_known and rcall('HMGET', K_REC, 'fp', 'st', 'sc', 'body', 'rf', 'ln'))
     or NONE
@@ -210,11 +207,6 @@ for j = 1, N do
         body = template .. allocations_json(lists[1], bos[1]) .. tail
       end
       add_record(K_REC, id, fp, channel, deadline, ln, body, false)
-      local due = dues[K_DUE]
-      if not due then
-        due = {}
-        dues[K_DUE] = due
-      end
       due[#due + 1] = deadline
       due[#due + 1] = id
       held = held + 1
@@ -252,12 +244,12 @@ elseif E > 1 then
   rcall('XADD', K_OUT, '*', 't', 'resb', 'st', 'held', 'r', table.concat(ev_ids, ','), 'c',
     table.concat(ev_channels, ','), 'd', table.concat(ev_deadlines, ','), 'b', table.concat(ev_bodies, '\n'))
 end
-for key, members in pairs(dues) do rcall('ZADD', key, unpack(members)) end
+if #due > 0 then rcall('ZADD', KEYS[5 * S + N + 1], unpack(due)) end
 -- The counters are only ever read summed over the buckets (RecordStore.stats), so the whole
 -- batch counts in the first reservation's bucket: two writes per batch, not two per bucket.
 if held > 0 then
-  rcall('HINCRBY', KEYS[5 * S + 2 * N + 1], 'held', held)
-  rcall('HINCRBY', KEYS[5 * S + 2 * N + 1], 'created', held)
+  rcall('HINCRBY', KEYS[5 * S + N + 2], 'held', held)
+  rcall('HINCRBY', KEYS[5 * S + N + 2], 'created', held)
 end
 for s = 1, S do
   if dirty[s] then

@@ -281,7 +281,7 @@ class LuaScriptsTest {
   @DisplayName("reservation: the record's state machine, its replies and its due index")
   void reservationRecord() {
     String id = Api.id("res");
-    String due = Keys.dueFor(id);
+    String due = Keys.due(id, redis.cluster());
     List<StockLine> lines = List.of(new StockLine(sku, 1));
     assertEquals(BeginResult.CREATED, await(records.begin(id, NOW, "fp", "web", NOW + 60_000, NOW + 5000, lines)).result());
     assertEquals(NOW + 5000, score(due, id), "pending: due when its lease ends");
@@ -351,7 +351,7 @@ class LuaScriptsTest {
   @DisplayName("sweep_claim: takes what is due, leases it, and a second claimer gets nothing until the lease ends")
   void sweepClaim() {
     int bucket = 7;
-    String due = Keys.due(bucket);
+    String due = Keys.dueLane(bucket, redis.cluster());
     String id = Api.id("res");
     await(redis.send(Command.ZADD, due, Long.toString(NOW), id));
     List<String> first = await(records.claimDue(bucket, NOW, 1000, 1000));

@@ -60,13 +60,27 @@ public final class Sweeper extends VerticleBase {
     }
   }
 
-  /** One pass over every bucket; completes when every claimed reservation is settled (or failed). */
+  /**
+   * One pass: first the due entries an older version left in the buckets' indexes of a standalone
+   * Redis are moved into the one index (usually there are none: one EXISTS), then a claim per lane,
+   * all at once (a cluster's lane is its bucket; on a standalone Redis the lanes claim from the one
+   * index, each its own entries). Completes when every claimed reservation is settled (or failed).
+   */
   public Future<Void> sweepOnce() {
-    List<Future<Void>> buckets = new ArrayList<>(Keys.BUCKETS);
-    for (int b = 0; b < Keys.BUCKETS; b++) {
-      buckets.add(sweepBucket(b));
-    }
-    return Future.join(buckets).transform(ar -> {
+    return records.adoptBucketDues().transform(adopted -> {
+      if (adopted.succeeded() && adopted.result() > 0) {
+        LOG.log(System.Logger.Level.INFO, "moved " + adopted.result()
+            + " due entries from the buckets' indexes (written by an older version) into " + Keys.DUE_ALL);
+      }
+      List<Future<Void>> lanes = new ArrayList<>(Keys.BUCKETS + 1);
+      if (adopted.failed()) {
+        lanes.add(Future.failedFuture(adopted.cause()));
+      }
+      for (int lane = 0; lane < Keys.BUCKETS; lane++) {
+        lanes.add(sweepLane(lane));
+      }
+      return Future.join(lanes);
+    }).transform(ar -> {
       if (ar.failed()) {
         metrics.sweeperError();
         errors.warn(() -> "sweeper pass failed (will retry): " + ar.cause());
@@ -75,8 +89,8 @@ public final class Sweeper extends VerticleBase {
     });
   }
 
-  private Future<Void> sweepBucket(int bucket) {
-    return records.claimDue(bucket, clock.getAsLong(), settings.cleanupLeaseMillis(), BATCH).compose(ids -> {
+  private Future<Void> sweepLane(int lane) {
+    return records.claimDue(lane, clock.getAsLong(), settings.cleanupLeaseMillis(), BATCH).compose(ids -> {
       if (ids.isEmpty()) {
         return Future.succeededFuture();
       }

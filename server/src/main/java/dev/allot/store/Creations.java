@@ -95,7 +95,7 @@ public final class Creations {
       now = Math.max(now, r.now());
       argc += 9 + 2 * r.lines().size();
     }
-    List<String> keys = new ArrayList<>(5 * skus.size() + 2 * batch.size() + 2);
+    List<String> keys = new ArrayList<>(5 * skus.size() + batch.size() + 3);
     List<String> args = new ArrayList<>(7 + skus.size() + 8 * channels.size() + argc);
     String first = skus.keySet().iterator().next();
     args.add(Long.toString(now));
@@ -118,9 +118,7 @@ public final class Creations {
     });
     for (int j = 0; j < batch.size(); j++) {
       NewReservation r = batch.get(j);
-      int bucket = Keys.bucket(r.id());
       keys.add(Keys.reservation(r.id()));
-      keys.add(Keys.due(bucket));
       args.add(r.id());
       args.add(r.fingerprint());
       args.add(channelOf[j]);
@@ -134,7 +132,9 @@ public final class Creations {
         args.add(Long.toString(l.qty()));
       }
     }
-    // The call's counters: one bucket's (they are only ever read summed over the buckets).
+    // Every due entry of the call in one index (one ZADD), and the call's counters in one bucket's
+    // (they are only ever read summed over the buckets).
+    keys.add(Keys.DUE_ALL);
     keys.add(Keys.stats(Keys.bucket(batch.get(0).id())));
     // Only in front of a standalone Redis: every event of the call goes to the feed itself.
     keys.add(Keys.FEED);

@@ -20,12 +20,13 @@ public final class Keys {
   }
 
   /**
-   * A reservation's three keys, as reservation.lua takes them (create_batch and decide_at_once per
-   * reservation): its record, its bucket's due index and counters. reservation.lua also takes its outbox.
+   * A reservation's three keys, as reservation.lua takes them (decide_at_once per reservation): its
+   * record, its due index ({@link #due(String, boolean)}) and its bucket's counters. reservation.lua
+   * also takes its outbox.
    */
-  public static List<String> recordKeys(String reservationId) {
+  public static List<String> recordKeys(String reservationId, boolean cluster) {
     int bucket = bucket(reservationId);
-    return List.of(RECORD_PREFIX[bucket] + reservationId, DUE[bucket], STATS[bucket]);
+    return List.of(RECORD_PREFIX[bucket] + reservationId, cluster ? DUE[bucket] : DUE_ALL, STATS[bucket]);
   }
 
   public static String stock(String sku) {
@@ -86,8 +87,33 @@ public final class Keys {
     return RECORD_PREFIX[bucket(reservationId)] + reservationId;
   }
 
+  /**
+   * The due index of a standalone Redis: every reservation's due entry, so that a call of many
+   * reservations adds theirs with one ZADD (a cluster spreads them over its buckets' indexes).
+   */
+  public static final String DUE_ALL = "allot:due";
+
+  /** A bucket's due index: a cluster's (on a standalone Redis only versions before DUE_ALL wrote them). */
   public static String due(int bucket) {
     return DUE[bucket];
+  }
+
+  /** The due index of a reservation: its bucket's on a cluster, DUE_ALL on a standalone Redis. */
+  public static String due(String reservationId, boolean cluster) {
+    return cluster ? DUE[bucket(reservationId)] : DUE_ALL;
+  }
+
+  /**
+   * The due index the sweeper's lane {@code lane} (0 .. BUCKETS-1) claims from: the bucket's on a
+   * cluster; on a standalone Redis every lane claims from DUE_ALL (each claim takes its own entries).
+   */
+  public static String dueLane(int lane, boolean cluster) {
+    return cluster ? DUE[lane] : DUE_ALL;
+  }
+
+  /** The buckets' due indexes, which due_adopt empties into DUE_ALL on a standalone Redis. */
+  public static List<String> bucketDues() {
+    return List.of(DUE);
   }
 
   /** Reservation counters of one bucket (created, held now, committed, expired). */
@@ -107,10 +133,6 @@ public final class Keys {
       out[b] = "allot:{r" + b + "}" + suffix;
     }
     return out;
-  }
-
-  public static String dueFor(String reservationId) {
-    return due(bucket(reservationId));
   }
 
   /** Claim of a movement id across SKUs: the same id may never be applied to two different movements. */

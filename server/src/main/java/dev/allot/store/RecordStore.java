@@ -147,15 +147,32 @@ public final class RecordStore {
     });
   }
 
-  /** The ids whose records are due in a bucket, each leased to this caller for {@code leaseMillis}. */
-  public Future<List<String>> claimDue(int bucket, long now, long leaseMillis, int limit) {
-    return redis.eval(Script.SWEEP_CLAIM, List.of(Keys.due(bucket)),
+  /**
+   * The ids whose records are due, each leased to this caller for {@code leaseMillis}: in bucket
+   * {@code lane}'s index on a cluster; on a standalone Redis from the one due index, whatever the lane.
+   */
+  public Future<List<String>> claimDue(int lane, long now, long leaseMillis, int limit) {
+    return redis.eval(Script.SWEEP_CLAIM, List.of(Keys.dueLane(lane, redis.cluster())),
             List.of(Long.toString(now), Long.toString(leaseMillis), Integer.toString(limit)))
         .map(r -> {
           List<String> ids = new ArrayList<>(r.size());
           r.forEach(x -> ids.add(x.toString()));
           return ids;
         });
+  }
+
+  /**
+   * On a standalone Redis, moves any entries left in the buckets' due indexes (older versions wrote
+   * them there) into the one due index; answers how many moved (0, nothing to do, on a cluster).
+   */
+  public Future<Long> adoptBucketDues() {
+    if (redis.cluster()) {
+      return Future.succeededFuture(0L);
+    }
+    List<String> keys = new ArrayList<>(1 + Keys.BUCKETS);
+    keys.add(Keys.DUE_ALL);
+    keys.addAll(Keys.bucketDues());
+    return redis.eval(Script.DUE_ADOPT, keys, List.of()).map(Response::toLong);
   }
 
   /** The reservation counters summed over every bucket: created, held (outstanding now), committed, expired. */
@@ -202,7 +219,7 @@ public final class RecordStore {
     args.add(Long.toString(now));
     args.addAll(List.of(extra));
     List<String> keys = new ArrayList<>(4);
-    keys.addAll(Keys.recordKeys(id));
+    keys.addAll(Keys.recordKeys(id, redis.cluster()));
     keys.add(Keys.recordOutbox(id, redis.cluster()));
     return redis.eval(Script.RESERVATION, keys, args);
   }

@@ -17,6 +17,7 @@ public enum Script {
   CREATE_BATCH("create_batch", -1),
   DECIDE_AT_ONCE("decide_at_once", -1),
   SWEEP_CLAIM("sweep_claim", 1),
+  DUE_ADOPT("due_adopt", 1 + Keys.BUCKETS),
   RELAY("relay", 2),
   LEASE("lease", 1),
   ADVANCE("advance", 1);

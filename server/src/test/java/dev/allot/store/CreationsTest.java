@@ -500,4 +500,57 @@ class CreationsTest {
     assertEquals("[\"o-a\",\"o-b\",\"\",\"\",\"o-d\"]", f.get(f.indexOf("o") + 1));
     assertTrue(last.get(0).get(1).toString().contains("stock"), "the SKU's entry after the records'");
   }
+
+  Long dueScore(String key, String id) {
+    Response r = await(redis.send(Command.ZSCORE, key, id));
+    return r == null ? null : Math.round(r.toDouble());
+  }
+
+  @Test
+  @DisplayName("the due index of a standalone Redis is one key: a batch adds its held ones there, a decision takes its own out")
+  void oneDueIndex() {
+    String a = Api.id("a");
+    String b = Api.id("b");
+    String c = Api.id("c");
+    String refused = Api.id("x");
+    List<Creation> out = await(creations.send(List.of(res(a, "fa", null, new StockLine(sku, 1)),
+        res(b, "fb", null, new StockLine(sku, 1)), res(c, "fc", null, new StockLine(sku, 1)),
+        res(refused, "fx", null, new StockLine(sku, 1)))));
+    assertEquals(List.of(Result.CREATED, Result.CREATED, Result.CREATED, Result.REFUSED),
+        out.stream().map(Creation::result).toList());
+    for (String id : List.of(a, b, c)) {
+      assertEquals(NOW + 60_000, dueScore(Keys.DUE_ALL, id), id + " due at its deadline");
+      assertNull(dueScore(Keys.due(Keys.bucket(id)), id), "nothing in the bucket's index");
+    }
+    assertNull(dueScore(Keys.DUE_ALL, refused), "a refusal is never due");
+    assertEquals(Decisions.Outcome.DONE, await(decisions.commit(a, null, null, NOW + 100, 5000)).outcome());
+    assertEquals(Decisions.Outcome.DONE, await(decisions.release(b, null, NOW + 100, 5000, 3600)).outcome());
+    assertNull(dueScore(Keys.DUE_ALL, a), "committed: no longer due");
+    assertNull(dueScore(Keys.DUE_ALL, b), "released and cleaned: no longer due");
+    assertEquals(NOW + 60_000, dueScore(Keys.DUE_ALL, c));
+    assertEquals(RecordStore.Result.DONE, await(records.extend(c, NOW + 200, NOW + 90_000)).result());
+    assertEquals(NOW + 90_000, dueScore(Keys.DUE_ALL, c), "the saga's record script moves the same entry");
+  }
+
+  @Test
+  @DisplayName("due entries an older version left in the buckets' indexes move into the one index, the earlier score kept")
+  void bucketDuesAdopted() {
+    String old = Api.id("old");
+    String both = Api.id("both");
+    assertEquals(Result.CREATED, await(creations.send(List.of(res(old, "fo", null, new StockLine(sku, 1)),
+        res(both, "fb", null, new StockLine(sku, 1))))).get(1).result());
+    // As an older version wrote them: old's entry in its bucket's index only, both's in both indexes.
+    await(redis.send(Command.ZREM, Keys.DUE_ALL, old));
+    await(redis.send(Command.ZADD, Keys.due(Keys.bucket(old)), Long.toString(NOW + 10), old));
+    await(redis.send(Command.ZADD, Keys.due(Keys.bucket(both)), Long.toString(NOW + 99_000), both));
+    assertTrue(await(records.adoptBucketDues()) >= 2);
+    assertEquals(NOW + 10, dueScore(Keys.DUE_ALL, old), "moved with its score");
+    assertEquals(NOW + 60_000, dueScore(Keys.DUE_ALL, both), "in both: the earlier score");
+    for (String key : Keys.bucketDues()) {
+      assertEquals(0, await(redis.send(Command.EXISTS, key)).toInteger(), key + " emptied");
+    }
+    assertEquals(0L, await(records.adoptBucketDues()), "nothing left to move");
+    // The sweeper now finds old's entry in the one index, whatever lane claims it.
+    assertTrue(await(records.claimDue(5, NOW + 10, 1000, 1000)).contains(old));
+  }
 }
