@@ -89,9 +89,17 @@ public final class Creations {
         skus.putIfAbsent(l.sku(), skus.size() + 1);
       }
       // Keyed by everything the script reads of it: two reservations of a channel whose settings changed
-      // between them (a catalogue refresh) each keep what they were decided with.
-      channelOf[j] = Integer.toString(channels.computeIfAbsent(
-          new ChannelArgs(r.channel(), r.buffer(), r.backorder(), r.locations()), c -> channels.size() + 1));
+      // between them (a catalogue refresh) each keep what they were decided with. A hot batch is mostly
+      // one channel's: the same settings as the reservation before (the catalogue's very strings and
+      // list) take its index without a lookup.
+      NewReservation before = j > 0 ? batch.get(j - 1) : null;
+      if (before != null && before.channel() == r.channel() && before.locations() == r.locations()
+          && before.buffer() == r.buffer() && before.backorder() == r.backorder()) {
+        channelOf[j] = channelOf[j - 1];
+      } else {
+        channelOf[j] = Integer.toString(channels.computeIfAbsent(
+            new ChannelArgs(r.channel(), r.buffer(), r.backorder(), r.locations()), c -> channels.size() + 1));
+      }
       now = Math.max(now, r.now());
       argc += 9 + 2 * r.lines().size();
     }
