@@ -8,7 +8,9 @@
 #   (c) hello  - bare Vert.x HTTP answering a fixed JSON: the box's HTTP ceiling
 #   (d) script - redis-benchmark running naive_reserve.lua, pipelined 16: the script's own ceiling
 # It prints Allot's ratio to (b), (c) and (d). The load generator is wrk (one thread), lean enough not
-# to be the bottleneck: its CPU is printed beside the servers'. Gatling stays for the journeys and the
+# to be the bottleneck: its CPU is printed beside the servers'. Each Redis's CPU comes with the part
+# spent in the kernel: on a VM whose memory is backed only when first touched, a round where Redis
+# grows into fresh pages shows it there (docs/benchmarks.md, fifth pass) and is slower for it. Gatling stays for the journeys and the
 # invariants (loadtest/bench.sh); this is the headline capacity figure.
 #
 #   loadtest/capacity.sh [--no-build] [--seconds 10] [--connections 50] [--rounds 3] [--warm 15]
@@ -159,6 +161,9 @@ redis-cli -p $SCRIPT_PORT EVALSHA $SHA 3 '{HOT}:stock' '{HOT}:hold:check' '{HOT}
 ticks() { # CPU ticks (user + system) of the given pids
   local t=0; for p in "$@"; do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t
 }
+sys_ticks() { # CPU ticks in the kernel only of the given pids
+  local t=0; for p in "$@"; do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $15}' /proc/$p/stat))); done; echo $t
+}
 HZ=$(getconf CLK_TCK)
 run_wrk() { # $1 = port, $2 = seconds: prints wrk's line, then "wrk_cpu=<cores>"
   local out
@@ -173,17 +178,18 @@ declare -A FIG CPU_S CPU_R CPU_W P99
 measure() { # $1 = system, $2 = port, $3 = server pid, $4 = its Redis pids file
   local rpids; rpids=$(cat "$4")
   local s0 r0 s1 r1 out line wcpu fig
-  s0=$(ticks $3); r0=$(ticks $rpids)
+  s0=$(ticks $3); r0=$(ticks $rpids); k0=$(sys_ticks $rpids)
   out=$(run_wrk $2 $SECONDS_)
-  s1=$(ticks $3); r1=$(ticks $rpids)
+  s1=$(ticks $3); r1=$(ticks $rpids); k1=$(sys_ticks $rpids)
   line=$(echo "$out" | grep '^held=' || true); wcpu=$(echo "$out" | grep '^wrk_cpu=' | cut -d= -f2 || true)
   [ -n "$line" ] || { echo "capacity: wrk printed no result against $1:"; echo "$out" | sed 's/^/    /'; exit 1; }
   if [ "$CHECKOUT" = 1 ]; then fig=$(echo "$line" | sed -E 's/.*committed_per_s=([0-9]+).*/\1/')
   else fig=$(echo "$line" | sed -E 's/.*held_per_s=([0-9]+).*/\1/'); fi
-  local sc rc; sc=$(python3 -c "print('%.2f' % (($s1-$s0)/$HZ/$SECONDS_))"); rc=$(python3 -c "print('%.2f' % (($r1-$r0)/$HZ/$SECONDS_))")
+  local sc rc kc; sc=$(python3 -c "print('%.2f' % (($s1-$s0)/$HZ/$SECONDS_))"); rc=$(python3 -c "print('%.2f' % (($r1-$r0)/$HZ/$SECONDS_))")
+  kc=$(python3 -c "print('%.2f' % (($k1-$k0)/$HZ/$SECONDS_))")
   FIG[$1]+="$fig "; CPU_S[$1]+="$sc "; CPU_R[$1]+="$rc "; CPU_W[$1]+="$wcpu "
   P99[$1]+="$(echo "$line" | sed -E 's/.*p99_ms=([0-9.]+).*/\1/') "
-  echo "round $i $1: $line  cpu: server $sc, redis $rc, wrk $wcpu cores"
+  echo "round $i $1: $line  cpu: server $sc, redis $rc (kernel $kc), wrk $wcpu cores"
   echo "$line" | grep -q ' other=0 errors=0 ' || { echo "  (answers other than 201/200/409, or socket errors; the server's log ends:)"; tail -n 5 "$WORK/$1.log" | sed 's/^/    /'; }
 }
 
