@@ -3,7 +3,8 @@
   all their SKUs live on one Redis (standalone; a cluster runs reservation + commit_line /
   release_line, docs/protocol.md). The operations are taken in the order given. The call reads
   each record itself: a commit or a release is this one call, not a read and then a call.
-  KEYS[1] .. KEYS[3N]  for each operation j = 1..N: its record, its bucket's due index and counters
+  KEYS[1] .. KEYS[3N]  for each operation j = 1..N: its record, the due index (allot:due) and its
+                       bucket's counters
                        (reservation.lua's KEYS[1..3]) at 3(j-1)+1 .. 3j
   KEYS[3N+1]           the outbox: the feed allot:{events}:feed (every event of the call goes there)
   The one script that names keys it was not given: each record's SKUs are known only from its
@@ -93,7 +94,7 @@ local function use(s)
 end
 
 -- The moves are written at the end, in order: record r (of reservation id) from held to `state`;
--- due_at, when given, schedules it in its bucket's due index (else it leaves it); retention, when
+-- due_at, when given, schedules it in the due index (else it leaves it); retention, when
 -- given, is how long the record is kept.
 local moves = {}
 local function move(r, id, state, due_at, retention)

@@ -1,6 +1,7 @@
 --[[ reservation: the reservation record, the single decision point of a multi-SKU reservation.
   Stock lives per SKU (one hash slot each); this record lives in its own slot with the due
-  index of its bucket, so a state change and the sweeper's schedule move in one atomic step.
+  index of its bucket (on a standalone Redis the one due index, allot:due), so a state change
+  and the sweeper's schedule move in one atomic step.
   States: pending -> held | rejected | aborted;  held -> committed | released | expired;
           committed -> shipped | cancelled.  A terminal state is "cleaned" once every SKU
           has been told (release_line / ship_line ran for every line).
@@ -8,6 +9,7 @@
                                       lu pending lease end (ms), ln lines "SKU=qty,...", sc status,
                                       body first answer (JSON), oid order id, cl cleaned 0/1, cr created_ms
   KEYS[2] allot:{rNN}:due       zset  reservation id -> when the sweeper must look at it (ms)
+                                      (allot:due on a standalone Redis: one index for every record)
   KEYS[3] allot:{rNN}:stats     hash  counters of this bucket: created, held (outstanding now),
                                       committed, expired (the operator panel sums the buckets)
   KEYS[4] the outbox             stream  allot:{rNN}:out on a cluster, allot:{events}:feed standalone:

@@ -1,6 +1,7 @@
---[[ sweep_claim: take the reservations of one bucket whose deadline or lease has come, and
+--[[ sweep_claim: take the reservations of one due index whose deadline or lease has come, and
   lease them to the calling sweeper so that two server instances never work on one at once.
-  KEYS[1] allot:{rNN}:due   zset  reservation id scored by when it next needs attention (ms)
+  KEYS[1] allot:{rNN}:due   zset  reservation id scored by when it next needs attention (ms): a
+                                  bucket's on a cluster, allot:due on a standalone Redis
   ARGV[1] now_ms   ARGV[2] lease_ms (how long the caller may take)   ARGV[3] at most this many
   Returns {id, id, ...}  each now scored now + lease: if the caller dies, another sweeper takes it then
   Events  none ]]

@@ -3,7 +3,8 @@
   fields are listed in reservation.lua's header.
   Provides
     rcall                              redis.call
-    K_REC, K_DUE, K_STATS, rid, st     the bound record's key, its bucket's due index and counters,
+    K_REC, K_DUE, K_STATS, rid, st     the bound record's key, its due index (its bucket's; allot:due
+                                       on a standalone Redis) and its bucket's counters,
                                        its id, and its state (nil until the caller reads it)
     K_EVENTS                           the outbox the record's events go to (allot:{rN}:out on a
                                        cluster, the feed itself on a standalone Redis)

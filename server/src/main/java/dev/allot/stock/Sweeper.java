@@ -20,6 +20,8 @@ import java.util.function.LongSupplier;
 public final class Sweeper extends VerticleBase {
   private static final System.Logger LOG = System.getLogger(Sweeper.class.getName());
   private static final int BATCH = 200;
+  /** At most this many due entries moved out of the buckets' indexes a pass (due_adopt.lua). */
+  private static final int ADOPT_LIMIT = 1600;
 
   private final Reservations reservations;
   private final Settings.Reservations settings;
@@ -29,6 +31,9 @@ public final class Sweeper extends VerticleBase {
   private volatile boolean stopped;
   private long timer = -1;
   private final Throttled errors = new Throttled(LOG, 10_000);
+  // Guarded by this: the Redis client's answers may come on another loop than the sweeper's.
+  private long adoptedUnlogged;
+  private long adoptLoggedAt = Long.MIN_VALUE / 2;
 
   public Sweeper(RecordStore records, Reservations reservations, Settings.Reservations settings, Metrics metrics,
                  LongSupplier clock) {
@@ -67,10 +72,9 @@ public final class Sweeper extends VerticleBase {
    * index, each its own entries). Completes when every claimed reservation is settled (or failed).
    */
   public Future<Void> sweepOnce() {
-    return records.adoptBucketDues().transform(adopted -> {
+    return records.adoptBucketDues(ADOPT_LIMIT).transform(adopted -> {
       if (adopted.succeeded() && adopted.result() > 0) {
-        LOG.log(System.Logger.Level.INFO, "moved " + adopted.result()
-            + " due entries from the buckets' indexes (written by an older version) into " + Keys.DUE_ALL);
+        noteAdopted(adopted.result());
       }
       List<Future<Void>> lanes = new ArrayList<>(Keys.BUCKETS + 1);
       if (adopted.failed()) {
@@ -87,6 +91,21 @@ public final class Sweeper extends VerticleBase {
       }
       return Future.succeededFuture();
     });
+  }
+
+  /**
+   * Counts due entries moved out of the buckets' indexes and says so at most every ten seconds: while
+   * an older instance still runs, nearly every pass moves a few.
+   */
+  private synchronized void noteAdopted(long moved) {
+    adoptedUnlogged += moved;
+    long now = clock.getAsLong();
+    if (now - adoptLoggedAt >= 10_000) {
+      LOG.log(System.Logger.Level.INFO, "moved " + adoptedUnlogged + " due entries from the buckets' indexes"
+          + " (written by an older version, or an older instance still running) into " + Keys.DUE_ALL);
+      adoptedUnlogged = 0;
+      adoptLoggedAt = now;
+    }
   }
 
   private Future<Void> sweepLane(int lane) {

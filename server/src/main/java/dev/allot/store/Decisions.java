@@ -98,7 +98,7 @@ public final class Decisions {
     args.add("-");
     args.add(Integer.toString(batch.size()));
     for (Operation o : batch) {
-      keys.addAll(Keys.recordKeys(o.id(), false));
+      keys.addAll(Keys.recordKeys(o.id(), redis.cluster()));
       args.add(o.op());
       args.add(o.id());
       args.add(o.callerChannel());

@@ -3,12 +3,13 @@ package dev.allot.store;
 import java.util.List;
 
 /**
- * The only place that knows Redis key names (documented in lua/README.md). Every key a script
- * touches shares one hash tag: the SKU's for stock, the bucket's for reservation records, so
- * each script runs on one Redis Cluster slot.
+ * The only place that knows Redis key names (documented in lua/README.md). On a cluster every key
+ * a script touches shares one hash tag: the SKU's for stock, the bucket's for reservation records,
+ * so each script runs on one Redis Cluster slot. A standalone Redis, where slots do not matter,
+ * has one due index for every reservation ({@link #DUE_ALL}), and its batch scripts touch many.
  */
 public final class Keys {
-  /** Reservation records and their due index are spread over this many buckets (slots). */
+  /** Reservation records and their counters are spread over this many buckets (slots), and on a cluster their due index too. */
   public static final int BUCKETS = 16;
 
   private Keys() {

@@ -162,17 +162,18 @@ public final class RecordStore {
   }
 
   /**
-   * On a standalone Redis, moves any entries left in the buckets' due indexes (older versions wrote
-   * them there) into the one due index; answers how many moved (0, nothing to do, on a cluster).
+   * On a standalone Redis, moves entries left in the buckets' due indexes (older versions wrote
+   * them there) into the one due index, at most {@code limit} a call (the earliest first); answers
+   * how many moved (0, nothing to do, on a cluster).
    */
-  public Future<Long> adoptBucketDues() {
+  public Future<Long> adoptBucketDues(int limit) {
     if (redis.cluster()) {
       return Future.succeededFuture(0L);
     }
     List<String> keys = new ArrayList<>(1 + Keys.BUCKETS);
     keys.add(Keys.DUE_ALL);
     keys.addAll(Keys.bucketDues());
-    return redis.eval(Script.DUE_ADOPT, keys, List.of()).map(Response::toLong);
+    return redis.eval(Script.DUE_ADOPT, keys, List.of(Integer.toString(limit))).map(Response::toLong);
   }
 
   /** The reservation counters summed over every bucket: created, held (outstanding now), committed, expired. */

@@ -537,20 +537,91 @@ class CreationsTest {
   void bucketDuesAdopted() {
     String old = Api.id("old");
     String both = Api.id("both");
-    assertEquals(Result.CREATED, await(creations.send(List.of(res(old, "fo", null, new StockLine(sku, 1)),
-        res(both, "fb", null, new StockLine(sku, 1))))).get(1).result());
+    assertEquals(List.of(Result.CREATED, Result.CREATED), await(creations.send(List.of(
+        res(old, "fo", null, new StockLine(sku, 1)), res(both, "fb", null, new StockLine(sku, 1)))))
+        .stream().map(Creation::result).toList());
     // As an older version wrote them: old's entry in its bucket's index only, both's in both indexes.
     await(redis.send(Command.ZREM, Keys.DUE_ALL, old));
     await(redis.send(Command.ZADD, Keys.due(Keys.bucket(old)), Long.toString(NOW + 10), old));
     await(redis.send(Command.ZADD, Keys.due(Keys.bucket(both)), Long.toString(NOW + 99_000), both));
-    assertTrue(await(records.adoptBucketDues()) >= 2);
+    assertEquals(2L, await(records.adoptBucketDues(1600)));
     assertEquals(NOW + 10, dueScore(Keys.DUE_ALL, old), "moved with its score");
     assertEquals(NOW + 60_000, dueScore(Keys.DUE_ALL, both), "in both: the earlier score");
     for (String key : Keys.bucketDues()) {
       assertEquals(0, await(redis.send(Command.EXISTS, key)).toInteger(), key + " emptied");
     }
-    assertEquals(0L, await(records.adoptBucketDues()), "nothing left to move");
+    assertEquals(0L, await(records.adoptBucketDues(1600)), "nothing left to move");
     // The sweeper now finds old's entry in the one index, whatever lane claims it.
     assertTrue(await(records.claimDue(5, NOW + 10, 1000, 1000)).contains(old));
+  }
+
+  @Test
+  @DisplayName("a backlog in the buckets' due indexes moves a bounded share a call, each bucket's earliest first")
+  void bucketDuesAdoptedInShares() {
+    String bucket = Keys.due(3);
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      ids.add(Api.id("backlog"));
+      await(redis.send(Command.ZADD, bucket, Long.toString(NOW + 1000 - i), ids.get(i)));
+    }
+    // 16 a call is one a bucket: bucket 3's earliest, the last one added.
+    assertEquals(1L, await(records.adoptBucketDues(16)));
+    assertEquals(NOW + 961, dueScore(Keys.DUE_ALL, ids.get(39)));
+    assertNull(dueScore(Keys.DUE_ALL, ids.get(38)), "the rest waits for the next calls");
+    assertEquals(39, await(redis.send(Command.ZCARD, bucket)).toInteger());
+    long moved = 1;
+    for (int call = 0; call < 100 && moved < 40; call++) {
+      moved += await(records.adoptBucketDues(16));
+    }
+    assertEquals(40, moved);
+    assertEquals(0, await(redis.send(Command.EXISTS, bucket)).toInteger());
+    for (int i = 0; i < 40; i++) {
+      assertEquals(NOW + 1000 - i, dueScore(Keys.DUE_ALL, ids.get(i)));
+    }
+    await(redis.send(Command.ZREM, Keys.DUE_ALL, ids.toArray()));
+  }
+
+  @Test
+  @DisplayName("deploy/due_rollback.lua puts allot:due's entries back into the buckets Java computes, for a rollback")
+  void dueRollback() throws Exception {
+    String script = java.nio.file.Files.readString(java.nio.file.Path.of("..", "deploy", "due_rollback.lua"));
+    List<String> keys = new ArrayList<>();
+    keys.add(Keys.DUE_ALL);
+    keys.addAll(Keys.bucketDues());
+    // Ids whose Java hash is negative, zero-ish, long, and of every character a client id may hold.
+    List<String> ids = new ArrayList<>(List.of("a", "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "cart-1", "cart-8812",
+        "A.b_c:d-e", "ZZZZZZZZZZZZ", "0"));
+    for (int i = 0; i < 40; i++) {
+      ids.add(Api.id("rb"));
+    }
+    for (int i = 0; i < ids.size(); i++) {
+      await(redis.send(Command.ZADD, Keys.DUE_ALL, Long.toString(NOW - 1_000_000 + i), ids.get(i)));
+    }
+    long moved = 0;
+    for (int call = 0; call < 1000; call++) {
+      List<Object> args = new ArrayList<>(List.of(script, keys.size()));
+      args.addAll(keys);
+      args.add("10");
+      long n = await(redis.send(Command.EVAL, args.toArray())).toLong();
+      if (n == 0) {
+        break;
+      }
+      moved += n;
+    }
+    assertTrue(moved >= ids.size(), "moved " + moved);
+    for (int i = 0; i < ids.size(); i++) {
+      String id = ids.get(i);
+      assertEquals(NOW - 1_000_000 + i, dueScore(Keys.due(Keys.bucket(id)), id), id + " in bucket " + Keys.bucket(id));
+      assertNull(dueScore(Keys.DUE_ALL, id));
+    }
+    assertTrue(ids.stream().anyMatch(id -> id.hashCode() < 0), "a negative hash among them");
+    // And forward again, as a newer instance's sweeper would: every entry back in allot:due.
+    while (await(records.adoptBucketDues(1600)) > 0) {
+      // until the buckets are empty
+    }
+    for (int i = 0; i < ids.size(); i++) {
+      assertEquals(NOW - 1_000_000 + i, dueScore(Keys.DUE_ALL, ids.get(i)));
+    }
+    await(redis.send(Command.ZREM, Keys.DUE_ALL, ids.toArray()));
   }
 }
