@@ -2,7 +2,12 @@ package dev.allot.stream;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandler;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameEncoder;
+import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionEncoder;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.internal.http.WebSocketInternal;
 
@@ -55,7 +60,37 @@ final class SharedFrames {
         return null;
       }
     }
-    return inner instanceof WebSocketInternal w ? w.channelHandlerContext() : null;
+    return inner instanceof WebSocketInternal w ? writeContext(w.channelHandlerContext()) : null;
+  }
+
+  /**
+   * Where a shared frame is written from: a write from a handler's context passes through every
+   * outbound handler between it and the socket. From Vert.x's own handler that is the WebSocket
+   * encoders, which let a ready frame through untouched, and the idle check, which only watches
+   * reads here: a pass through each per socket per change, for nothing. When those are all there is,
+   * the frame is written from the first handler's context, straight to the socket; any other
+   * outbound handler (TLS above all, which must encrypt every socket's bytes) keeps the whole path.
+   */
+  static ChannelHandlerContext writeContext(ChannelHandlerContext vertx) {
+    ChannelHandlerContext first = vertx.pipeline().firstContext();
+    for (var e : vertx.pipeline()) {
+      ChannelHandler h = e.getValue();
+      if (h == vertx.handler()) {
+        return first == null ? vertx : first;
+      }
+      if (h instanceof ChannelOutboundHandler && !passesFrames(h)) {
+        return vertx;
+      }
+    }
+    return vertx;
+  }
+
+  /** An outbound handler that writes a ready frame (a ByteBuf) on unchanged and keeps no state about it. */
+  private static boolean passesFrames(ChannelHandler h) {
+    if (h instanceof IdleStateHandler idle) {
+      return idle.getWriterIdleTimeInMillis() == 0 && idle.getAllIdleTimeInMillis() == 0;
+    }
+    return h instanceof WebSocketFrameEncoder || h instanceof WebSocketExtensionEncoder;
   }
 
   private static Field wrappedField() {
