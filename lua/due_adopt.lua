@@ -5,9 +5,9 @@
   entry is in one index or the other, never lost between them. At most ARGV[1] entries a call, an
   equal share from each bucket, the earliest first, so that a large backlog (the first pass after
   an upgrade) moves over several sweeper passes, soonest due first, instead of blocking Redis in
-  one long script; the cost of a call follows the entries it moves, not the size of allot:due. An id already in allot:due keeps the
-  earlier score (ZADD LT, Redis 6.2+: the sweeper then looks at it sooner, and settling is
-  idempotent). Never run against a cluster.
+  one long script; the cost of a call follows the entries it moves, not the size of allot:due.
+  An id already in allot:due keeps the earlier score (ZADD LT, Redis 6.2+: the sweeper then looks
+  at it sooner, and settling is idempotent). Never run against a cluster.
   KEYS[1] allot:due   KEYS[2] .. KEYS[17] allot:{r0}:due .. allot:{r15}:due
   ARGV[1] at most this many entries a call
   Returns the number of entries moved: 0 (one EXISTS) unless a bucket still has some
