@@ -1,5 +1,6 @@
 package dev.allot.http;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -59,9 +60,16 @@ record ReserveBody(String id, String channel, Long ttl, List<Line> lines, String
     return v == null ? NOT_A_NUMBER : v;
   }
 
+  /**
+   * The streaming reader's parsers: Jackson's defaults, without the mapper's duplicate detection,
+   * which made a detector (and past two fields a set) for every object of every body; the stream
+   * finds a field seen twice itself and hands such a body to the tree, which refuses it.
+   */
+  private static final JsonFactory STREAMING = new JsonFactory();
+
   /** The usual shape read as it streams, or null for anything else (the tree decides then). */
   static ReserveBody stream(byte[] bytes) {
-    try (JsonParser p = Json.MAPPER.getFactory().createParser(bytes)) {
+    try (JsonParser p = STREAMING.createParser(bytes)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         return null;
       }
