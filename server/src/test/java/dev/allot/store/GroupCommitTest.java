@@ -144,4 +144,87 @@ class GroupCommitTest {
     assertEquals("r3", last.result());
     assertEquals(0, limit.used());
   }
+
+  @Test
+  @DisplayName("two event loops: a slot handed to a waiting loop and another freed before it runs; its calls still go in arrival order")
+  void handedSlotKeepsArrivalOrder() throws Exception {
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx(new io.vertx.core.VertxOptions().setEventLoopPoolSize(2));
+    try {
+      io.vertx.core.internal.VertxInternal internal = (io.vertx.core.internal.VertxInternal) vertx;
+      io.vertx.core.internal.ContextInternal a = internal.createEventLoopContext();
+      io.vertx.core.internal.ContextInternal b = internal.createEventLoopContext();
+      assertTrue(a.nettyEventLoop() != b.nettyEventLoop(), "two loops");
+      InFlight limit = new InFlight(2);
+      List<List<Integer>> sent = java.util.Collections.synchronizedList(new ArrayList<>());
+      List<Promise<List<String>>> promises = java.util.Collections.synchronizedList(new ArrayList<>());
+      java.util.function.Function<List<Integer>, Future<List<String>>> call = items -> {
+        Promise<List<String>> p = Promise.promise();
+        synchronized (sent) {
+          sent.add(List.copyOf(items));
+          promises.add(p);
+        }
+        return p.future();
+      };
+      // Each queue made on its own loop (a queue sends on the loop it was made on).
+      GroupCommit<Integer, String> onA = onLoop(a, () -> new GroupCommit<>(2, limit, i -> 1, call));
+      GroupCommit<Integer, String> onB = onLoop(b, () -> new GroupCommit<>(2, limit, i -> 1, call));
+      // B takes both slots; A's five wait in line.
+      onLoop(b, () -> {
+        onB.submit(100);
+        onB.submit(200);
+        return null;
+      });
+      onLoop(a, () -> {
+        for (int i = 1; i <= 5; i++) {
+          onA.submit(i);
+        }
+        return null;
+      });
+      assertEquals(2, sent.size(), "A waits");
+      // A's loop is busy while B's first call ends (its slot is handed to A: a task on A's loop) and
+      // B's second ends too (nobody waits in line any more: that slot is free).
+      java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+      a.runOnContext(v -> {
+        busy.countDown();
+        try {
+          release.await(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+      assertTrue(busy.await(10, java.util.concurrent.TimeUnit.SECONDS));
+      onLoop(b, () -> {
+        promises.get(0).complete(List.of("r100"));
+        return null;
+      });
+      onLoop(b, () -> {
+        promises.get(1).complete(List.of("r200"));
+        return null;
+      });
+      assertEquals(2, sent.size(), "A's loop has not run yet");
+      release.countDown();
+      long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+      while (sent.size() < 4 && System.nanoTime() < until) {
+        Thread.onSpinWait();
+      }
+      // With the handed slot and the free one, A sends two calls at once: the first-come items first.
+      assertEquals(List.of(List.of(100), List.of(200), List.of(1, 2), List.of(3, 4)), List.copyOf(sent));
+    } finally {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
+
+  /** Runs {@code work} on a context's loop and waits for its result. */
+  static <T> T onLoop(io.vertx.core.Context context, java.util.function.Supplier<T> work) throws Exception {
+    java.util.concurrent.CompletableFuture<T> done = new java.util.concurrent.CompletableFuture<>();
+    context.runOnContext(v -> {
+      try {
+        done.complete(work.get());
+      } catch (RuntimeException e) {
+        done.completeExceptionally(e);
+      }
+    });
+    return done.get(10, java.util.concurrent.TimeUnit.SECONDS);
+  }
 }
