@@ -10,8 +10,9 @@
 # It prints Allot's ratio to (b), (c) and (d). The load generator is wrk (one thread), lean enough not
 # to be the bottleneck: its CPU is printed beside the servers'. Each Redis's CPU comes with the part
 # spent in the kernel: on a VM whose memory is backed only when first touched, a round where Redis
-# grows into fresh pages shows it there (docs/benchmarks.md, fifth pass) and is slower for it. Gatling stays for the journeys and the
-# invariants (loadtest/bench.sh); this is the headline capacity figure.
+# grows into fresh pages shows it there (docs/benchmarks.md, fifth pass) and is slower for it.
+# Gatling stays for the journeys and the invariants (loadtest/bench.sh); this is the headline
+# capacity figure.
 #
 #   loadtest/capacity.sh [--no-build] [--seconds 10] [--connections 50] [--rounds 3] [--warm 15]
 #                        [--checkout] [--fsync] [--skus N] [--cluster]
@@ -165,12 +166,12 @@ SHA=$(redis-cli -p $SCRIPT_PORT SCRIPT LOAD "$(cat loadtest/baseline/naive_reser
 redis-cli -p $SCRIPT_PORT EVALSHA $SHA 3 '{HOT}:stock' '{HOT}:hold:check' '{HOT}:expiry' 1 check 3600000 | grep -q '^OK$' \
   || { echo "capacity: the naive script does not hold on the benchmark's keys"; exit 1; }
 
-ticks() { # CPU ticks (user + system) of the given pids
-  local t=0; for p in "$@"; do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t
+cpu_ticks() { # $1 = an awk sum of /proc/<pid>/stat fields, then pids: their CPU ticks summed
+  local sum=$1 t=0; shift
+  for p in "$@"; do [ -r /proc/$p/stat ] && t=$((t + $(awk "{print $sum}" /proc/$p/stat))); done; echo $t
 }
-sys_ticks() { # CPU ticks in the kernel only of the given pids
-  local t=0; for p in "$@"; do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $15}' /proc/$p/stat))); done; echo $t
-}
+ticks() { cpu_ticks '$14 + $15' "$@"; }  # user + system
+sys_ticks() { cpu_ticks '$15' "$@"; }    # in the kernel only
 HZ=$(getconf CLK_TCK)
 run_wrk() { # $1 = port, $2 = seconds: prints wrk's line, then "wrk_cpu=<cores>"
   local out
@@ -184,7 +185,7 @@ run_wrk() { # $1 = port, $2 = seconds: prints wrk's line, then "wrk_cpu=<cores>"
 declare -A FIG CPU_S CPU_R CPU_W P99
 measure() { # $1 = system, $2 = port, $3 = server pid, $4 = its Redis pids file
   local rpids; rpids=$(cat "$4")
-  local s0 r0 s1 r1 out line wcpu fig
+  local s0 r0 k0 s1 r1 k1 out line wcpu fig
   s0=$(ticks $3); r0=$(ticks $rpids); k0=$(sys_ticks $rpids)
   out=$(run_wrk $2 $SECONDS_)
   s1=$(ticks $3); r1=$(ticks $rpids); k1=$(sys_ticks $rpids)

@@ -37,7 +37,6 @@ public final class OpenModel {
     final ByteBuffer out = ByteBuffer.allocateDirect(1024);
     final ByteBuffer in = ByteBuffer.allocateDirect(64 * 1024);
     long dueNanos = -1; // the request outstanding: when it was due; -1 when idle
-    SelectionKey key;
 
     Conn(SocketChannel ch) {
       this.ch = ch;
@@ -70,7 +69,7 @@ public final class OpenModel {
       ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
       ch.configureBlocking(false);
       Conn c = new Conn(ch);
-      c.key = ch.register(selector, SelectionKey.OP_READ, c);
+      ch.register(selector, SelectionKey.OP_READ, c);
       conns[i] = c;
       idle.add(c);
     }

@@ -161,6 +161,10 @@ public final class RecordStore {
         });
   }
 
+  /** due_adopt's keys: the one due index, then the buckets' (made once: every sweeper pass sends them). */
+  private static final List<String> ADOPT_KEYS = java.util.stream.Stream.concat(
+      java.util.stream.Stream.of(Keys.DUE_ALL), Keys.bucketDues().stream()).toList();
+
   /**
    * On a standalone Redis, moves entries left in the buckets' due indexes (older versions wrote
    * them there) into the one due index, at most {@code limit} a call (the earliest first); answers
@@ -170,10 +174,7 @@ public final class RecordStore {
     if (redis.cluster()) {
       return Future.succeededFuture(0L);
     }
-    List<String> keys = new ArrayList<>(1 + Keys.BUCKETS);
-    keys.add(Keys.DUE_ALL);
-    keys.addAll(Keys.bucketDues());
-    return redis.eval(Script.DUE_ADOPT, keys, List.of(Integer.toString(limit))).map(Response::toLong);
+    return redis.eval(Script.DUE_ADOPT, ADOPT_KEYS, List.of(Integer.toString(limit))).map(Response::toLong);
   }
 
   /** The reservation counters summed over every bucket: created, held (outstanding now), committed, expired. */
