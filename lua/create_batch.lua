@@ -138,7 +138,9 @@ for h = 1, H do
   local C = tonumber(ARGV[p + 3])
   local locs = {}
   for c = 1, C do locs[c] = ARGV[p + 3 + c] end
-  channels[h] = {id = ARGV[p], buffer = tonumber(ARGV[p + 1]), backorder = ARGV[p + 2] == '1', locs = locs}
+  -- one: the channel's one location (false for several), for hold_plain; json: its allocations text by qty.
+  channels[h] = {id = ARGV[p], buffer = tonumber(ARGV[p + 1]), backorder = ARGV[p + 2] == '1', locs = locs,
+                 one = C == 1 and locs[1], json = {}}
   p = p + 4 + C
 end
 
@@ -169,48 +171,72 @@ for j = 1, N do
       out[j] = {2, known[2] or '', tonumber(known[3]) or 0, known[4] or '', known[5] or '', known[6] or ''}
     end
   else
-    -- Decide every line first; hold them only when every one can be held. No record means no
-    -- hold under this id: a record is written with its holds and outlives them.
-    local refused = false
-    for k = 1, L do
-      local s = line_s[k]
+    -- The common cart first: one line, held whole at the channel's one location (hold_plain), its
+    -- body the cut template around that allocation. Anything else (several lines or locations, a
+    -- customer, an allocation, too few units) is decided below, the general way.
+    local qs
+    if L == 1 and ch.one and customer == '' and tail ~= '' then
+      local s = line_s[1]
       use_sku(s)
-      local d
-      d, more[s] = decide_hold(id, line_qty[k], buffer, customer, backorder, locs, more[s], false, channel)
-      decisions[k] = d
-      refused = refused or d.code ~= 1
+      qs = hold_plain(id, line_qty[1], buffer, ch.one, deadline, channel)
       leave_sku(s)
     end
-    if refused then
-      local rf = {}
-      for k = 1, L do
-        local d = decisions[k]
-        if d.code == 3 then rf[k] = '3:' .. d.allowed else rf[k] = (d.code == 0 and '0:' or '1:') .. d.total end
+    if qs then
+      local json = ch.json[qs]
+      if not json then
+        json = '[{"location":"' .. ch.one .. '","qty":' .. qs .. '}]'
+        ch.json[qs] = json
       end
-      local refusal = table.concat(rf, ',')
-      add_record(K_REC, id, fp, channel, deadline, ln, '', refusal)
-      out[j] = {0, refusal}
-    else
-      for k = 1, L do
-        local s, d = line_s[k], decisions[k]
-        use_sku(s)
-        lists[k], bos[k] = apply_hold(id, d, line_qty[k], deadline, channel, customer, locs), d.bo
-        leave_sku(s)
-      end
-      local body
-      if tail == '' then
-        body = fill(template, lists, bos, L)
-      elseif L < 1 then
-        error('create_batch: a cut template for a reservation without stock lines')
-      else
-        -- The common cart: one line; the template came cut around its place.
-        body = template .. allocations_json(lists[1], bos[1]) .. tail
-      end
+      local body = template .. json .. tail
       add_record(K_REC, id, fp, channel, deadline, ln, body, false)
       due[#due + 1] = deadline
       due[#due + 1] = id
       held = held + 1
       out[j] = {1, body}
+    else
+      -- Decide every line first; hold them only when every one can be held. No record means no
+      -- hold under this id: a record is written with its holds and outlives them.
+      local refused = false
+      for k = 1, L do
+        local s = line_s[k]
+        use_sku(s)
+        local d
+        d, more[s] = decide_hold(id, line_qty[k], buffer, customer, backorder, locs, more[s], false, channel)
+        decisions[k] = d
+        refused = refused or d.code ~= 1
+        leave_sku(s)
+      end
+      if refused then
+        local rf = {}
+        for k = 1, L do
+          local d = decisions[k]
+          if d.code == 3 then rf[k] = '3:' .. d.allowed else rf[k] = (d.code == 0 and '0:' or '1:') .. d.total end
+        end
+        local refusal = table.concat(rf, ',')
+        add_record(K_REC, id, fp, channel, deadline, ln, '', refusal)
+        out[j] = {0, refusal}
+      else
+        for k = 1, L do
+          local s, d = line_s[k], decisions[k]
+          use_sku(s)
+          lists[k], bos[k] = apply_hold(id, d, line_qty[k], deadline, channel, customer, locs), d.bo
+          leave_sku(s)
+        end
+        local body
+        if tail == '' then
+          body = fill(template, lists, bos, L)
+        elseif L < 1 then
+          error('create_batch: a cut template for a reservation without stock lines')
+        else
+          -- The common cart: one line; the template came cut around its place.
+          body = template .. allocations_json(lists[1], bos[1]) .. tail
+        end
+        add_record(K_REC, id, fp, channel, deadline, ln, body, false)
+        due[#due + 1] = deadline
+        due[#due + 1] = id
+        held = held + 1
+        out[j] = {1, body}
+      end
     end
   end
 end

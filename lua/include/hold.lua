@@ -19,6 +19,11 @@
         makes decision d (code 1): reserves its units from the channel's allocation first, then
         location by location in `locs` order, the holds entry and its expiry; answers the allocations
         as a flat {loc, qty, ...} list and the SKU's version after it
+    hold_plain(rid, qty, buffer, loc, deadline, channel)
+        the common hold in one step, decided and made, when nothing but the units decides it: a
+        channel of one location and no allocation on this SKU, no customer, and enough units there
+        beyond the buffer. Answers the quantity as text when held; nil when that case does not hold
+        (nothing changed: decide_hold and apply_hold then decide, the same way they always do)
     book(c, kind, loc, n, rid, qs, k, single)  a change at a location, for the ledger (below)
     hold_flush()                       writes what the cache changed back to the bound SKU's keys
     sku_version()                      the bound SKU's version (as held so far)
@@ -299,4 +304,24 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
   c.ver = (c.ver or 0) + 1
   c.dirty = true
   return allocs, c.ver
+end
+
+-- decide_hold then apply_hold for the case a flash sale is made of (the header's hold_plain): the
+-- same rule and the same writes, without the decision's tables, for the one location.
+local function hold_plain(rid, qty, buffer, loc, deadline, channel)
+  local c = cache()
+  if alloc_of(c, channel) then return nil end
+  local n = loc_counts(c, loc)
+  if n.on - n.res - n.com - n.ar - buffer < qty then return nil end
+  local qs = number_text(qty)
+  book(c, 'hold', loc, n, rid, qs, 0, false)
+  n.res = n.res + qty
+  local h, e = c.holds, c.expiry
+  h[#h + 1] = rid
+  h[#h + 1] = 'h|' .. deadline .. '|' .. channel .. '|' .. loc .. '=' .. qs .. '||0'
+  e[#e + 1] = deadline
+  e[#e + 1] = rid
+  c.ver = (c.ver or 0) + 1
+  c.dirty = true
+  return qs
 end

@@ -19,7 +19,10 @@ import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -623,5 +626,92 @@ class CreationsTest {
       assertEquals(NOW - 1_000_000 + i, dueScore(Keys.DUE_ALL, ids.get(i)));
     }
     await(redis.send(Command.ZREM, Keys.DUE_ALL, ids.toArray()));
+  }
+
+  @Test
+  @DisplayName("the common cart's short way (one line, one location, no customer) leaves what the general way leaves")
+  void plainHoldAsGeneral() {
+    // Two SKUs with the same stock, one location; the same five one-unit reservations on each. On the
+    // first the template comes cut (the short way); on the second it names its place twice, so it comes
+    // whole, which only the general way fills. Three are held, then the units are gone: both ways
+    // refuse the last two.
+    String plain = Api.sku("plain");
+    String general = Api.sku("general");
+    Map<String, String> names = new HashMap<>();
+    List<NewReservation> p = new ArrayList<>();
+    List<NewReservation> g = new ArrayList<>();
+    for (String s : List.of(plain, general)) {
+      receive(s, "main", 3);
+      names.put(s, "SKU");
+    }
+    for (int i = 0; i < 5; i++) {
+      String pid = Api.id("p");
+      String gid = Api.id("g");
+      names.put(pid, "r" + i);
+      names.put(gid, "r" + i);
+      p.add(new NewReservation(pid, NOW, "f" + i, "web", NOW + 60_000 + i, 0, null, false, List.of("main"),
+          List.of(new StockLine(plain, 1)), "{\"id\":\"" + pid + "\",\"allocations\":\u00010\u0001}", 600));
+      g.add(new NewReservation(gid, NOW, "f" + i, "web", NOW + 60_000 + i, 0, null, false, List.of("main"),
+          List.of(new StockLine(general, 1)), "{\"id\":\"" + gid + "\",\"allocations\":\u00010\u0001,\"again\":\u00010\u0001}", 600));
+    }
+    List<Creation> outP = await(creations.send(p));
+    List<Creation> outG = await(creations.send(g));
+    assertEquals(List.of(Result.CREATED, Result.CREATED, Result.CREATED, Result.REFUSED, Result.REFUSED),
+        outP.stream().map(Creation::result).toList());
+    assertEquals(outP.stream().map(Creation::result).toList(), outG.stream().map(Creation::result).toList());
+    assertEquals(outP.get(4).refusal(), outG.get(4).refusal());
+    assertEquals(List.of(new LineDecision(HoldStatus.INSUFFICIENT, 0)), outP.get(4).refusal());
+    assertEquals("{\"id\":\"" + p.get(0).id() + "\",\"allocations\":[{\"location\":\"main\",\"qty\":1}]}",
+        outP.get(0).body());
+    assertEquals("{\"id\":\"" + g.get(0).id() + "\",\"allocations\":[{\"location\":\"main\",\"qty\":1}],"
+        + "\"again\":[{\"location\":\"main\",\"qty\":1}]}", outG.get(0).body());
+    for (String part : List.of("stock", "holds", "customers")) {
+      assertEquals(hash(names, Keys.skuKeys(plain).get(skuPart(part))),
+          hash(names, Keys.skuKeys(general).get(skuPart(part))), part);
+    }
+    assertEquals(named(names, list(Command.ZRANGE, Keys.skuKeys(plain).get(2), "0", "-1", "WITHSCORES")),
+        named(names, list(Command.ZRANGE, Keys.skuKeys(general).get(2), "0", "-1", "WITHSCORES")), "expiry");
+    // The ledger's newest entry: the run of the three holds (the movement's entry before it has its own id).
+    assertEquals(named(names, list(Command.LRANGE, Keys.skuKeys(plain).get(3), "0", "0")),
+        named(names, list(Command.LRANGE, Keys.skuKeys(general).get(3), "0", "0")), "ledger");
+    for (int i = 0; i < 5; i++) {
+      Map<String, String> rp = hash(names, Keys.reservation(p.get(i).id()));
+      Map<String, String> rg = hash(names, Keys.reservation(g.get(i).id()));
+      rp.remove("body");
+      rg.remove("body");
+      assertEquals(rp, rg, "record " + i);
+      assertEquals(dueScore(Keys.DUE_ALL, p.get(i).id()), dueScore(Keys.DUE_ALL, g.get(i).id()), "due " + i);
+    }
+  }
+
+  static int skuPart(String part) {
+    return List.of("stock", "holds", "expiry", "ledger", "customers").indexOf(part);
+  }
+
+  /** A hash's fields and values, each SKU and reservation id in them replaced by its name. */
+  Map<String, String> hash(Map<String, String> names, String key) {
+    Map<String, String> out = new TreeMap<>();
+    Response r = await(redis.send(Command.HGETALL, key));
+    for (String field : r.getKeys()) {
+      out.put(named(names, field), named(names, r.get(field).toString()));
+    }
+    return out;
+  }
+
+  List<String> list(Command cmd, String... args) {
+    List<String> out = new ArrayList<>();
+    for (Response r : await(redis.send(cmd, args))) {
+      out.add(r.toString());
+    }
+    return out;
+  }
+
+  /** Each SKU and reservation id replaced by its name, so the two SKUs' keys compare. */
+  static String named(Map<String, String> names, Object value) {
+    String text = value.toString();
+    for (Map.Entry<String, String> e : names.entrySet()) {
+      text = text.replace(e.getKey(), e.getValue());
+    }
+    return text;
   }
 }
