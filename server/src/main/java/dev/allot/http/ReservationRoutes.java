@@ -5,6 +5,7 @@ import dev.allot.stock.AllotException;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Reservations;
 import dev.allot.stock.Validate;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
@@ -72,7 +73,8 @@ final class ReservationRoutes {
     reservations.reserve(new Reservations.ReserveRequest(id, channel, ttl, List.copyOf(lines), customer))
         .onSuccess(outcome -> {
           if (outcome.held()) {
-            ctx.response().setStatusCode(201).putHeader("content-type", Bodies.JSON).end(outcome.body());
+            ctx.response().setStatusCode(201).putHeader(HttpHeaders.CONTENT_TYPE, Bodies.JSON_HEADER)
+                .end(outcome.body());
           } else {
             Problems.sendEncoded(ctx, 409, outcome.body());
           }

@@ -74,6 +74,11 @@ public final class Creations {
 
   /** A channel as a call passes it, once however many of the call's reservations name it. */
   private record ChannelArgs(String id, long buffer, boolean backorder, List<String> locations) {
+    /** The id and the number of locations: a record's own hash walks the list, for every call's first reservation. */
+    @Override
+    public int hashCode() {
+      return id.hashCode() * 31 + locations.size();
+    }
   }
 
   /** One create_batch call for these reservations, in this order (package-private for the tests). */

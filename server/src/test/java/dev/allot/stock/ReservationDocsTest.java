@@ -70,4 +70,22 @@ class ReservationDocsTest {
     assertEquals(ReservationDocs.parsedView(withOrder, "shipped", deadline, "o-2"),
         ReservationDocs.view(withOrder, "shipped", deadline, "o-2"));
   }
+
+  @Test
+  @DisplayName("an instant written by hand is what Instant.toString writes: whole seconds, leap days, the ends of the range")
+  void instantsByHand() {
+    java.util.Random random = new java.util.Random(7);
+    List<Long> cases = new java.util.ArrayList<>(List.of(0L, 1L, 999L, 1000L, 1_700_000_123_456L, 1_700_000_123_000L,
+        951_782_400_000L /* 2000-02-29 */, 4_107_542_399_999L /* 2100-02-28T23:59:59.999 */, 4_107_542_400_000L,
+        253_402_300_799_999L /* 9999-12-31T23:59:59.999 */, 253_402_300_800_000L, -1L, -86_400_000L));
+    for (int i = 0; i < 200_000; i++) {
+      cases.add(random.nextLong(0, 253_402_300_800_000L));
+      cases.add(random.nextLong(0, 4_102_444_800_000L) / 1000 * 1000);
+    }
+    for (long ms : cases) {
+      StringBuilder sb = new StringBuilder();
+      ReservationDocs.appendInstant(sb, ms);
+      assertEquals(java.time.Instant.ofEpochMilli(ms).toString(), sb.toString(), "ms " + ms);
+    }
+  }
 }
