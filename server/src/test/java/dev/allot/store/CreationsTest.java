@@ -19,6 +19,7 @@ import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -682,6 +683,71 @@ class CreationsTest {
       assertEquals(rp, rg, "record " + i);
       assertEquals(dueScore(Keys.DUE_ALL, p.get(i).id()), dueScore(Keys.DUE_ALL, g.get(i).id()), "due " + i);
     }
+  }
+
+  @Test
+  @DisplayName("a batch's stock event: the availability its stock hash gives after it, and the one of the entry before")
+  void batchEvent() {
+    // web takes main and shop with two units of its own at shop; app takes main alone (the short way).
+    receive(sku, "shop", 2);
+    assertEquals(Store.AllocationStatus.SET, await(store.allocate(sku, "web", "shop", 2, NOW)).status());
+    String pubBefore = await(redis.send(Command.HGET, Keys.stock(sku), "pub")).toString();
+    List<Creation> out = await(creations.send(List.of(
+        res(Api.id("a"), "fa", null, new StockLine(sku, 1)),
+        new NewReservation(Api.id("b"), NOW, "fb", "app", NOW + 60_000, 0, null, false, List.of("main"),
+            List.of(new StockLine(sku, 1)), "{\"allocations\":\u00010\u0001}", 600))));
+    assertEquals(List.of(Result.CREATED, Result.CREATED), out.stream().map(Creation::result).toList());
+    Response stock = await(redis.send(Command.HGETALL, Keys.stock(sku)));
+    String expected = availabilityText(stock);
+    assertEquals(List.of("main=1", "shop=1", "web@shop=1"), sorted(expected),
+        "web's unit from its own at shop, app's at main");
+    // The client's map does not keep Redis's field order: the parts compare as a set.
+    String pub = stock.get("pub").toString();
+    assertEquals(sorted(expected), sorted(pub), "pub: the availability now");
+    Response entry = null;
+    for (Response e : await(redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", "50"))) {
+      Response fields = e.get(1);
+      Map<String, String> f = new HashMap<>();
+      for (int i = 0; i < fields.size(); i += 2) {
+        f.put(fields.get(i).toString(), fields.get(i + 1).toString());
+      }
+      if ("stock".equals(f.get("t")) && sku.equals(f.get("s"))) {
+        assertEquals(pub, f.get("p"), "the event's availability is pub's, in the same order");
+        assertEquals(pubBefore, f.get("pp"), "pp: the availability at the SKU's entry before");
+        assertEquals(stock.get("ver").toString(), f.get("v"));
+        entry = e;
+        break;
+      }
+    }
+    assertTrue(entry != null, "the batch's stock entry is in the feed");
+  }
+
+  static List<String> sorted(String availability) {
+    return Arrays.stream(availability.split(",")).sorted().toList();
+  }
+
+  /** publish's rule (stock_prelude.lua), from an HGETALL: each location's units, then channels' own. */
+  static String availabilityText(Response hash) {
+    Map<String, Map<String, Long>> counts = new java.util.LinkedHashMap<>();
+    List<String> own = new ArrayList<>();
+    for (String name : hash.getKeys()) {
+      String v = hash.get(name).toString();
+      if (name.startsWith("alloc:")) {
+        String[] a = v.split("\\|");
+        long free = Long.parseLong(a[1]) - Long.parseLong(a[2]);
+        if (free > 0) {
+          own.add(name.substring(6) + "@" + a[0] + "=" + free);
+        }
+      } else if (name.contains("|") && !name.endsWith("|q")) {
+        String loc = name.substring(0, name.lastIndexOf('|'));
+        counts.computeIfAbsent(loc, k -> new HashMap<>()).put(name.substring(name.lastIndexOf('|') + 1), Long.parseLong(v));
+      }
+    }
+    List<String> parts = new ArrayList<>();
+    counts.forEach((loc, c) -> parts.add(loc + "=" + Math.max(0, c.getOrDefault("on", 0L) - c.getOrDefault("res", 0L)
+        - c.getOrDefault("com", 0L) - c.getOrDefault("ar", 0L))));
+    parts.addAll(own);
+    return String.join(",", parts);
   }
 
   static int skuPart(String part) {
