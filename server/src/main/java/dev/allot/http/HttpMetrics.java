@@ -30,6 +30,7 @@ import io.vertx.core.spi.observability.HttpResponse;
 import io.vertx.micrometer.MetricsDomain;
 import io.vertx.micrometer.MetricsNaming;
 
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -146,12 +147,14 @@ public final class HttpMetrics {
     }
   }
 
+  private static final int JOINED_MAX = 1000;
+  private static final ConcurrentHashMap<String, Map<String, String>> JOINED = new ConcurrentHashMap<>();
+
   /** One request: its method's meters, when it began, the routes it went through. */
   static final class Request {
     final Method method;
     final long start = System.nanoTime();
     private String route;
-    private StringBuilder routes;
     private boolean requestEnded;
     private boolean responseEnded;
     private boolean reset;
@@ -164,23 +167,34 @@ public final class HttpMetrics {
       if (name == null) {
         return;
       }
-      if (route == null && routes == null) {
-        route = name;
-      } else {
-        if (routes == null) {
-          routes = new StringBuilder(route);
-          route = null;
-        }
-        routes.append('>').append(name);
-      }
+      route = route == null ? name : joined(route, name);
     }
 
     String route() {
-      if (routes != null) {
-        route = routes.toString();
-        routes = null;
-      }
       return route == null ? "" : route;
+    }
+
+    /**
+     * The routes so far and the next one, joined with '>': made once per pair, as every request on one
+     * path goes through the same routes (route names are the router's, never a request's own text).
+     * Past a bound (a router far larger than Allot's) they are joined afresh each time.
+     */
+    static String joined(String routes, String next) {
+      Map<String, String> after = JOINED.get(routes);
+      if (after == null) {
+        if (JOINED.size() >= JOINED_MAX) {
+          return routes + '>' + next;
+        }
+        after = JOINED.computeIfAbsent(routes, k -> new ConcurrentHashMap<>());
+      }
+      String j = after.get(next);
+      if (j == null) {
+        j = routes + '>' + next;
+        if (after.size() < JOINED_MAX) {
+          after.putIfAbsent(next, j);
+        }
+      }
+      return j;
     }
 
     /** Both ends seen (and no reset): the request leaves the active count. */

@@ -164,6 +164,10 @@ public final class Catalog {
    * by several lines (a bundle and its component, say) counted together. Each is one per-SKU script.
    */
   List<StockLine> stockLines(List<Reservations.Line> requested) {
+    if (requested.size() == 1 && bundle(requested.get(0).sku()) == null) {
+      // The common cart: one line of a plain SKU is its own stock line.
+      return List.of(new StockLine(requested.get(0).sku(), requested.get(0).qty()));
+    }
     Map<String, Long> merged = new LinkedHashMap<>();
     for (Reservations.Line l : requested) {
       Bundle b = bundle(l.sku());

@@ -1,6 +1,7 @@
 package dev.allot.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.allot.AllotServer;
@@ -111,5 +112,22 @@ class HttpMetricsTest {
 
   static double delta(String before, String after, String series) {
     return value(after, series) - value(before, series);
+  }
+
+  @Test
+  @DisplayName("a request's routes joined: the same text for every request on the same routes, made once")
+  void routesJoined() {
+    HttpMetrics.Request first = new HttpMetrics.Request(null);
+    HttpMetrics.Request second = new HttpMetrics.Request(null);
+    for (HttpMetrics.Request r : List.of(first, second)) {
+      r.addRoute("/v1/");
+      r.addRoute(null);
+      r.addRoute("/v1/");
+      r.addRoute("/v1/reservations");
+    }
+    assertEquals("/v1/>/v1/>/v1/reservations", first.route());
+    assertSame(first.route(), second.route(), "made once");
+    HttpMetrics.Request none = new HttpMetrics.Request(null);
+    assertEquals("", none.route());
   }
 }
