@@ -22,10 +22,12 @@ class RaceTest {
   static Api adminA;
   static Api webA;
   static Api webB;
+  static Api appA;
+  static Api appB;
 
   @BeforeAll
   static void start() throws Exception {
-    Map<String, String> keys = Map.of("ALLOT_API_KEYS", TestServer.keys("web"));
+    Map<String, String> keys = Map.of("ALLOT_API_KEYS", TestServer.keys("web", "app"));
     a = TestServer.start(TestRedis.url(), keys);
     b = TestServer.start(TestRedis.url(), keys);
     adminA = new Api(a.port(), TestServer.ADMIN);
@@ -34,6 +36,10 @@ class RaceTest {
     adminA.location("main");
     adminA.location("shop");
     adminA.channel("web", "[\"main\",\"shop\"]", 0);
+    // One location, no customer: create_batch's short way for the common cart (hold_plain).
+    adminA.channel("app", "[\"main\"]", 0);
+    appA = adminA.as("t-app");
+    appB = new Api(b.port(), "t-app");
   }
 
   @AfterAll
@@ -97,6 +103,45 @@ class RaceTest {
     assertEquals(60, read.path("locations").path("main").path("reserved").asLong());
     assertEquals(40, read.path("locations").path("shop").path("reserved").asLong());
     assertEquals(0, read.path("available").asLong());
+  }
+
+  @Test
+  @DisplayName("the same race on a channel of one location (the script's short way): exactly 100 held, each at main")
+  void fiveHundredOnOneHundredOneLocation() {
+    String sku = Api.sku("hot1");
+    adminA.receive(sku, "main", 100);
+    adminA.receive(sku, "shop", 50);
+    List<CompletableFuture<Api.Res>> calls = new ArrayList<>();
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 500; i++) {
+      ids.add(Api.id("p"));
+      calls.add((i % 2 == 0 ? appA : appB).async("POST", "/v1/reservations",
+          cart(ids.get(i), sku, "1").replace("\"channel\":\"web\"", "\"channel\":\"app\"")));
+    }
+    int held = 0;
+    List<CompletableFuture<Api.Res>> reads = new ArrayList<>();
+    for (int i = 0; i < calls.size(); i++) {
+      Api.Res r = calls.get(i).join();
+      if (r.status() == 201) {
+        held++;
+        JsonNode allocations = r.json().path("lines").path(0).path("allocations");
+        assertEquals("[{\"location\":\"main\",\"qty\":1}]", allocations.toString(), r.toString());
+      } else {
+        assertEquals(409, r.status(), r.toString());
+        assertEquals("insufficient_stock", r.code());
+      }
+      reads.add((i % 2 == 0 ? appB : appA).async("GET", "/v1/reservations/" + ids.get(i), null));
+    }
+    assertEquals(100, held);
+    for (int i = 0; i < reads.size(); i++) {
+      Api.Res created = calls.get(i).join();
+      Api.Res r = reads.get(i).join();
+      assertEquals(created.status() == 201 ? 200 : 404, r.status(), ids.get(i) + ": " + r);
+    }
+    JsonNode read = expect(webA.get("/v1/skus/" + sku), 200).json();
+    assertEquals(100, read.path("locations").path("main").path("reserved").asLong());
+    assertEquals(0, read.path("locations").path("shop").path("reserved").asLong(), "shop is not the channel's");
+    assertEquals(50, read.path("available").asLong());
   }
 
   @Test
