@@ -12,12 +12,18 @@
   them (allot:{SKU}:stock, :holds, :expiry, :ledger, :customers; allot:{SKU}:ev). A standalone
   Redis runs it so (lua/README.md, Rules); a cluster never does.
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] '-' (no SKU is bound at the start)
-  ARGV[4] N, then each operation: op (commit | release), reservation id, the caller's channel ('' for
+  ARGV[4] N   ARGV[5] the call's budget of stock lines: operations are taken in order while their
+    records' stock lines add up to at most this (the first is always taken); the rest answer {-9}
+    untouched, for the caller to send again (Redis runs nothing else while a script runs: a call of
+    a few hundred reservations of a hundred lines each would hold it for a long time)
+  then each operation: op (commit | release), reservation id, the caller's channel ('' for
     an admin: any), then
     commit   order id ('' for none), lease_ms
     release  lease_ms, retention_s
   Returns one entry per operation, in order:
     {-1} no such reservation (none, or rejected or aborted)   {-3} another channel's   {-4} still pending
+    {-9} not taken in this call (over the budget): nothing read or changed for it; every operation
+         after it answers {-9} too
     commit   {1, 'committed', oid, body, deadline} committed, every line with it |
              {2, 'committed', oid, body, deadline} already committed (oid: the stored one) |
              {0, 'expired', 1} the deadline passed or a line's hold was gone: this call expired the
@@ -33,14 +39,14 @@
   counters and the events are written after that, so a runtime error half-way (a bug) leaves no
   record decided without its stock lines. ]]
 --- @include "include/settle"
-local N = tonumber(ARGV[4])
-if not PREFIX_OK or not N or #KEYS ~= 3 * N + 1 then
+local N, BUDGET = tonumber(ARGV[4]), tonumber(ARGV[5])
+if not PREFIX_OK or not N or not BUDGET or #KEYS ~= 3 * N + 1 then
   return redis.error_reply('ERR decide_at_once: bad arguments')
 end
 
 -- Every operation read (and checked) before any is done.
 local ops = {}
-local p = 5
+local p = 6
 for j = 1, N do
   local op, id, caller = ARGV[p], ARGV[p + 1], ARGV[p + 2]
   if (op ~= 'commit' and op ~= 'release') or not id or not caller or not ARGV[p + 4] then
@@ -52,12 +58,26 @@ end
 
 -- The records, read once each (by id: a later operation of the call on the same id sees the earlier
 -- one's decision), and their SKUs: skus[s] a SKU's code, sku_index its s, ids_of[s] the call's ids on it.
+-- Operations are taken while their stock lines fit the budget; taken: how many.
 local recs, skus, sku_index, ids_of = {}, {}, {}, {}
+local taken, lines_taken = N, 0
 for j, o in ipairs(ops) do
   local r = recs[o.id]
+  local v, count
+  if r then
+    count = #r.lines
+  else
+    v = rcall('HMGET', KEYS[3 * (j - 1) + 1], 'st', 'dl', 'ch', 'oid', 'body', 'ln')
+    count = 0
+    for _ in string.gmatch(v[6] or '', '=') do count = count + 1 end
+  end
+  if j > 1 and lines_taken + count > BUDGET then
+    taken = j - 1
+    break
+  end
+  lines_taken = lines_taken + count
   if not r then
     local key = KEYS[3 * (j - 1) + 1]
-    local v = rcall('HMGET', key, 'st', 'dl', 'ch', 'oid', 'body', 'ln')
     r = {st = v[1], dl = v[2] or '0', ch = v[3] or '', oid = v[4] or '', body = v[5] or '', key = key,
          due = KEYS[3 * (j - 1) + 2], lines = {}}
     recs[o.id] = r
@@ -139,7 +159,9 @@ local function release(r, id, lease, retention)
 end
 
 local out = {}
-for j, o in ipairs(ops) do
+for j = taken + 1, N do out[j] = {-9} end
+for j = 1, taken do
+  local o = ops[j]
   local r = recs[o.id]
   if not r.st or r.st == 'rejected' or r.st == 'aborted' then
     out[j] = {-1}

@@ -46,12 +46,24 @@ public final class Decisions {
 
   private final RedisStore redis;
   private final String ledgerMax;
+  /** A call's budget of stock lines (decide_at_once's ARGV[5]); the rest of a batch goes in the next call. */
+  private final String lineBudget;
   private final GroupCommit<Operation, Response> group;
 
   /** inFlight: as for {@link Creations} (a limit of its own: commits never wait behind creations). */
   public Decisions(RedisStore redis, int ledgerMaxEntries, InFlight inFlight) {
+    this(redis, ledgerMaxEntries, inFlight, Creations.BATCH_CAP);
+  }
+
+  /**
+   * lineBudget: at most this many stock lines decided in one script call, as for creations (the ids a
+   * batch is made of tell nothing of their lines: the script counts them as it reads the records and
+   * leaves the rest of the batch to the next call).
+   */
+  Decisions(RedisStore redis, int ledgerMaxEntries, InFlight inFlight, int lineBudget) {
     this.redis = redis;
     this.ledgerMax = Integer.toString(ledgerMaxEntries);
+    this.lineBudget = Integer.toString(lineBudget);
     this.group = new GroupCommit<>(Creations.BATCH_CAP, inFlight, o -> 1, this::send);
   }
 
@@ -84,8 +96,40 @@ public final class Decisions {
     };
   }
 
-  /** One decide_at_once call for these operations, in this order (package-private for the tests). */
+  /**
+   * These operations decided, in this order: one decide_at_once call, then one more for whatever did
+   * not fit its budget of stock lines, until every one is answered. The batch's slot stays taken
+   * meanwhile, so what arrives later still goes after it; Redis runs others' commands between calls.
+   */
   Future<List<Response>> send(List<Operation> batch) {
+    return sendOnce(batch).compose(reply -> {
+      int taken = 0;
+      while (taken < reply.size() && !deferred(reply.get(taken))) {
+        taken++;
+      }
+      if (taken == reply.size()) {
+        return Future.succeededFuture(reply);
+      }
+      if (taken == 0) {
+        return Future.failedFuture(new IllegalStateException("decide_at_once took none of " + batch.size()));
+      }
+      List<Response> done = reply.subList(0, taken);
+      return send(batch.subList(taken, batch.size())).map(rest -> {
+        List<Response> all = new ArrayList<>(batch.size());
+        all.addAll(done);
+        all.addAll(rest);
+        return all;
+      });
+    });
+  }
+
+  /** decide_at_once's {-9}: not taken in that call (over its budget), nothing done for it. */
+  private static boolean deferred(Response r) {
+    return r.get(0).toInteger() == -9;
+  }
+
+  /** One decide_at_once call for these operations, in this order (package-private for the tests). */
+  Future<List<Response>> sendOnce(List<Operation> batch) {
     long now = 0;
     for (Operation o : batch) {
       now = Math.max(now, o.now());
@@ -97,6 +141,7 @@ public final class Decisions {
     // No SKU is bound at the start: the script finds each record's SKUs in the record.
     args.add("-");
     args.add(Integer.toString(batch.size()));
+    args.add(lineBudget);
     for (Operation o : batch) {
       keys.addAll(Keys.recordKeys(o.id(), redis.cluster()));
       args.add(o.op());

@@ -750,6 +750,42 @@ class CreationsTest {
     return String.join(",", parts);
   }
 
+  @Test
+  @DisplayName("decide_at_once takes stock lines up to its budget a call; the rest of the batch goes in the next call, in order")
+  void decisionsWithinBudget() {
+    String other = Api.sku("batch2");
+    receive(other, "main", 10);
+    receive(sku, "main", 10);
+    List<String> ids = new ArrayList<>();
+    List<NewReservation> carts = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      ids.add(Api.id("two"));
+      carts.add(res(ids.get(i), "f" + i, null, new StockLine(sku, 1), new StockLine(other, 1)));
+    }
+    assertEquals(List.of(Result.CREATED, Result.CREATED, Result.CREATED),
+        await(creations.send(carts)).stream().map(Creation::result).toList());
+    // A budget of 3 lines: the first cart (2) fits, the second would make 4.
+    Decisions small = new Decisions(redis, 1000, new InFlight(1), 3);
+    List<Decisions.Operation> ops = new ArrayList<>();
+    for (String id : ids) {
+      ops.add(new Decisions.Operation("commit", id, "", "o-" + id, "5000", NOW + 100));
+    }
+    List<Response> once = await(small.sendOnce(ops));
+    assertEquals(List.of(1, -9, -9), once.stream().map(r -> r.get(0).toInteger()).toList());
+    assertEquals("held", await(records.read(ids.get(1))).state(), "a deferred one is untouched");
+    // The whole batch: the two left take one call each, in order; the first is a replay now.
+    List<Decisions.Decided> all = await(small.send(ops)).stream().map(Decisions::decided).toList();
+    assertEquals(List.of(Decisions.Outcome.ALREADY, Decisions.Outcome.DONE, Decisions.Outcome.DONE),
+        all.stream().map(Decisions.Decided::outcome).toList());
+    for (int i = 0; i < 3; i++) {
+      assertEquals("o-" + ids.get(i), all.get(i).orderId());
+      assertEquals("committed", await(records.read(ids.get(i))).state());
+    }
+    Store.StockView v = await(store.readStock(other));
+    assertEquals(3, v.locations().get("main").committed());
+    assertEquals(0, v.locations().get("main").reserved());
+  }
+
   static int skuPart(String part) {
     return List.of("stock", "holds", "expiry", "ledger", "customers").indexOf(part);
   }
