@@ -100,6 +100,8 @@ public final class Decisions {
    * These operations decided, in this order: one decide_at_once call, then one more for whatever did
    * not fit its budget of stock lines, until every one is answered. The batch's slot stays taken
    * meanwhile, so what arrives later still goes after it; Redis runs others' commands between calls.
+   * A later call that fails fails the whole batch's callers, those an earlier call decided included:
+   * as after any 503 whose call may have run, their retry answers the decision (ALREADY).
    */
   Future<List<Response>> send(List<Operation> batch) {
     return sendOnce(batch).compose(reply -> {
