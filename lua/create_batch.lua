@@ -173,8 +173,9 @@ for j = 1, N do
   else
     -- The common cart first: one line, held whole at the channel's one location (hold_plain), its
     -- body the cut template around that allocation. Anything else (several lines or locations, a
-    -- customer, an allocation, too few units) is decided below, the general way.
-    local qs
+    -- customer, an allocation, too few units) is decided below, the general way. body: the held
+    -- reservation's 201 document (nil when refused).
+    local qs, body
     if L == 1 and ch.one and customer == '' and tail ~= '' then
       local s = line_s[1]
       use_sku(s)
@@ -184,15 +185,10 @@ for j = 1, N do
     if qs then
       local json = ch.json[qs]
       if not json then
-        json = '[{"location":"' .. ch.one .. '","qty":' .. qs .. '}]'
+        json = allocations_json({ch.one, line_qty[1]}, 0)
         ch.json[qs] = json
       end
-      local body = template .. json .. tail
-      add_record(K_REC, id, fp, channel, deadline, ln, body, false)
-      due[#due + 1] = deadline
-      due[#due + 1] = id
-      held = held + 1
-      out[j] = {1, body}
+      body = template .. json .. tail
     else
       -- Decide every line first; hold them only when every one can be held. No record means no
       -- hold under this id: a record is written with its holds and outlives them.
@@ -222,7 +218,6 @@ for j = 1, N do
           lists[k], bos[k] = apply_hold(id, d, line_qty[k], deadline, channel, customer, locs), d.bo
           leave_sku(s)
         end
-        local body
         if tail == '' then
           body = fill(template, lists, bos, L)
         elseif L < 1 then
@@ -231,12 +226,14 @@ for j = 1, N do
           -- The common cart: one line; the template came cut around its place.
           body = template .. allocations_json(lists[1], bos[1]) .. tail
         end
-        add_record(K_REC, id, fp, channel, deadline, ln, body, false)
-        due[#due + 1] = deadline
-        due[#due + 1] = id
-        held = held + 1
-        out[j] = {1, body}
       end
+    end
+    if body then
+      add_record(K_REC, id, fp, channel, deadline, ln, body, false)
+      due[#due + 1] = deadline
+      due[#due + 1] = id
+      held = held + 1
+      out[j] = {1, body}
     end
   end
 end

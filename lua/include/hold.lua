@@ -262,6 +262,11 @@ local function decide_hold(rid, qty, buffer, customer, backorder, locs, more_exp
   return {code = 1, avail = avail, total = total, take = take, bo = bo, own = own, own_i = own_i}, more_expired
 end
 
+-- A held reservation's entry on this SKU (stock_prelude's parse_entry reads it): parts "loc=qty[:k],...".
+local function held_entry(deadline, channel, parts, customer, bo)
+  return 'h|' .. deadline .. '|' .. channel .. '|' .. parts .. '|' .. customer .. '|' .. (bo == 0 and '0' or bo)
+end
+
 local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
   local c = cache()
   -- The channel's own allocation first, then the shared units of its locations in order.
@@ -295,8 +300,7 @@ local function apply_hold(rid, d, qty, deadline, channel, customer, locs)
   end
   local h = c.holds
   h[#h + 1] = rid
-  h[#h + 1] = 'h|' .. deadline .. '|' .. channel .. '|' .. (parts or '') .. '|' .. customer .. '|'
-    .. (d.bo == 0 and '0' or d.bo)
+  h[#h + 1] = held_entry(deadline, channel, parts or '', customer, d.bo)
   c.expiry[#c.expiry + 1] = deadline
   c.expiry[#c.expiry + 1] = rid
   c.bo = c.bo + d.bo
@@ -318,7 +322,7 @@ local function hold_plain(rid, qty, buffer, loc, deadline, channel)
   n.res = n.res + qty
   local h, e = c.holds, c.expiry
   h[#h + 1] = rid
-  h[#h + 1] = 'h|' .. deadline .. '|' .. channel .. '|' .. loc .. '=' .. qs .. '||0'
+  h[#h + 1] = held_entry(deadline, channel, loc .. '=' .. qs, '', 0)
   e[#e + 1] = deadline
   e[#e + 1] = rid
   c.ver = (c.ver or 0) + 1
