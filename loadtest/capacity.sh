@@ -15,11 +15,13 @@
 # capacity figure.
 #
 #   loadtest/capacity.sh [--no-build] [--seconds 10] [--connections 50] [--rounds 3] [--warm 15]
-#                        [--checkout] [--fsync] [--skus N] [--cluster]
+#                        [--checkout] [--fsync] [--skus N] [--cluster] [--redis-defaults] [--open S]
 #     --checkout  a full checkout per buyer: reserve, then commit (both sides); counts checkouts/s
 #     --fsync     appendonly yes, appendfsync always on every Redis (a commit survives a crash)
 #     --skus N    N SKUs instead of one hot SKU, each request picks one at random
 #     --cluster   Allot and the baseline each in front of a local 3-master Redis Cluster
+#     --redis-defaults  every Redis at its defaults, without the hash-max-listpack-value 512 that
+#                 deploy/ sets (a reservation record then takes about 450 bytes more)
 #     --open S    then the open model: reservations at 80% of Allot's median rate, sent on time
 #                 whatever the answers (dev.allot.loadtest.OpenModel: latency from each request's
 #                 due moment, as wrk2 counts it), S seconds after 5 not counted, against Allot and
@@ -31,7 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-BUILD=1; SECONDS_=10; CONNS=50; ROUNDS=3; WARM=15; CHECKOUT=0; FSYNC=0; SKUS=1; CLUSTER=0; OPEN=0
+BUILD=1; SECONDS_=10; CONNS=50; ROUNDS=3; WARM=15; CHECKOUT=0; FSYNC=0; SKUS=1; CLUSTER=0; OPEN=0; REDIS_DEFAULTS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD=0 ;;
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
     --skus) SKUS=$2; shift ;;
     --cluster) CLUSTER=1 ;;
     --open) OPEN=$2; shift ;;
+    --redis-defaults) REDIS_DEFAULTS=1 ;;
     *) echo "capacity: unknown option $1 (see the header of $0)"; exit 2 ;;
   esac
   shift
@@ -89,6 +92,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 free_node_port() { while :; do p=$(free_port); [ $p -lt 55000 ] && python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',$p+10000))" 2>/dev/null && { echo $p; return; }; done; }
 REDIS_ARGS=(--save "" --appendonly no)
 [ "$FSYNC" = 1 ] && REDIS_ARGS=(--save "" --appendonly yes --appendfsync always)
+# Every Redis of the run (Allot's, the hand-rolled server's, the script's) as deploy/ configures one:
+# hash-max-listpack-value 512 keeps a reservation record one compact listpack (deploy/README.md,
+# "What to size"); the hand-rolled holds are small enough either way. --redis-defaults leaves it out.
+[ "$REDIS_DEFAULTS" = 1 ] || REDIS_ARGS+=(--hash-max-ziplist-value 512)
 
 # Starts one Redis (or a 3-master cluster) for one side; prints its URL(s) and the redis-server pids.
 start_redis() { # $1 = name
@@ -204,7 +211,8 @@ measure() { # $1 = system, $2 = port, $3 = server pid, $4 = its Redis pids file
 UNIT="reservations/s"; [ "$CHECKOUT" = 1 ] && UNIT="checkouts/s (reserve + commit)"
 echo "capacity: $(nproc) cores; $(java -version 2>&1 | head -n 1 | tr -d '"'); $(redis-server --version | sed 's/.*v=\([^ ]*\).*/redis \1/');" \
   "$( [ "$CLUSTER" = 1 ] && echo 'Redis Cluster of 3 masters per side' || echo 'standalone Redis per side')," \
-  "$( [ "$FSYNC" = 1 ] && echo 'appendfsync always' || echo 'no persistence'), $SKUS SKU(s), wrk -t1 -c$CONNS, ${SECONDS_}s rounds; figure: $UNIT"
+  "$( [ "$FSYNC" = 1 ] && echo 'appendfsync always' || echo 'no persistence')," \
+  "$( [ "$REDIS_DEFAULTS" = 1 ] && echo 'Redis defaults' || echo 'hash-max-listpack-value 512 (deploy/)'), $SKUS SKU(s), wrk -t1 -c$CONNS, ${SECONDS_}s rounds; figure: $UNIT"
 echo "capacity: warm-up (${WARM}s for Allot, less for the others)"
 i=0
 run_wrk $PA $WARM > /dev/null; run_wrk $PN $((WARM / 2 + 1)) > /dev/null; run_wrk $PH 3 > /dev/null

@@ -146,6 +146,7 @@ public final class AllotServer {
         .description("1 while Redis's maxmemory-policy is noeviction, 0 while it may evict keys (not ready), "
             + "-1 until Redis answers").register(registry);
     server.checkEvictionPolicy();
+    server.checkRecordEncoding();
     server.policyTimer = vertx.setPeriodic(60_000, t -> server.checkEvictionPolicy());
     if (requested.embeddedRedis() && requested.http().apiKeys().isEmpty()) {
       LOG.log(System.Logger.Level.INFO, "Demo API keys: demo-admin (admin), demo-web (channel:web),"
@@ -229,6 +230,22 @@ public final class AllotServer {
     scriptRetryTimer = vertx.setTimer(1000, t -> redis.loadScripts()
         .onSuccess(v -> LOG.log(System.Logger.Level.INFO, "Redis {0} reachable: scripts loaded, ready", settings.redis().description()))
         .onFailure(err -> scheduleScriptRetry()));
+  }
+
+  /**
+   * Once at start: says when Redis keeps a typical reservation record as a hash table rather than
+   * one compact listpack (its 201 document is longer than hash-max-listpack-value), and what that costs.
+   * Nothing when CONFIG is not allowed: a managed Redis's operator sets it there.
+   */
+  private void checkRecordEncoding() {
+    redis.hashValueLimit().onSuccess(limit -> {
+      if (limit >= 0 && limit < RedisProcess.RECOMMENDED_HASH_VALUE_BYTES / 2) {
+        LOG.log(System.Logger.Level.WARNING, "Redis {0} has hash-max-listpack-value {1}: a reservation record whose"
+            + " 201 document is longer (most are 150-300 bytes) is kept as a hash table, about 450 bytes more a held"
+            + " reservation (30%). Set hash-max-listpack-value {2} (deploy/README.md, \"What to size\").",
+            settings.redis().description(), limit, RedisProcess.RECOMMENDED_HASH_VALUE_BYTES);
+      }
+    });
   }
 
   /** Logs an error while Redis's maxmemory-policy is not noeviction (the instance is not ready meanwhile). */

@@ -67,6 +67,43 @@ class HardeningTest {
   }
 
   @Test
+  @DisplayName("Redis's hash value limit is read at start: a record stays one listpack at deploy's 512, and a Redis"
+      + " without CONFIG answers nothing")
+  void recordEncoding() throws Exception {
+    Vertx vertx = Vertx.vertx();
+    try (RedisProcess recommended = RedisProcess.start();
+         RedisProcess defaults = RedisProcess.start(RedisProcess.freePort(), List.of("--hash-max-ziplist-value", "64"));
+         RedisProcess noConfig = RedisProcess.start(RedisProcess.freePort(), List.of("--rename-command", "CONFIG", ""))) {
+      RedisStore a = RedisStore.create(vertx, recommended.url(), null, 1);
+      RedisStore b = RedisStore.create(vertx, defaults.url(), null, 1);
+      RedisStore c = RedisStore.create(vertx, noConfig.url(), null, 1);
+      assertEquals(RedisProcess.RECOMMENDED_HASH_VALUE_BYTES, await(a.hashValueLimit()));
+      assertEquals(64, await(b.hashValueLimit()));
+      assertEquals(-1, await(c.hashValueLimit()), "CONFIG renamed away: nothing to say, no failure");
+      AllotServer server = TestServer.start(recommended.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web")));
+      try {
+        Api admin = new Api(server.port(), TestServer.ADMIN);
+        admin.location("main");
+        admin.channel("web", "[\"main\"]", 0);
+        String sku = Api.sku("enc");
+        admin.receive(sku, "main", 10);
+        String id = Api.id("enc");
+        String body = expect(admin.as("t-web").post("/v1/reservations", ExpiryTest.cart(id, sku, 1, 60)), 201).text();
+        assertTrue(body.length() > 64, "the record keeps a 201 document longer than Redis's default limit: " + body);
+        String encoding = String.valueOf(await(a.send(Command.OBJECT, "ENCODING", dev.allot.store.Keys.reservation(id))));
+        assertTrue(encoding.equals("listpack") || encoding.equals("ziplist"), "one compact listpack: " + encoding);
+      } finally {
+        server.stop();
+      }
+      a.close();
+      b.close();
+      c.close();
+    } finally {
+      vertx.close();
+    }
+  }
+
+  @Test
   @DisplayName("a full Redis (maxmemory reached, noeviction) is 503 store_unavailable, never a 500")
   void fullRedisIs503() throws Exception {
     try (RedisProcess redis = RedisProcess.start(RedisProcess.freePort(),
