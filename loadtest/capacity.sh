@@ -189,13 +189,21 @@ run_wrk() { # $1 = port, $2 = seconds: prints wrk's line, then "wrk_cpu=<cores>"
   echo "$out" | tail -n 1 | python3 -c "import re,sys; v=[int(m)*60+float(s) for m,s in re.findall(r'(\d+)m([\d.]+)s', sys.stdin.read())]; print('wrk_cpu=%.2f' % (sum(v)/$2))"
 }
 
-declare -A FIG CPU_S CPU_R CPU_W P99
+used_memory() { # $1 = a side's urls file: Redis's used_memory summed over its nodes (0 without one)
+  local t=0 u
+  [ -f "$1" ] || { echo 0; return; }
+  for u in $(tr ',' ' ' < "$1"); do
+    t=$((t + $(redis-cli -p "${u##*:}" INFO memory | tr -d '\r' | sed -n 's/^used_memory://p')))
+  done
+  echo $t
+}
+declare -A FIG CPU_S CPU_R CPU_W P99 MEM
 measure() { # $1 = system, $2 = port, $3 = server pid, $4 = its Redis pids file
   local rpids; rpids=$(cat "$4")
-  local s0 r0 k0 s1 r1 k1 out line wcpu fig
-  s0=$(ticks $3); r0=$(ticks $rpids); k0=$(sys_ticks $rpids)
+  local s0 r0 k0 s1 r1 k1 m0 m1 out line wcpu fig
+  s0=$(ticks $3); r0=$(ticks $rpids); k0=$(sys_ticks $rpids); m0=$(used_memory "$(dirname "$4")/urls")
   out=$(run_wrk $2 $SECONDS_)
-  s1=$(ticks $3); r1=$(ticks $rpids); k1=$(sys_ticks $rpids)
+  s1=$(ticks $3); r1=$(ticks $rpids); k1=$(sys_ticks $rpids); m1=$(used_memory "$(dirname "$4")/urls")
   line=$(echo "$out" | grep '^held=' || true); wcpu=$(echo "$out" | grep '^wrk_cpu=' | cut -d= -f2 || true)
   [ -n "$line" ] || { echo "capacity: wrk printed no result against $1:"; echo "$out" | sed 's/^/    /'; exit 1; }
   if [ "$CHECKOUT" = 1 ]; then fig=$(echo "$line" | sed -E 's/.*committed_per_s=([0-9]+).*/\1/')
@@ -203,8 +211,12 @@ measure() { # $1 = system, $2 = port, $3 = server pid, $4 = its Redis pids file
   local sc rc kc; sc=$(python3 -c "print('%.2f' % (($s1-$s0)/$HZ/$SECONDS_))"); rc=$(python3 -c "print('%.2f' % (($r1-$r0)/$HZ/$SECONDS_))")
   kc=$(python3 -c "print('%.2f' % (($k1-$k0)/$HZ/$SECONDS_))")
   FIG[$1]+="$fig "; CPU_S[$1]+="$sc "; CPU_R[$1]+="$rc "; CPU_W[$1]+="$wcpu "
+  # Redis memory a held reservation: what the round added over what it held (the cost of a
+  # reservation's data; on a VM whose memory is backed when first touched, also kernel time).
+  local held; held=$(echo "$line" | sed -E 's/^held=([0-9]+).*/\1/')
+  [ "$m1" -gt 0 ] && [ "$held" -gt 0 ] && MEM[$1]+="$(( (m1 - m0) / held )) "
   P99[$1]+="$(echo "$line" | sed -E 's/.*p99_ms=([0-9.]+).*/\1/') "
-  echo "round $i $1: $line  cpu: server $sc, redis $rc (kernel $kc), wrk $wcpu cores"
+  echo "round $i $1: $line  cpu: server $sc, redis $rc (kernel $kc), wrk $wcpu cores$( [ "$m1" -gt 0 ] && [ "$held" -gt 0 ] && echo "; redis +$(( (m1 - m0) / held )) B a reservation")"
   echo "$line" | grep -q ' other=0 errors=0 ' || { echo "  (answers other than 201/200/409, or socket errors; the server's log ends:)"; tail -n 5 "$WORK/$1.log" | sed 's/^/    /'; }
 }
 
@@ -253,6 +265,9 @@ for k in ("allot", "naive", "hello", "script"):
         if r: line += ", redis %.2f" % med(r)
         line += ", wrk %.2f cores" % med(w)
     print(line)
+mem = {k: [float(x) for x in v.split()] for k, v in {"allot": "${MEM[allot]}", "naive": "${MEM[naive]}"}.items()}
+if mem["allot"] and mem["naive"]:
+    print("Redis memory a reservation (what a round added / what it held; medians): Allot %.0f B, hand-rolled %.0f B" % (med(mem["allot"]), med(mem["naive"])))
 a = med(fig["allot"])
 print("Allot / (b) hand-rolled = %.2f   Allot / (c) HTTP ceiling = %.2f   Allot / (d) script ceiling = %.2f"
       % (a / med(fig["naive"]), a / med(fig["hello"]), a / med(fig["script"])))
