@@ -297,6 +297,66 @@ class HardeningTest {
   }
 
   @Test
+  @DisplayName("POST /v1/reservations, answered past the router, answers every HTTP edge as the router does:"
+      + " no Host, no key, a body growing past 1 MiB, Expect, an empty or non-JSON body, a client gone mid-body")
+  void reserveEdgesPastTheRouter() throws Exception {
+    AllotServer server = TestServer.start(TestRedis.url(), Map.of());
+    try (LogCapture logs = new LogCapture()) {
+      Api admin = new Api(server.port(), TestServer.ADMIN);
+      admin.location("main");
+      admin.channel("web", "[\"main\"]", 0);
+      String sku = Api.sku("edge");
+      admin.receive(sku, "main", 10);
+      String head = "POST /v1/reservations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TestServer.ADMIN
+          + "\r\nContent-Type: application/json\r\n";
+      String cart = ExpiryTest.cart(Api.id("edge"), sku, 1, 60);
+
+      String noHost = rawHttp(server, "POST /v1/reservations HTTP/1.1\r\nAuthorization: Bearer " + TestServer.ADMIN
+          + "\r\nContent-Type: application/json\r\nContent-Length: " + cart.length() + "\r\n\r\n" + cart, 0);
+      assertTrue(noHost.startsWith("HTTP/1.1 400") && noHost.contains("\"code\":\"missing_host\""), noHost);
+
+      String noKey = rawHttp(server, "POST /v1/reservations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+          + "\r\nContent-Length: " + cart.length() + "\r\nConnection: close\r\n\r\n" + cart, 0);
+      assertTrue(noKey.startsWith("HTTP/1.1 401") && noKey.contains("\"code\":\"unauthorized\""), noKey);
+      assertTrue(noKey.toLowerCase(java.util.Locale.ROOT).contains("www-authenticate: bearer"), noKey);
+
+      // Chunked, so no length says so up front: 5 chunks of 256 KiB cross the limit on the fifth.
+      StringBuilder chunked = new StringBuilder(head).append("Transfer-Encoding: chunked\r\n\r\n");
+      String piece = " ".repeat(256 * 1024);
+      for (int i = 0; i < 5; i++) {
+        chunked.append(Integer.toHexString(piece.length())).append("\r\n").append(piece).append("\r\n");
+      }
+      chunked.append("0\r\n\r\n");
+      String grown = rawHttp(server, chunked.toString(), 0);
+      assertTrue(grown.startsWith("HTTP/1.1 413") && grown.contains("\"code\":\"body_too_large\""),
+          grown.substring(0, Math.min(300, grown.length())));
+
+      String continued = rawHttp(server, head + "Expect: 100-continue\r\nContent-Length: " + cart.length()
+          + "\r\nConnection: close\r\n\r\n" + cart, 0);
+      assertTrue(continued.startsWith("HTTP/1.1 100 Continue") && continued.contains("HTTP/1.1 201"), continued);
+      String unmet = rawHttp(server, head + "Expect: something-else\r\nContent-Length: " + cart.length()
+          + "\r\nConnection: close\r\n\r\n" + cart, 0);
+      assertTrue(unmet.startsWith("HTTP/1.1 417"), unmet);
+
+      assertEquals("malformed_json", expect(admin.call("POST", "/v1/reservations", ""), 400).code());
+      String plain = rawHttp(server, "POST /v1/reservations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+          + TestServer.ADMIN + "\r\nContent-Type: text/plain\r\nContent-Length: " + cart.length()
+          + "\r\nConnection: close\r\n\r\n" + cart, 0);
+      assertTrue(plain.startsWith("HTTP/1.1 415") && plain.contains("unsupported_media_type"), plain);
+
+      // Half a body, then gone: nothing to answer, nothing logged as an error, nothing held.
+      rawHttp(server, head + "Content-Length: 1000\r\n\r\n{\"id\":\"gone\",\"lines\":[", 300);
+      expect(admin.get("/health/ready"), 200);
+      assertEquals(1, admin.sku(sku, "main").path("reserved").asLong(), "only the 100-continue cart holds a unit");
+      assertEquals(0, logs.records().stream().filter(r -> r.getLevel().intValue() >= java.util.logging.Level.SEVERE
+          .intValue()).count(), () -> "errors logged: " + logs.records().stream()
+          .map(r -> r.getLoggerName() + " " + r.getMessage()).toList());
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
   @DisplayName("slowloris: connections that never finish a request head are closed at the header deadline,"
       + " while others are served")
   void slowHeadsAreClosed() throws Exception {

@@ -84,7 +84,10 @@ public final class ApiVerticle extends VerticleBase {
     // Reservations first: the router tries routes in order, and each route with a path parameter is a
     // regex to run, so the hot POST /v1/reservations (an exact path) is found before any of those.
     // No two groups share a path, so the order changes nothing else.
-    new ReservationRoutes(stock.reservations(), s.catalog(), settings.reservations().defaultTtlSeconds()).mount(router);
+    ReservationRoutes reservationRoutes = new ReservationRoutes(stock.reservations(), s.catalog(),
+        settings.reservations().defaultTtlSeconds());
+    reservationRoutes.mount(router);
+    ReserveEndpoint reserve = new ReserveEndpoint(vertx, auth, problems, reservationRoutes);
     new CatalogRoutes(s.catalog(), stock.inventory()).mount(router);
     new StockRoutes(stock.movements(), stock.inventory(), stock.allocations()).mount(router);
     Feed feed = new Feed(stock.events(), s.catalog());
@@ -123,7 +126,11 @@ public final class ApiVerticle extends VerticleBase {
         .connectionHandler(gate::accepted)
         .requestHandler(req -> {
           gate.headSeen(req.connection());
-          router.handle(req);
+          if (ReserveEndpoint.takes(req)) {
+            reserve.handle(req);
+          } else {
+            router.handle(req);
+          }
         })
         .invalidRequestHandler(Problems::invalidRequest);
     return server.listen();

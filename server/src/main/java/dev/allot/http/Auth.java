@@ -1,5 +1,7 @@
 package dev.allot.http;
 
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.RoutingContext;
 
 import java.util.Map;
@@ -31,24 +33,49 @@ final class Auth {
       ctx.next();
       return;
     }
-    String header = ctx.request().getHeader("Authorization");
-    String key = null;
-    if (header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      key = header.substring(7).trim();
-    } else if (header == null && ctx.request().path().equals("/v1/stream")) {
-      // Browsers cannot set headers on a WebSocket: the stream alone takes the key from the query.
-      key = ctx.request().getParam("access_token");
-    }
+    String key = key(ctx.request());
     Caller caller = key == null ? null : keys.get(key);
     if (caller == null) {
-      ctx.response().putHeader("WWW-Authenticate", "Bearer");
-      Problems.send(ctx, 401, "unauthorized", key == null
-          ? "an API key is required: Authorization: Bearer <key>" : "unknown API key");
+      refuse(ctx.request(), ctx.vertx(), key);
       return;
     }
     ctx.put(CALLER, caller);
     ctx.put(KEY, key);
     ctx.next();
+  }
+
+  /**
+   * The caller of a request that does not go through the router (ReserveEndpoint), or null after
+   * answering it 401 as {@link #authenticate} does.
+   */
+  Caller caller(HttpServerRequest req, Vertx vertx) {
+    if (disabled) {
+      return Caller.ADMIN;
+    }
+    String key = key(req);
+    Caller caller = key == null ? null : keys.get(key);
+    if (caller == null) {
+      refuse(req, vertx, key);
+    }
+    return caller;
+  }
+
+  /** The request's API key (null when it has none): the Bearer token, or the stream's access_token. */
+  private static String key(HttpServerRequest req) {
+    String header = req.getHeader("Authorization");
+    if (header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return header.substring(7).trim();
+    } else if (header == null && req.path().equals("/v1/stream")) {
+      // Browsers cannot set headers on a WebSocket: the stream alone takes the key from the query.
+      return req.getParam("access_token");
+    }
+    return null;
+  }
+
+  private static void refuse(HttpServerRequest req, Vertx vertx, String key) {
+    req.response().putHeader("WWW-Authenticate", "Bearer");
+    Problems.send(req, vertx, 401, "unauthorized", key == null
+        ? "an API key is required: Authorization: Bearer <key>" : "unknown API key");
   }
 
   /** The API key the caller authenticated with ("" with auth disabled): per-key limits count by it. */

@@ -30,14 +30,17 @@ final class Bodies {
    * malformed_json; 415 when it is not sent as JSON.
    */
   static Buffer json(RoutingContext ctx, boolean optional) {
-    Buffer b = ctx.body().buffer();
+    return json(ctx.body().buffer(), ctx.request().getHeader("Content-Type"), optional);
+  }
+
+  /** {@link #json(RoutingContext, boolean)} of a body read without the router (ReserveEndpoint). */
+  static Buffer json(Buffer b, String type, boolean optional) {
     if (b == null || blank(b)) {
       if (optional) {
         return null;
       }
       throw AllotException.badField("malformed_json", "body", "a JSON object body is required");
     }
-    String type = ctx.request().getHeader("Content-Type");
     if (!isJson(type)) {
       throw new AllotException(AllotException.Kind.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
           "a body must be sent as application/json, not " + (type == null ? "without a Content-Type" : "'" + type + "'"),

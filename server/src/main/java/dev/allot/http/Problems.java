@@ -10,7 +10,9 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClosedException;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.HttpException;
@@ -44,6 +46,30 @@ final class Problems {
       case UNSUPPORTED_MEDIA_TYPE -> 415;
       case UNAVAILABLE -> 503;
     };
+  }
+
+  /**
+   * What a request that does not go through the router (ReserveEndpoint) failed with, answered as
+   * {@link #failure(RoutingContext)} answers it.
+   */
+  void failure(HttpServerRequest req, Vertx vertx, Throwable err) {
+    if (err instanceof HttpClosedException || req.response().closed()) {
+      LOG.log(System.Logger.Level.DEBUG, () -> "client closed the connection during " + req.method() + " " + req.path());
+      return;
+    }
+    if (err instanceof AllotException a) {
+      send(req, vertx, a);
+    } else if (err instanceof StoreUnavailableException) {
+      storeWarnings.warn(() -> "answering 503 store_unavailable (" + req.method() + " " + req.path() + "): "
+          + err.getMessage());
+      if (!req.response().ended()) {
+        req.response().putHeader("Retry-After", Integer.toString(storeRetryAfterSeconds));
+        send(req, vertx, 503, "store_unavailable", "the stock store (Redis) cannot be reached; retry shortly");
+      }
+    } else {
+      LOG.log(System.Logger.Level.ERROR, "unexpected failure on " + req.method() + " " + req.path(), err);
+      send(req, vertx, 500, "internal_error", "an unexpected error occurred; it has been logged");
+    }
   }
 
   /** The router's failure handler: whatever a handler threw or failed with becomes one problem document. */
@@ -115,7 +141,11 @@ final class Problems {
 
   /** A domain refusal, with its field, extra members and Retry-After where it has them. */
   static void send(RoutingContext ctx, AllotException p) {
-    if (ctx.response().ended()) {
+    send(ctx.request(), ctx.vertx(), p);
+  }
+
+  static void send(HttpServerRequest req, Vertx vertx, AllotException p) {
+    if (req.response().ended()) {
       return;
     }
     ObjectNode doc = Json.problem(status(p.kind()), p.code(), p.getMessage());
@@ -126,40 +156,43 @@ final class Problems {
       doc.setAll(p.extra());
     }
     if (p.retryAfter() != null) {
-      ctx.response().putHeader("Retry-After", Integer.toString(p.retryAfter()));
+      req.response().putHeader("Retry-After", Integer.toString(p.retryAfter()));
     }
-    end(ctx, status(p.kind()), doc);
+    end(req, vertx, status(p.kind()), doc);
   }
 
   /** One of the HTTP layer's own refusals. */
   static void send(RoutingContext ctx, int status, String code, String detail) {
-    if (ctx.response().ended()) {
+    send(ctx.request(), ctx.vertx(), status, code, detail);
+  }
+
+  static void send(HttpServerRequest req, Vertx vertx, int status, String code, String detail) {
+    if (req.response().ended()) {
       return;
     }
-    end(ctx, status, Json.problem(status, code, detail));
+    end(req, vertx, status, Json.problem(status, code, detail));
   }
 
   /** A problem document that is already encoded (a stored refusal replayed), with its status. */
-  static void sendEncoded(RoutingContext ctx, int status, String body) {
-    ctx.response().setStatusCode(status).putHeader("content-type", PROBLEM).end(body);
+  static void sendEncoded(HttpServerResponse response, int status, String body) {
+    response.setStatusCode(status).putHeader("content-type", PROBLEM).end(body);
   }
 
-  private static void end(RoutingContext ctx, int status, ObjectNode doc) {
-    HttpServerRequest req = ctx.request();
+  private static void end(HttpServerRequest req, Vertx vertx, int status, ObjectNode doc) {
     if (!req.isEnded() && hasBody(req)) {
       // Refused before its body was read (401 before the body, 413 part-way). The rest of the body
       // is read and thrown away, so the client gets its answer (closing at once, with its bytes
       // unread, would reset the connection under the answer); a client that has not finished
       // sending it within BODY_DRAIN_MILLIS (one holding a partial body) is disconnected.
-      long timer = ctx.vertx().setTimer(BODY_DRAIN_MILLIS, t -> {
+      long timer = vertx.setTimer(BODY_DRAIN_MILLIS, t -> {
         if (!req.isEnded()) {
           req.connection().close();
         }
       });
-      req.handler(ignored -> { }).endHandler(v -> ctx.vertx().cancelTimer(timer));
+      req.handler(ignored -> { }).endHandler(v -> vertx.cancelTimer(timer));
       req.resume();
     }
-    ctx.response().setStatusCode(status).putHeader("content-type", PROBLEM).end(Buffer.buffer(Json.bytes(doc)));
+    req.response().setStatusCode(status).putHeader("content-type", PROBLEM).end(Buffer.buffer(Json.bytes(doc)));
   }
 
   private static boolean hasBody(HttpServerRequest req) {

@@ -5,7 +5,10 @@ import dev.allot.stock.AllotException;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Reservations;
 import dev.allot.stock.Validate;
+import io.vertx.core.Handler;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
@@ -41,10 +44,18 @@ final class ReservationRoutes {
   }
 
   private void reserve(RoutingContext ctx) {
-    ReserveBody body = ReserveBody.read(Bodies.json(ctx, false));
+    reserve(Bodies.json(ctx, false), caller(ctx), ctx.response(), ctx::fail);
+  }
+
+  /**
+   * A reserve call, whichever way it came (the router, or ReserveEndpoint past it): throws the
+   * refusals its body earns; {@code fail} gets what the store fails with.
+   */
+  void reserve(Buffer json, Caller caller, HttpServerResponse response, Handler<Throwable> fail) {
+    ReserveBody body = ReserveBody.read(json);
     String id = Validate.clientId(body.id(), "id");
     String channel = Validate.channel(body.channel(), "channel");
-    caller(ctx).requireChannel(channel);
+    caller.requireChannel(channel);
     int ttl = body.ttl() == null ? defaultTtlSeconds
         : (int) Bodies.inRange(body.ttl(), "ttlSeconds", 1, 86400, "invalid_ttl");
     List<ReserveBody.Line> linesIn = body.lines();
@@ -73,13 +84,12 @@ final class ReservationRoutes {
     reservations.reserve(new Reservations.ReserveRequest(id, channel, ttl, List.copyOf(lines), customer))
         .onSuccess(outcome -> {
           if (outcome.held()) {
-            ctx.response().setStatusCode(201).putHeader(HttpHeaders.CONTENT_TYPE, Bodies.JSON_HEADER)
-                .end(outcome.body());
+            response.setStatusCode(201).putHeader(HttpHeaders.CONTENT_TYPE, Bodies.JSON_HEADER).end(outcome.body());
           } else {
-            Problems.sendEncoded(ctx, 409, outcome.body());
+            Problems.sendEncoded(response, 409, outcome.body());
           }
         })
-        .onFailure(ctx::fail);
+        .onFailure(fail);
   }
 
   private void get(RoutingContext ctx) {
