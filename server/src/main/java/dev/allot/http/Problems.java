@@ -48,12 +48,39 @@ final class Problems {
     };
   }
 
+  /** The router's failure handler: whatever a handler threw or failed with becomes one problem document. */
+  void failure(RoutingContext ctx) {
+    Throwable err = ctx.failure();
+    if (err instanceof HttpClosedException || ctx.response().closed()) {
+      failure(ctx.request(), ctx.vertx(), err); // nobody to answer
+      return;
+    }
+    if (ctx.request().version() != HttpVersion.HTTP_2 && ctx.request().headers().get(HttpHeaders.HOST) == null) {
+      // HTTP/1.x requires Host; Vert.x fails such a request with a VertxException before any route
+      // runs. The client's mistake: a 400 that says so, not a 500.
+      send(ctx, 400, "missing_host", "an HTTP/1.x request needs a Host header");
+    } else if (ctx.statusCode() == 413 || (err instanceof HttpException h && h.getStatusCode() == 413)) {
+      // The router's own refusals (the body handler's, a route's status) before the domain's.
+      send(ctx, 413, "body_too_large", "the body is larger than " + ApiVerticle.BODY_LIMIT + " bytes");
+    } else if (err instanceof HttpException h && h.getStatusCode() < 500) {
+      send(ctx, h.getStatusCode(), h.getStatusCode() == 400 ? "malformed_json" : "bad_request",
+          h.getPayload() != null ? h.getPayload() : "the request could not be read");
+    } else if (err == null && ctx.statusCode() > 0 && ctx.statusCode() < 500) {
+      send(ctx, ctx.statusCode(), ctx.statusCode() == 404 ? "not_found" : "bad_request",
+          "the request could not be served");
+    } else {
+      failure(ctx.request(), ctx.vertx(), err);
+    }
+  }
+
   /**
-   * What a request that does not go through the router (ReserveEndpoint) failed with, answered as
-   * {@link #failure(RoutingContext)} answers it.
+   * What a request failed with, as a problem document: a domain refusal, the store's outage (503 with
+   * Retry-After), anything else a logged 500; nothing when the client went away. The router's
+   * failure handler ends here, and so does ReserveEndpoint, which answers past the router.
    */
   void failure(HttpServerRequest req, Vertx vertx, Throwable err) {
     if (err instanceof HttpClosedException || req.response().closed()) {
+      // The client went away (mid-body, or before its answer): nobody to answer, nothing to report.
       LOG.log(System.Logger.Level.DEBUG, () -> "client closed the connection during " + req.method() + " " + req.path());
       return;
     }
@@ -69,45 +96,6 @@ final class Problems {
     } else {
       LOG.log(System.Logger.Level.ERROR, "unexpected failure on " + req.method() + " " + req.path(), err);
       send(req, vertx, 500, "internal_error", "an unexpected error occurred; it has been logged");
-    }
-  }
-
-  /** The router's failure handler: whatever a handler threw or failed with becomes one problem document. */
-  void failure(RoutingContext ctx) {
-    Throwable err = ctx.failure();
-    if (err instanceof HttpClosedException || ctx.response().closed()) {
-      // The client went away (mid-body, or before its answer): nobody to answer, nothing to report.
-      LOG.log(System.Logger.Level.DEBUG, () -> "client closed the connection during " + ctx.request().method() + " "
-          + ctx.request().path());
-      return;
-    }
-    if (ctx.request().version() != HttpVersion.HTTP_2 && ctx.request().headers().get(HttpHeaders.HOST) == null) {
-      // HTTP/1.x requires Host; Vert.x fails such a request with a VertxException before any route
-      // runs. The client's mistake: a 400 that says so, not a 500.
-      send(ctx, 400, "missing_host", "an HTTP/1.x request needs a Host header");
-      return;
-    }
-    if (err instanceof AllotException a) {
-      send(ctx, a);
-    } else if (err instanceof StoreUnavailableException) {
-      storeWarnings.warn(() -> "answering 503 store_unavailable (" + ctx.request().method() + " "
-          + ctx.request().path() + "): " + err.getMessage());
-      if (!ctx.response().ended()) {
-        ctx.response().putHeader("Retry-After", Integer.toString(storeRetryAfterSeconds));
-        send(ctx, 503, "store_unavailable", "the stock store (Redis) cannot be reached; retry shortly");
-      }
-    } else if (ctx.statusCode() == 413 || (err instanceof HttpException h && h.getStatusCode() == 413)) {
-      send(ctx, 413, "body_too_large", "the body is larger than " + ApiVerticle.BODY_LIMIT + " bytes");
-    } else if (err instanceof HttpException h && h.getStatusCode() < 500) {
-      send(ctx, h.getStatusCode(), h.getStatusCode() == 400 ? "malformed_json" : "bad_request",
-          h.getPayload() != null ? h.getPayload() : "the request could not be read");
-    } else if (err == null && ctx.statusCode() > 0 && ctx.statusCode() < 500) {
-      send(ctx, ctx.statusCode(), ctx.statusCode() == 404 ? "not_found" : "bad_request",
-          "the request could not be served");
-    } else {
-      LOG.log(System.Logger.Level.ERROR, "unexpected failure on " + ctx.request().method() + " "
-          + ctx.request().path(), err);
-      send(ctx, 500, "internal_error", "an unexpected error occurred; it has been logged");
     }
   }
 
