@@ -24,6 +24,7 @@ import dev.allot.store.InFlight;
 import dev.allot.store.Outboxes;
 import dev.allot.store.RecordStore;
 import dev.allot.store.RedisProcess;
+import dev.allot.store.RedisSettings;
 import dev.allot.store.RedisStore;
 import dev.allot.store.Store;
 import dev.allot.store.WebhookStore;
@@ -238,7 +239,7 @@ public final class AllotServer {
    * Nothing when CONFIG is not allowed: a managed Redis's operator sets it there.
    */
   private void checkRecordEncoding() {
-    redis.hashValueLimit().onSuccess(limit -> {
+    RedisSettings.hashValueLimit(redis).onSuccess(limit -> {
       if (limit >= 0 && limit < RedisProcess.RECOMMENDED_HASH_VALUE_BYTES / 2) {
         LOG.log(System.Logger.Level.WARNING, "Redis {0} has hash-max-listpack-value {1}: a reservation record whose"
             + " 201 document is longer (most are 150-300 bytes) is kept as a hash table, about 450 bytes more a held"
@@ -250,9 +251,9 @@ public final class AllotServer {
 
   /** Logs an error while Redis's maxmemory-policy is not noeviction (the instance is not ready meanwhile). */
   private void checkEvictionPolicy() {
-    redis.evictionPolicy().onSuccess(policy -> {
-      evictionSafe.set(RedisStore.SAFE_POLICY.equals(policy) ? 1 : 0);
-      if (!RedisStore.SAFE_POLICY.equals(policy)) {
+    RedisSettings.evictionPolicy(redis).onSuccess(policy -> {
+      evictionSafe.set(RedisSettings.SAFE_POLICY.equals(policy) ? 1 : 0);
+      if (!RedisSettings.SAFE_POLICY.equals(policy)) {
         LOG.log(System.Logger.Level.ERROR, "Redis {0} has maxmemory-policy {1}: it may evict Allot''s keys (stock,"
             + " holds, reservation records) and lose them. Set maxmemory-policy noeviction (redis.conf or CONFIG SET)."
             + " /health/ready answers 503 until it is.", settings.redis().description(), policy);

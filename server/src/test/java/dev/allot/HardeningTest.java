@@ -3,6 +3,7 @@ package dev.allot;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.allot.config.Settings;
 import dev.allot.store.RedisProcess;
+import dev.allot.store.RedisSettings;
 import dev.allot.store.RedisStore;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -77,9 +78,9 @@ class HardeningTest {
       RedisStore a = RedisStore.create(vertx, recommended.url(), null, 1);
       RedisStore b = RedisStore.create(vertx, defaults.url(), null, 1);
       RedisStore c = RedisStore.create(vertx, noConfig.url(), null, 1);
-      assertEquals(RedisProcess.RECOMMENDED_HASH_VALUE_BYTES, await(a.hashValueLimit()));
-      assertEquals(64, await(b.hashValueLimit()));
-      assertEquals(-1, await(c.hashValueLimit()), "CONFIG renamed away: nothing to say, no failure");
+      assertEquals(RedisProcess.RECOMMENDED_HASH_VALUE_BYTES, await(RedisSettings.hashValueLimit(a)));
+      assertEquals(64, await(RedisSettings.hashValueLimit(b)));
+      assertEquals(-1, await(RedisSettings.hashValueLimit(c)), "CONFIG renamed away: nothing to say, no failure");
       AllotServer server = TestServer.start(recommended.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web")));
       try {
         Api admin = new Api(server.port(), TestServer.ADMIN);

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.allot.store.RecordStore;
-import dev.allot.store.RedisStore;
+import dev.allot.store.RedisSettings;
 import dev.allot.store.Store;
 import dev.allot.store.Store.LocationCounts;
 import dev.allot.store.Store.StockView;
@@ -47,9 +47,9 @@ public final class Inventory {
       if (ar.failed() || !ar.result()) {
         return Future.succeededFuture(new Readiness(false, false, loaded, null));
       }
-      return store.redis().evictionPolicy().transform(p -> {
+      return RedisSettings.evictionPolicy(store.redis()).transform(p -> {
         String policy = p.succeeded() ? p.result() : null;
-        boolean safe = RedisStore.SAFE_POLICY.equals(policy);
+        boolean safe = RedisSettings.SAFE_POLICY.equals(policy);
         return Future.succeededFuture(new Readiness(true, loaded && safe, loaded, policy));
       });
     });

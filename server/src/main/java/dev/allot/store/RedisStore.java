@@ -472,46 +472,6 @@ public final class RedisStore {
     return send(req);
   }
 
-  /**
-   * Redis's {@code maxmemory-policy} (from INFO, which managed offerings allow where CONFIG is off).
-   * Anything but noeviction may evict stock, holds and reservation records: Allot is then not ready.
-   */
-  public Future<String> evictionPolicy() {
-    return send(Request.cmd(Command.INFO).arg("memory")).map(r -> {
-      for (String line : r.toString().split("\r?\n")) {
-        if (line.startsWith("maxmemory_policy:")) {
-          return line.substring("maxmemory_policy:".length()).trim();
-        }
-      }
-      return "unknown";
-    });
-  }
-
-  public static final String SAFE_POLICY = "noeviction";
-
-  /**
-   * Redis's {@code hash-max-listpack-value} ({@code hash-max-ziplist-value} on 6.2), or -1 when CONFIG is
-   * not allowed (managed offerings often rename it) or answers nothing. A reservation record whose
-   * 201 document is longer than it is stored as a hash table instead of one listpack: about 450
-   * bytes more a held reservation (docs/benchmarks.md).
-   */
-  public Future<Integer> hashValueLimit() {
-    return send(Request.cmd(Command.CONFIG).arg("GET").arg("hash-max-*-value")).map(r -> {
-      int limit = -1;
-      // A map (RESP3) or a flat name, value list (RESP2): the client reads either by its keys.
-      if (r != null && r.type() == io.vertx.redis.client.ResponseType.MULTI) {
-        for (String name : r.getKeys()) {
-          try {
-            limit = Math.max(limit, Integer.parseInt(String.valueOf(r.get(name)).trim()));
-          } catch (NumberFormatException ignored) {
-            // not a number: not one of the two settings
-          }
-        }
-      }
-      return limit;
-    }).otherwise(-1);
-  }
-
   public Future<Boolean> ping() {
     return send(Request.cmd(Command.PING)).map(r -> r != null && "PONG".equals(r.toString()));
   }
