@@ -213,10 +213,10 @@ measure() { # $1 = system, $2 = port, $3 = server pid, $4 = its Redis pids file
   FIG[$1]+="$fig "; CPU_S[$1]+="$sc "; CPU_R[$1]+="$rc "; CPU_W[$1]+="$wcpu "
   # Redis memory a held reservation: what the round added over what it held (the cost of a
   # reservation's data; on a VM whose memory is backed when first touched, also kernel time).
-  local held; held=$(echo "$line" | sed -E 's/^held=([0-9]+).*/\1/')
-  [ "$m1" -gt 0 ] && [ "$held" -gt 0 ] && MEM[$1]+="$(( (m1 - m0) / held )) "
+  local held mem=""; held=$(echo "$line" | sed -E 's/^held=([0-9]+).*/\1/')
+  if [ "$m1" -gt 0 ] && [ "$held" -gt 0 ]; then mem=$(( (m1 - m0) / held )); MEM[$1]+="$mem "; fi
   P99[$1]+="$(echo "$line" | sed -E 's/.*p99_ms=([0-9.]+).*/\1/') "
-  echo "round $i $1: $line  cpu: server $sc, redis $rc (kernel $kc), wrk $wcpu cores$( [ "$m1" -gt 0 ] && [ "$held" -gt 0 ] && echo "; redis +$(( (m1 - m0) / held )) B a reservation")"
+  echo "round $i $1: $line  cpu: server $sc, redis $rc (kernel $kc), wrk $wcpu cores${mem:+; redis +$mem B a reservation}"
   echo "$line" | grep -q ' other=0 errors=0 ' || { echo "  (answers other than 201/200/409, or socket errors; the server's log ends:)"; tail -n 5 "$WORK/$1.log" | sed 's/^/    /'; }
 }
 
