@@ -115,6 +115,18 @@ public final class Api {
     expect(put("/v1/channels/" + id, "{\"locations\":" + locationsJson + ",\"buffer\":" + buffer + "}"), 200);
   }
 
+  /**
+   * Most tests' shop: a "main" location, a "web" channel selling it without a buffer, and a new SKU
+   * (named from {@code skuPrefix}) with {@code qty} units there. Answers the SKU.
+   */
+  public String webShop(String skuPrefix, long qty) {
+    location("main");
+    channel("web", "[\"main\"]", 0);
+    String sku = sku(skuPrefix);
+    receive(sku, "main", qty);
+    return sku;
+  }
+
   public void receive(String sku, String location, long qty) {
     Res r = post("/v1/movements", "{\"movements\":[{\"id\":\"" + id("rcv") + "\",\"sku\":\"" + sku
         + "\",\"location\":\"" + location + "\",\"type\":\"receive\",\"qty\":" + qty + "}]}");

@@ -84,10 +84,7 @@ class HardeningTest {
       AllotServer server = TestServer.start(recommended.url(), Map.of("ALLOT_API_KEYS", TestServer.keys("web")));
       try {
         Api admin = new Api(server.port(), TestServer.ADMIN);
-        admin.location("main");
-        admin.channel("web", "[\"main\"]", 0);
-        String sku = Api.sku("enc");
-        admin.receive(sku, "main", 10);
+        String sku = admin.webShop("enc", 10);
         String id = Api.id("enc");
         String body = expect(admin.as("t-web").post("/v1/reservations", ExpiryTest.cart(id, sku, 1, 60)), 201).text();
         assertTrue(body.length() > 64, "the record keeps a 201 document longer than Redis's default limit: " + body);
@@ -304,10 +301,7 @@ class HardeningTest {
     AllotServer server = TestServer.start(TestRedis.url(), Map.of());
     try (LogCapture logs = new LogCapture()) {
       Api admin = new Api(server.port(), TestServer.ADMIN);
-      admin.location("main");
-      admin.channel("web", "[\"main\"]", 0);
-      String sku = Api.sku("edge");
-      admin.receive(sku, "main", 10);
+      String sku = admin.webShop("edge", 10);
       String head = "POST /v1/reservations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TestServer.ADMIN
           + "\r\nContent-Type: application/json\r\n";
       String cart = ExpiryTest.cart(Api.id("edge"), sku, 1, 60);
