@@ -165,8 +165,17 @@ public final class TestCluster implements AutoCloseable {
       names.forEach(migrate::arg);
       send(vertx, fromPort, migrate);
     }
-    for (RedisProcess n : nodes) {
-      send(vertx, n.port(), Request.cmd(Command.CLUSTER).arg("SETSLOT").arg(slot).arg("NODE").arg(toId));
+    // The new owner first, then the old, then the others: the order Redis's own resharding follows
+    // (CLUSTER SETSLOT's documentation), so the owner bumps its epoch and claims the slot before the
+    // old owner lets go, and no node learns the move from a config older than the owner's.
+    List<Integer> order = new java.util.ArrayList<>(List.of(toPort, fromPort));
+    nodes.forEach(n -> {
+      if (n.port() != toPort && n.port() != fromPort) {
+        order.add(n.port());
+      }
+    });
+    for (int port : order) {
+      send(vertx, port, Request.cmd(Command.CLUSTER).arg("SETSLOT").arg(slot).arg("NODE").arg(toId));
     }
   }
 
