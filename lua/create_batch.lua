@@ -16,12 +16,15 @@
   then H channels, each once however many reservations name it: id, buffer, backorder 0/1,
     C (its locations), C locations in draw order
   then each reservation: id, fingerprint, its channel's index h (1..H), deadline_ms, customer ('' none),
-    lines for the record ("SKU=qty,..."), body template, tail, L (stock lines), L pairs (SKU index,
-    qty). The body template is the 201 document with "\1<k>\1" where the k-th stock line's
-    allocations go (k from 0); each becomes [{"location":"L","qty":n},...] and, when units are
-    backordered, ,"backordered":n after it (ReservationDocs writes the template, and the same
-    document itself on the saga's path). A template whose one such place is the first line's
-    comes cut there: the text before it, then tail the text after (no search); otherwise tail is ''.
+    lines for the record ("SKU=qty,..."), head, body template, tail, L (stock lines), L pairs (SKU
+    index, qty). The 201 document is head .. the filled template. head is its beginning,
+    {"id":"…","channel":"…","state":"held","expiresAt":"…" (text the feed entry carries apart: the
+    id, channel and deadline), or '' (the template is the whole document). The body template is the
+    rest with "\1<k>\1" where the k-th stock line's allocations go (k from 0); each becomes
+    [{"location":"L","qty":n},...] and, when units are backordered, ,"backordered":n after it
+    (ReservationDocs writes the template, and the same document itself on the saga's path). A
+    template whose one such place is the first line's comes cut there: the text before it, then tail
+    the text after (no search); otherwise tail is ''.
   Returns one entry per reservation, in order:
     {1, body}                   created and held: the record is held and its body is `body`
     {2, state, status, body, refusal, lines}  the same request again: the record as it stands
@@ -33,8 +36,9 @@
     where refusal is one "code:value" per stock line, comma separated: 1:available (could be
     held; available before), 0:available (not enough), 3:allowed (the customer's limit)
   Events  one SPUBLISH (Redis 7+; PUBLISH before) and one 'stock' outbox entry per SKU that changed,
-          after the whole batch; the reservation.held events of the call in one outbox entry ('res'
-          for one reservation, 'resb' for several: docs/outbound.md) ]]
+          after the whole batch; the reservation.held events of the call in one 'resc' outbox entry
+          (docs/outbound.md): their ids, channels and deadlines, and each distinct rest of their
+          documents once (a flash sale's call: one), which the server puts a head before again ]]
 --- @include "include/hold"
 local S, N, H = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
 local REFUSED_RETENTION = tonumber(ARGV[6])
@@ -113,6 +117,9 @@ end
 -- with the same id; due: the due entries (score, id, ...) of the held ones.
 local rec_key, rec_id, rec_fp, rec_ch, rec_dl, rec_ln, rec_body, rec_rf = {}, {}, {}, {}, {}, {}, {}, {}
 local R, made, due, held = 0, {}, {}, 0
+-- The distinct rests of the held reservations' documents, in first-seen order, and each held record's
+-- (rec_x[r]: its rest's index in rests).
+local rests, rest_index, rec_x, X = {}, {}, {}, 0
 local function add_record(key, id, fp, channel, deadline, ln, body, refusal)
   R = R + 1
   rec_key[R], rec_id[R], rec_fp[R], rec_ch[R], rec_dl[R], rec_ln[R], rec_body[R], rec_rf[R] =
@@ -153,12 +160,13 @@ for j = 1, N do
   local channel, buffer, backorder, locs = ch.id, ch.buffer, ch.backorder, ch.locs
   -- The deadline stays the string it came as wherever it is written (a number would be formatted
   -- again for each write: most of a small reservation's cost is such string work).
-  local deadline, customer, ln, template, tail = ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6], ARGV[p + 7]
-  local L = tonumber(ARGV[p + 8])
+  local deadline, customer, ln, head = ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6]
+  local template, tail = ARGV[p + 7], ARGV[p + 8]
+  local L = tonumber(ARGV[p + 9])
   for k = 1, L do
-    line_s[k], line_qty[k] = tonumber(ARGV[p + 7 + 2 * k]), tonumber(ARGV[p + 8 + 2 * k])
+    line_s[k], line_qty[k] = tonumber(ARGV[p + 8 + 2 * k]), tonumber(ARGV[p + 9 + 2 * k])
   end
-  p = p + 9 + 2 * L
+  p = p + 10 + 2 * L
 
   local K_REC = KEYS[5 * S + j]
   local prior = made[id]
@@ -173,9 +181,9 @@ for j = 1, N do
   else
     -- The common cart first: one line, held whole at the channel's one location (hold_plain), its
     -- body the cut template around that allocation. Anything else (several lines or locations, a
-    -- customer, an allocation, too few units) is decided below, the general way. body: the held
-    -- reservation's 201 document (nil when refused).
-    local qs, body
+    -- customer, an allocation, too few units) is decided below, the general way. rest: the held
+    -- reservation's 201 document after its head (nil when refused).
+    local qs, rest
     if L == 1 and ch.one and customer == '' and tail ~= '' then
       local s = line_s[1]
       use_sku(s)
@@ -188,7 +196,7 @@ for j = 1, N do
         json = allocations_json({ch.one, line_qty[1]}, 0)
         ch.json[qs] = json
       end
-      body = template .. json .. tail
+      rest = template .. json .. tail
     else
       -- Decide every line first; hold them only when every one can be held. No record means no
       -- hold under this id: a record is written with its holds and outlives them.
@@ -219,17 +227,27 @@ for j = 1, N do
           leave_sku(s)
         end
         if tail == '' then
-          body = fill(template, lists, bos, L)
+          rest = fill(template, lists, bos, L)
         elseif L < 1 then
           error('create_batch: a cut template for a reservation without stock lines')
         else
           -- The common cart: one line; the template came cut around its place.
-          body = template .. allocations_json(lists[1], bos[1]) .. tail
+          rest = template .. allocations_json(lists[1], bos[1]) .. tail
         end
       end
     end
-    if body then
+    if rest then
+      local body = head .. rest
       add_record(K_REC, id, fp, channel, deadline, ln, body, false)
+      -- The feed entry keeps each distinct rest once (a whole document when there is no head).
+      local x = rest_index[rest]
+      if not x then
+        X = X + 1
+        rests[X] = rest
+        x = X
+        rest_index[rest] = x
+      end
+      rec_x[R] = x
       due[#due + 1] = deadline
       due[#due + 1] = id
       held = held + 1
@@ -244,10 +262,10 @@ for s = 1, S do
   hold_flush()
   leave_sku(s)
 end
--- Their reservation.held events: one 'res' entry for one, else one 'resb' entry for all of them
--- (ids, channels and deadlines comma separated, bodies newline separated: JSON text never holds a
--- raw newline; lua/README.md).
-local ev_ids, ev_channels, ev_deadlines, ev_bodies, E = {}, {}, {}, {}, 0
+-- Their reservation.held events: one 'resc' entry for all of them (ids, channels, deadlines and each
+-- one's rest index comma separated, the rests newline separated: JSON text never holds a raw newline;
+-- docs/outbound.md).
+local ev_ids, ev_channels, ev_deadlines, ev_x, E = {}, {}, {}, {}, 0
 for r = 1, R do
   if rec_rf[r] then
     rcall('HSET', rec_key[r], 'st', 'rejected', 'fp', rec_fp[r], 'ch', rec_ch[r], 'dl', rec_dl[r], 'ln', rec_ln[r],
@@ -257,15 +275,13 @@ for r = 1, R do
     rcall('HSET', rec_key[r], 'st', 'held', 'fp', rec_fp[r], 'ch', rec_ch[r], 'dl', rec_dl[r], 'ln', rec_ln[r],
       'cr', NOW, 'sc', '201', 'body', rec_body[r])
     E = E + 1
-    ev_ids[E], ev_channels[E], ev_deadlines[E], ev_bodies[E] = rec_id[r], rec_ch[r], rec_dl[r], rec_body[r]
+    ev_ids[E], ev_channels[E], ev_deadlines[E], ev_x[E] = rec_id[r], rec_ch[r], rec_dl[r], rec_x[r]
   end
 end
-if E == 1 then
-  rcall('XADD', K_OUT, '*', 't', 'res', 'st', 'held', 'r', ev_ids[1], 'c', ev_channels[1], 'd', ev_deadlines[1],
-    'o', '', 'b', ev_bodies[1])
-elseif E > 1 then
-  rcall('XADD', K_OUT, '*', 't', 'resb', 'st', 'held', 'r', table.concat(ev_ids, ','), 'c',
-    table.concat(ev_channels, ','), 'd', table.concat(ev_deadlines, ','), 'b', table.concat(ev_bodies, '\n'))
+if E > 0 then
+  rcall('XADD', K_OUT, '*', 't', 'resc', 'st', 'held', 'r', table.concat(ev_ids, ','), 'c',
+    table.concat(ev_channels, ','), 'd', table.concat(ev_deadlines, ','), 'x', table.concat(rests, '\n'),
+    'i', table.concat(ev_x, ','))
 end
 if #due > 0 then rcall('ZADD', KEYS[5 * S + N + 1], unpack(due)) end
 -- The counters are only ever read summed over the buckets (RecordStore.stats), so the whole

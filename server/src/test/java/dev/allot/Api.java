@@ -145,8 +145,12 @@ public final class Api {
         .path("items").path(0).path("available").asLong();
   }
 
-  /** What {@link #parallelBuyers} saw: every id tried, in order, and those answered 201. */
-  public record Buyers(java.util.List<String> ids, java.util.Set<String> held) {
+  /**
+   * What {@link #parallelBuyers} saw: every id tried, in order, those answered 201, and each of those
+   * 201 bodies by id.
+   */
+  public record Buyers(java.util.List<String> ids, java.util.Set<String> held,
+                       java.util.Map<String, String> bodies) {
   }
 
   /**
@@ -163,6 +167,7 @@ public final class Api {
       calls.add(callers[i % callers.length].async("POST", "/v1/reservations", body.apply(id)));
     }
     java.util.Set<String> held = new java.util.HashSet<>();
+    java.util.Map<String, String> bodies = new java.util.HashMap<>();
     for (int i = 0; i < n; i++) {
       Res r = calls.get(i).join();
       if (r.status() != 201 && r.status() != 409) {
@@ -170,9 +175,10 @@ public final class Api {
       }
       if (r.status() == 201) {
         held.add(ids.get(i));
+        bodies.put(ids.get(i), r.text());
       }
     }
-    return new Buyers(ids, held);
+    return new Buyers(ids, held, bodies);
   }
 
   public static Res expect(Res r, int status) {

@@ -304,6 +304,9 @@ class OutboundTest {
         .forEach(e -> heldEvents.merge(e.path("data").path("id").asText(), 1, Integer::sum));
     assertEquals(created, heldEvents.keySet(), "exactly the 201s have a held event");
     heldEvents.forEach((id, n) -> assertEquals(1, n, id + " held once"));
+    // Each held event's data is the buyer's 201 document (standalone: read back from a compact entry).
+    events.stream().filter(e -> e.path("type").asText().equals("reservation.held")).forEach(e ->
+        assertEquals(Json.read(buyers.bodies().get(e.path("data").path("id").asText())), e.path("data"), e.toString()));
     assertEquals(events.size(), events.stream().map(e -> e.path("id").asText()).distinct().count(),
         "every event its own id, also those of one group commit's entry");
     long version = 0;

@@ -155,6 +155,7 @@ public final class Feed {
       case "res" -> List.of(reservation(e.get("st"), e.get("r"), e.get("c"), e.get("d"), e.get("o"), e.get("b"), base,
           at));
       case "resb" -> reservations(e, base, at);
+      case "resc" -> compactReservations(e, base, at);
       case "stock" -> availability(e, base, at);
       case "move" -> movement(e, base, at);
       // An entry of a kind this version does not know (a newer server's): skipped, never an error.
@@ -199,6 +200,40 @@ public final class Feed {
     for (int i = 0; i < ids.length; i++) {
       out.add(reservation(states[states.length == 1 ? 0 : i], ids[i], channels[i], deadlines[i],
           orderIds == null ? "" : orderIds.get(i).asText(), bodies[i], base + "_" + (i + 1), at));
+    }
+    return out;
+  }
+
+  /**
+   * A call's held reservations in one compact entry (lua/create_batch.lua): ids, channels, deadlines and
+   * each one's rest index (from 1) comma separated, the distinct rests of their 201 documents newline
+   * separated; each document is its head written again before its rest ({@link Reservations#heldBody}).
+   * The i-th is event {@code <base>_<i>}, as in a {@code resb} entry.
+   */
+  private static List<ObjectNode> compactReservations(Entry e, String base, String at) {
+    String[] ids = e.get("r").split(",", -1);
+    String[] states = e.get("st").split(",", -1);
+    String[] channels = e.get("c").split(",", -1);
+    String[] deadlines = e.get("d").split(",", -1);
+    String[] rests = e.get("x").split("\n", -1);
+    String[] index = e.get("i").split(",", -1);
+    if ((states.length != 1 && states.length != ids.length) || channels.length != ids.length
+        || deadlines.length != ids.length || index.length != ids.length) {
+      throw new IllegalStateException("feed entry " + e.id() + ": " + ids.length + " reservations but "
+          + states.length + " states, " + channels.length + " channels, " + deadlines.length + " deadlines, "
+          + index.length + " rest indexes");
+    }
+    List<ObjectNode> out = new ArrayList<>(ids.length);
+    for (int i = 0; i < ids.length; i++) {
+      int x = (int) parseLong(index[i]);
+      if (x < 1 || x > rests.length) {
+        throw new IllegalStateException("feed entry " + e.id() + ": reservation " + (i + 1) + " names rest " + index[i]
+            + " of " + rests.length);
+      }
+      long deadline = parseLong(deadlines[i]);
+      String body = Reservations.heldBody(ids[i], channels[i], deadline, rests[x - 1]);
+      out.add(reservation(states[states.length == 1 ? 0 : i], ids[i], channels[i], deadlines[i], "", body,
+          base + "_" + (i + 1), at));
     }
     return out;
   }

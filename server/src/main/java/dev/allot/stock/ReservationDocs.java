@@ -33,7 +33,10 @@ final class ReservationDocs {
    * writes, with a raw {@code \u0001k\u0001} where the k-th stock line's allocations go (the script
    * writes them there, and "backordered" after them when units are backordered, as
    * {@code putAllocations} does). Raw control characters never occur in JSON text otherwise: Jackson
-   * escapes them inside strings.
+   * escapes them inside strings. The common cart's template (written by hand) also marks with a raw
+   * {@link Creations#HEAD_END} where its head ends: the id, channel, state and expiresAt, which the
+   * feed entry of a call's held reservations carries apart, so that entry keeps only the rest, once
+   * for every reservation whose rest is the same ({@link #heldBody} puts a head back).
    */
   String createdTemplate(Reservations.ReserveRequest req, List<StockLine> stock, Channel channel, long deadline) {
     // Written by hand for the common cart (no bundle, one stock line per line): the very text Jackson
@@ -50,7 +53,7 @@ final class ReservationDocs {
     sb.append("{\"id\":\"").append(req.id()).append("\",\"channel\":\"").append(channel.id())
         .append("\",\"state\":\"held\",\"expiresAt\":\"");
     appendInstant(sb, deadline);
-    sb.append('"');
+    sb.append('"').append(Creations.HEAD_END);
     if (req.customer() != null) {
       sb.append(",\"customer\":\"").append(req.customer()).append('"');
     }
@@ -65,6 +68,22 @@ final class ReservationDocs {
           .append("\u0001}");
     }
     return sb.append("]}").toString();
+  }
+
+  /**
+   * A held reservation's 201 document from the rest of it that a feed entry keeps (lua/create_batch.lua,
+   * the {@code resc} entry): the head {@link #createdTemplate} wrote before its {@link Creations#HEAD_END},
+   * then the rest. A rest that begins with '{' is a whole document already (a template without a head).
+   */
+  static String heldBody(String id, String channel, long deadline, String rest) {
+    if (rest.startsWith("{")) {
+      return rest;
+    }
+    StringBuilder sb = new StringBuilder(64 + id.length() + channel.length() + rest.length());
+    sb.append("{\"id\":\"").append(id).append("\",\"channel\":\"").append(channel)
+        .append("\",\"state\":\"held\",\"expiresAt\":\"");
+    appendInstant(sb, deadline);
+    return sb.append('"').append(rest).toString();
   }
 
   /**

@@ -25,8 +25,17 @@ public final class Creations {
   public static final int BATCH_CAP = 256;
 
   /**
+   * Marks, in a body template, where its head ends: <code>{"id":"…","channel":"…","state":"held","expiresAt":"…"</code>,
+   * written without escapes. The feed entry of a call's held reservations ({@code resc}) carries the id,
+   * channel and deadline apart, so it keeps only what follows, once for all the reservations of the call
+   * whose rest is the same (a flash sale's carts: one). A raw control character, which JSON text never holds.
+   */
+  public static final char HEAD_END = '\u0002';
+
+  /**
    * One reservation to create. {@code bodyTemplate}: its 201 document with {@code "\u0001k\u0001"} (a raw
-   * control character, which JSON text never holds unescaped) where the k-th stock line's allocations go.
+   * control character, which JSON text never holds unescaped) where the k-th stock line's allocations go,
+   * and {@link #HEAD_END} after its head when it has one.
    * {@code refusedRetentionSeconds}: how long the record of a refused reservation is kept for its replay.
    */
   public record NewReservation(String id, long now, String fingerprint, String channel, long deadline, long buffer,
@@ -106,7 +115,7 @@ public final class Creations {
             new ChannelArgs(r.channel(), r.buffer(), r.backorder(), r.locations()), c -> channels.size() + 1));
       }
       now = Math.max(now, r.now());
-      argc += 9 + 2 * r.lines().size();
+      argc += 10 + 2 * r.lines().size();
     }
     List<String> keys = new ArrayList<>(5 * skus.size() + batch.size() + 3);
     List<String> args = new ArrayList<>(7 + skus.size() + 8 * channels.size() + argc);
@@ -193,11 +202,19 @@ public final class Creations {
   private static final String FIRST_PLACE = "\u00010\u0001";
 
   /**
-   * A body template and its tail (create_batch's header): cut at its one place when that place is
-   * the first stock line's (the common cart: the script then joins three strings and searches
-   * nothing), else whole with an empty tail.
+   * A body template as create_batch's header says: its head ('' when the template marks none), then
+   * the rest cut at its one place when that place is the first stock line's (the common cart: the
+   * script then joins four strings and searches nothing), with the text after that place, else the rest
+   * whole with an empty tail.
    */
   static void addTemplate(List<String> args, String template) {
+    int head = template.indexOf(HEAD_END);
+    if (head >= 0) {
+      args.add(template.substring(0, head));
+      template = template.substring(head + 1);
+    } else {
+      args.add("");
+    }
     int at = template.indexOf('\u0001');
     int end = at + FIRST_PLACE.length();
     if (at >= 0 && template.startsWith(FIRST_PLACE, at) && end < template.length()

@@ -1,5 +1,6 @@
 package dev.allot.stock;
 
+import dev.allot.store.Creations;
 import dev.allot.store.RecordStore.StockLine;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -16,8 +17,15 @@ class ReservationDocsTest {
   String both(Reservations.ReserveRequest req) {
     List<StockLine> stock = req.lines().stream().map(l -> new StockLine(l.sku(), l.qty())).toList();
     long deadline = 1_700_000_123_456L;
-    String byHand = docs.createdTemplate(req, stock, web, deadline);
+    String marked = docs.createdTemplate(req, stock, web, deadline);
+    String byHand = marked.replace(String.valueOf(Creations.HEAD_END), "");
     assertEquals(Json.write(docs.created(req, stock, web, deadline, null)), byHand);
+    // The head a compact feed entry leaves out: written again from the id, channel and deadline, it is
+    // the very text before the mark; a template without a mark is whole (a rest that begins with '{').
+    int mark = marked.indexOf(Creations.HEAD_END);
+    String rest = mark < 0 ? byHand : marked.substring(mark + 1);
+    assertEquals(byHand, ReservationDocs.heldBody(req.id(), web.id(), deadline, rest), marked);
+    assertEquals(mark < 0, rest.startsWith("{"), marked);
     return byHand;
   }
 
@@ -38,6 +46,9 @@ class ReservationDocsTest {
   void escapedFallsBack() {
     String doc = both(new Reservations.ReserveRequest("q\"\\\u0001é", "web", 60,
         List.of(new Reservations.Line("ABC-1", 1, null)), null));
+    assertEquals(-1, docs.createdTemplate(new Reservations.ReserveRequest("q\"\\\u0001é", "web", 60,
+        List.of(new Reservations.Line("ABC-1", 1, null)), null), List.of(new StockLine("ABC-1", 1)), web, 1L)
+        .indexOf(Creations.HEAD_END), "no head mark where Jackson wrote the document");
     assertEquals(true, doc.contains("q\\\"\\\\\\u0001é"), doc);
   }
 

@@ -27,6 +27,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -141,13 +142,16 @@ class CreationsTest {
     record Case(String template, List<String> args) {
     }
     for (Case c : List.of(
-        new Case("{\"a\":\u00010\u0001}", List.of("{\"a\":", "}")),
+        new Case("{\"a\":\u00010\u0001}", List.of("", "{\"a\":", "}")),
         new Case("{\"a\":\u00010\u0001,\"b\":\u00011\u0001}",
-            List.of("{\"a\":\u00010\u0001,\"b\":\u00011\u0001}", "")),
-        new Case("{\"b\":\u00011\u0001}", List.of("{\"b\":\u00011\u0001}", "")),
-        new Case("{\"a\":\u000110\u0001}", List.of("{\"a\":\u000110\u0001}", "")),
-        new Case("{}", List.of("{}", "")),
-        new Case("{\"a\":\u00010\u0001", List.of("{\"a\":\u00010\u0001", "")))) {
+            List.of("", "{\"a\":\u00010\u0001,\"b\":\u00011\u0001}", "")),
+        new Case("{\"b\":\u00011\u0001}", List.of("", "{\"b\":\u00011\u0001}", "")),
+        new Case("{\"a\":\u000110\u0001}", List.of("", "{\"a\":\u000110\u0001}", "")),
+        new Case("{}", List.of("", "{}", "")),
+        new Case("{\"a\":\u00010\u0001", List.of("", "{\"a\":\u00010\u0001", "")),
+        // A head marked: apart, and the rest cut as before.
+        new Case("{\"id\":\"x\"\u0002,\"a\":\u00010\u0001}", List.of("{\"id\":\"x\"", ",\"a\":", "}")),
+        new Case("{\"id\":\"x\"\u0002}", List.of("{\"id\":\"x\"", "}", "")))) {
       List<String> args = new ArrayList<>();
       Creations.addTemplate(args, c.template());
       assertEquals(c.args(), args, c.template());
@@ -261,19 +265,84 @@ class CreationsTest {
     assertTrue(read.stream().noneMatch(e -> e.has("holds")));
     assertEquals(seqBefore + 4, await(redis.send(Command.HGET, Keys.stock(sku), "lseq")).toLong());
 
-    // The feed: the three held reservations in one entry, in order, bodies as answered.
-    Response last = await(redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", "10"));
-    Response resb = null;
-    for (Response entry : last) {
-      List<String> f = new ArrayList<>();
-      entry.get(1).forEach(x -> f.add(x.toString()));
-      if (f.contains("resb") && f.get(f.indexOf("r") + 1).contains(a)) {
-        resb = entry.get(1);
-        assertEquals(a + "," + b + "," + c, f.get(f.indexOf("r") + 1));
-        assertEquals(out.get(0).body() + "\n" + out.get(1).body() + "\n" + out.get(2).body(), f.get(f.indexOf("b") + 1));
+    // The feed: the three held reservations in one entry, in order; templates without a head, so each
+    // document is kept whole, as answered.
+    Map<String, String> entry = heldEntry(a);
+    assertEquals(a + "," + b + "," + c, entry.get("r"));
+    assertEquals(out.get(0).body() + "\n" + out.get(1).body() + "\n" + out.get(2).body(), entry.get("x"));
+    assertEquals("1,2,3", entry.get("i"));
+  }
+
+  /** The fields of the one feed entry holding reservation id's held event (none: fails). */
+  Map<String, String> heldEntry(String id) {
+    Map<String, String> found = null;
+    for (Response entry : await(redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", "50"))) {
+      Map<String, String> f = new java.util.LinkedHashMap<>();
+      for (int k = 0; k + 1 < entry.get(1).size(); k += 2) {
+        f.put(entry.get(1).get(k).toString(), entry.get(1).get(k + 1).toString());
+      }
+      if ("resc".equals(f.get("t")) && List.of(f.get("r").split(",")).contains(id)) {
+        assertNull(found, "one entry holds " + id);
+        found = f;
       }
     }
-    assertTrue(resb != null, "one resb entry for the batch's holds");
+    assertTrue(found != null, "a resc entry holds " + id);
+    return found;
+  }
+
+  @Test
+  @DisplayName("a call's held events are one compact entry: each distinct rest of their documents once, read back whole")
+  void compactHeldEntry() {
+    receive(sku, "main", 10);
+    long deadline = NOW + 60_000;
+    String a = Api.id("ca");
+    String b = Api.id("cb");
+    String c = Api.id("cc");
+    String d = Api.id("cd");
+    String e = Api.id("ce");
+    // a, b and d carts alike (one rest), c another quantity, e a template without a head (kept whole).
+    List<Creation> out = await(creations.send(List.of(
+        marked(a, deadline, 1), marked(b, deadline, 1), marked(c, deadline + 7, 2), marked(d, deadline + 1, 1),
+        new NewReservation(e, NOW, "fe", "web", deadline, 0, null, false, LOCS, List.of(new StockLine(sku, 1)),
+            "{\"id\":\"" + e + "\",\"lines\":[{\"allocations\":\u00010\u0001}]}", 600))));
+    assertEquals(List.of(Result.CREATED, Result.CREATED, Result.CREATED, Result.CREATED, Result.CREATED),
+        out.stream().map(Creation::result).toList());
+    String rest1 = ",\"lines\":[{\"sku\":\"" + sku + "\",\"qty\":1,\"allocations\":[{\"location\":\"main\",\"qty\":1}]}]}";
+    String rest2 = ",\"lines\":[{\"sku\":\"" + sku + "\",\"qty\":2,\"allocations\":[{\"location\":\"main\",\"qty\":2}]}]}";
+    assertEquals(head(a, deadline) + rest1, out.get(0).body(), "the 201 is the head and the rest");
+    assertEquals(head(c, deadline + 7) + rest2, out.get(2).body());
+    assertEquals(out.get(3).body(), await(records.read(d)).body(), "the record keeps the whole document");
+
+    Map<String, String> entry = heldEntry(a);
+    assertEquals(String.join(",", a, b, c, d, e), entry.get("r"));
+    assertEquals("web,web,web,web,web", entry.get("c"));
+    assertEquals(deadline + "," + deadline + "," + (deadline + 7) + "," + (deadline + 1) + "," + deadline, entry.get("d"));
+    assertEquals(rest1 + "\n" + rest2 + "\n" + out.get(4).body(), entry.get("x"), "each distinct rest once");
+    assertEquals("1,1,2,1,3", entry.get("i"));
+    assertEquals("held", entry.get("st"));
+    assertFalse(entry.containsKey("b"), "no documents repeated");
+    // Read back: each reservation's document, as answered.
+    String[] rests = entry.get("x").split("\n");
+    String[] ids = entry.get("r").split(",");
+    String[] deadlines = entry.get("d").split(",");
+    String[] index = entry.get("i").split(",");
+    for (int k = 0; k < ids.length; k++) {
+      assertEquals(out.get(k).body(), dev.allot.stock.Reservations.heldBody(ids[k], "web", Long.parseLong(deadlines[k]),
+          rests[Integer.parseInt(index[k]) - 1]), ids[k]);
+    }
+  }
+
+  /** The head ReservationDocs writes before a template's mark. */
+  static String head(String id, long deadline) {
+    return "{\"id\":\"" + id + "\",\"channel\":\"web\",\"state\":\"held\",\"expiresAt\":\""
+        + java.time.Instant.ofEpochMilli(deadline) + "\"";
+  }
+
+  /** A one-line cart of qty units with the template the server writes: a head, its mark, then the lines. */
+  NewReservation marked(String id, long deadline, long qty) {
+    return new NewReservation(id, NOW, "f" + id, "web", deadline, 0, null, false, List.of("main"),
+        List.of(new StockLine(sku, qty)), head(id, deadline) + Creations.HEAD_END + ",\"lines\":[{\"sku\":\"" + sku
+            + "\",\"qty\":" + qty + ",\"allocations\":\u00010\u0001}]}", 600);
   }
 
   @Test
