@@ -32,8 +32,8 @@
              cleaned (kept retention_s) | {2, 'released', oid, body, deadline} already released |
              {0, st, 0} any other state
   Events  one SPUBLISH (Redis 7+; PUBLISH before) and one 'stock' outbox entry per SKU that changed,
-          after the whole batch; the records moved (committed, released, expired) in one outbox entry
-          ('res' for one, 'resb' for several: docs/outbound.md)
+          after the whole batch; the records moved (committed, released, expired) in one 'resc' outbox
+          entry (docs/outbound.md), each document's head left out and each distinct rest kept once
   Like create_batch, the call reads each SKU's counts and holds once (include/hold.lua's cache,
   include/settle.lua) and writes them back once, after every operation is decided; the records, their due entries, the
   counters and the events are written after that, so a runtime error half-way (a bug) leaves no
@@ -212,20 +212,37 @@ for _, m in ipairs(moves) do
     due.rem[#due.rem + 1] = m.id
   end
 end
--- Their events: one 'res' entry for one move, else one 'resb' entry for all of them (states, ids,
--- channels and deadlines comma separated, the order ids a JSON array, bodies newline separated:
--- docs/outbound.md).
-if #moves == 1 then
-  local m = moves[1]
-  rcall('XADD', K_OUT, '*', 't', 'res', 'st', m.st, 'r', m.id, 'c', m.r.ch, 'd', m.r.dl, 'o', m.oid,
-    'b', m.r.body)
-elseif #moves > 1 then
-  local sts, ids, chs, dls, oids, bodies = {}, {}, {}, {}, {}, {}
+-- Their events: one 'resc' entry for all of them (states, ids, channels, deadlines and each one's rest
+-- index comma separated, the order ids a JSON array, the distinct rests of their documents newline
+-- separated: docs/outbound.md). A document's rest is the text after the head ReservationDocs writes,
+-- {"id":"<id>","channel":"<channel>","state":"…","expiresAt":"…", which the entry carries apart; a
+-- document that does not begin so (an id or channel JSON escapes) is kept whole, '' stays ''.
+local HEAD_END = '","expiresAt":"'
+local function rest_of(body, id, channel)
+  local pre = '{"id":"' .. id .. '","channel":"' .. channel .. '","state":"'
+  if string.sub(body, 1, #pre) ~= pre then return body end
+  local e = string.find(body, HEAD_END, #pre + 1, true)
+  local q = e and string.find(body, '"', e + #HEAD_END, true)
+  local after = q and string.sub(body, q + 1, q + 1)
+  if after ~= ',' and after ~= '}' then return body end
+  return string.sub(body, q + 1)
+end
+if #moves > 0 then
+  local sts, ids, chs, dls, oids, xs = {}, {}, {}, {}, {}, {}
+  local rests, rest_index, X = {}, {}, 0
   for i, m in ipairs(moves) do
-    sts[i], ids[i], chs[i], dls[i], oids[i], bodies[i] = m.st, m.id, m.r.ch, m.r.dl, m.oid, m.r.body
+    sts[i], ids[i], chs[i], dls[i], oids[i] = m.st, m.id, m.r.ch, m.r.dl, m.oid
+    local rest = rest_of(m.r.body, m.id, m.r.ch)
+    local x = rest_index[rest]
+    if not x then
+      X = X + 1
+      rests[X], rest_index[rest], x = rest, X, X
+    end
+    xs[i] = x
   end
-  rcall('XADD', K_OUT, '*', 't', 'resb', 'st', table.concat(sts, ','), 'r', table.concat(ids, ','), 'c',
-    table.concat(chs, ','), 'd', table.concat(dls, ','), 'o', cjson.encode(oids), 'b', table.concat(bodies, '\n'))
+  rcall('XADD', K_OUT, '*', 't', 'resc', 'st', table.concat(sts, ','), 'r', table.concat(ids, ','), 'c',
+    table.concat(chs, ','), 'd', table.concat(dls, ','), 'o', cjson.encode(oids), 'x', table.concat(rests, '\n'),
+    'i', table.concat(xs, ','))
 end
 for key, due in pairs(dues) do
   if #due.rem > 0 then rcall('ZREM', key, unpack(due.rem)) end

@@ -205,10 +205,11 @@ public final class Feed {
   }
 
   /**
-   * A call's held reservations in one compact entry (lua/create_batch.lua): ids, channels, deadlines and
-   * each one's rest index (from 1) comma separated, the distinct rests of their 201 documents newline
-   * separated; each document is its head written again before its rest ({@link Reservations#heldBody}).
-   * The i-th is event {@code <base>_<i>}, as in a {@code resb} entry.
+   * A call's reservations in one compact entry (lua/create_batch.lua, lua/decide_at_once.lua): the state
+   * one for all or one per reservation, ids, channels, deadlines and each one's rest index (from 1) comma
+   * separated; the order ids, when there, a JSON array; the distinct rests of their 201 documents newline
+   * separated. Each document is its head written again before its rest ({@link Reservations#heldBody});
+   * an empty rest is no document. The i-th is event {@code <base>_<i>}, as in a {@code resb} entry.
    */
   private static List<ObjectNode> compactReservations(Entry e, String base, String at) {
     String[] ids = e.get("r").split(",", -1);
@@ -217,11 +218,14 @@ public final class Feed {
     String[] deadlines = e.get("d").split(",", -1);
     String[] rests = e.get("x").split("\n", -1);
     String[] index = e.get("i").split(",", -1);
+    String orders = e.get("o");
+    JsonNode orderIds = orders == null || orders.isEmpty() ? null : Json.read(orders);
     if ((states.length != 1 && states.length != ids.length) || channels.length != ids.length
-        || deadlines.length != ids.length || index.length != ids.length) {
+        || deadlines.length != ids.length || index.length != ids.length
+        || (orderIds != null && (!orderIds.isArray() || orderIds.size() != ids.length))) {
       throw new IllegalStateException("feed entry " + e.id() + ": " + ids.length + " reservations but "
           + states.length + " states, " + channels.length + " channels, " + deadlines.length + " deadlines, "
-          + index.length + " rest indexes");
+          + (orderIds == null ? "no" : orderIds.size()) + " order ids, " + index.length + " rest indexes");
     }
     List<ObjectNode> out = new ArrayList<>(ids.length);
     for (int i = 0; i < ids.length; i++) {
@@ -230,10 +234,10 @@ public final class Feed {
         throw new IllegalStateException("feed entry " + e.id() + ": reservation " + (i + 1) + " names rest " + index[i]
             + " of " + rests.length);
       }
-      long deadline = parseLong(deadlines[i]);
-      String body = Reservations.heldBody(ids[i], channels[i], deadline, rests[x - 1]);
-      out.add(reservation(states[states.length == 1 ? 0 : i], ids[i], channels[i], deadlines[i], "", body,
-          base + "_" + (i + 1), at));
+      String rest = rests[x - 1];
+      String body = rest.isEmpty() ? "" : Reservations.heldBody(ids[i], channels[i], parseLong(deadlines[i]), rest);
+      out.add(reservation(states[states.length == 1 ? 0 : i], ids[i], channels[i], deadlines[i],
+          orderIds == null ? "" : orderIds.get(i).asText(), body, base + "_" + (i + 1), at));
     }
     return out;
   }

@@ -330,6 +330,47 @@ class CreationsTest {
       assertEquals(out.get(k).body(), dev.allot.stock.Reservations.heldBody(ids[k], "web", Long.parseLong(deadlines[k]),
           rests[Integer.parseInt(index[k]) - 1]), ids[k]);
     }
+
+    // Their decisions at once: the same compact entry, states and order ids one each; the documents read
+    // back in their new state are those the records' bodies make.
+    List<Response> decided = await(decisions.send(List.of(
+        new Decisions.Operation("commit", a, "", "o,\"a\"\n", "5000", NOW + 100),
+        new Decisions.Operation("commit", c, "", "", "5000", NOW + 100),
+        new Decisions.Operation("release", b, "", "5000", "3600", NOW + 100),
+        new Decisions.Operation("release", e, "", "5000", "3600", NOW + 100),
+        new Decisions.Operation("commit", d, "", "o-d", "5000", NOW + 100))));
+    decided.forEach(r -> assertEquals(1, r.get(0).toInteger(), r.toString()));
+    Map<String, String> moved = heldEntryOf(a, "committed,committed,released,released,committed");
+    assertEquals(String.join(",", a, c, b, e, d), moved.get("r"));
+    assertEquals(rest1 + "\n" + rest2 + "\n" + out.get(4).body(), moved.get("x"), "each distinct rest once");
+    assertEquals("1,2,1,3,1", moved.get("i"));
+    String[] movedIds = moved.get("r").split(",");
+    String[] movedStates = moved.get("st").split(",");
+    String[] movedRests = moved.get("x").split("\n");
+    String[] movedIndex = moved.get("i").split(",");
+    String[] movedDeadlines = moved.get("d").split(",");
+    com.fasterxml.jackson.databind.JsonNode orders = dev.allot.stock.Json.read(moved.get("o"));
+    for (int k = 0; k < movedIds.length; k++) {
+      RecordStore.Record rec = await(records.read(movedIds[k]));
+      long dl = Long.parseLong(movedDeadlines[k]);
+      assertEquals(dev.allot.stock.Reservations.document(rec.body(), movedStates[k], dl, rec.orderId()),
+          dev.allot.stock.Reservations.document(dev.allot.stock.Reservations.heldBody(movedIds[k], "web", dl,
+              movedRests[Integer.parseInt(movedIndex[k]) - 1]), movedStates[k], dl, orders.get(k).asText()), movedIds[k]);
+    }
+  }
+
+  /** The fields of the one compact feed entry holding reservation id with these states. */
+  Map<String, String> heldEntryOf(String id, String states) {
+    for (Response entry : await(redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", "50"))) {
+      Map<String, String> f = new java.util.LinkedHashMap<>();
+      for (int k = 0; k + 1 < entry.get(1).size(); k += 2) {
+        f.put(entry.get(1).get(k).toString(), entry.get(1).get(k + 1).toString());
+      }
+      if ("resc".equals(f.get("t")) && states.equals(f.get("st")) && List.of(f.get("r").split(",")).contains(id)) {
+        return f;
+      }
+    }
+    throw new AssertionError("no resc entry of " + states + " holds " + id);
   }
 
   /** The head ReservationDocs writes before a template's mark. */
@@ -567,10 +608,14 @@ class CreationsTest {
     Response last = await(redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", "2"));
     List<String> f = new ArrayList<>();
     last.get(1).get(1).forEach(x -> f.add(x.toString()));
-    assertEquals("resb", f.get(f.indexOf("t") + 1));
+    assertEquals("resc", f.get(f.indexOf("t") + 1));
     assertEquals("committed,committed,released,released,committed", f.get(f.indexOf("st") + 1));
     assertEquals(String.join(",", a, b, c, e, d), f.get(f.indexOf("r") + 1));
     assertEquals("[\"o-a\",\"o-b\",\"\",\"\",\"o-d\"]", f.get(f.indexOf("o") + 1));
+    // These templates have no head: each document whole, once.
+    assertEquals("1,2,3,4,5", f.get(f.indexOf("i") + 1));
+    assertEquals(String.join("\n", held.get(0).body(), held.get(1).body(), held.get(2).body(), held.get(3).body(),
+        held.get(4).body()), f.get(f.indexOf("x") + 1));
     assertTrue(last.get(0).get(1).toString().contains("stock"), "the SKU's entry after the records'");
   }
 
