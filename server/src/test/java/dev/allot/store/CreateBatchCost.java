@@ -16,9 +16,10 @@ import java.util.concurrent.TimeUnit;
  * How much Redis time one create_batch call takes, per call and per reservation, by the number of
  * reservations it carries: the fixed part of a call and the part each reservation adds, the two
  * figures group commit trades (docs/benchmarks.md). A benchmark, not a test: it prints figures.
- * Fresh ids on one hot SKU, one location, the 201 template the server writes; the time is Redis's
- * own ({@code INFO commandstats}, EVALSHA), so the client and this JVM do not count. Its own
- * redis-server child (redis-server on the PATH), so nothing else runs on it.
+ * Fresh ids on one hot SKU, one location, the 201 template the server writes (its head marked, as
+ * ReservationDocs marks it); the time is Redis's own ({@code INFO commandstats}, EVALSHA), so the
+ * client and this JVM do not count. Its own redis-server child (redis-server on the PATH), so
+ * nothing else runs on it.
  * <pre>
  * mvn -q -B -pl server test-compile
  * mvn -q -B -f server/pom.xml exec:java -Dexec.classpathScope=test -Dexec.mainClass=dev.allot.store.CreateBatchCost \
@@ -59,7 +60,7 @@ public final class CreateBatchCost {
               batch.add(new NewReservation(id, t, Long.toHexString(id.hashCode()) + "0123456789abcdef0123456789",
                   "web", deadline, 0, null, false, List.of("main"), List.of(new StockLine(sku, 1)),
                   "{\"id\":\"" + id + "\",\"channel\":\"web\",\"state\":\"held\",\"expiresAt\":\""
-                      + Instant.ofEpochMilli(deadline) + "\",\"lines\":[{\"sku\":\"" + sku
+                      + Instant.ofEpochMilli(deadline) + "\"" + Creations.HEAD_END + ",\"lines\":[{\"sku\":\"" + sku
                       + "\",\"qty\":1,\"allocations\":\u00010\u0001}]}", 600));
             }
             for (Creation made : await(creations.send(batch))) {
