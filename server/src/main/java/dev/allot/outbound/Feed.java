@@ -7,7 +7,7 @@ import dev.allot.stock.Availability;
 import dev.allot.stock.Catalog;
 import dev.allot.stock.Channel;
 import dev.allot.stock.Json;
-import dev.allot.stock.Reservations;
+import dev.allot.stock.ReservationDocs;
 import dev.allot.store.EventLog;
 import dev.allot.store.EventLog.Entry;
 import dev.allot.store.EventLog.StreamId;
@@ -170,7 +170,7 @@ public final class Feed {
     if (body.isEmpty()) {
       ev.putObject("data").put("id", rid).put("state", state);
     } else {
-      ev.set("data", Json.read(Reservations.document(body, state, parseLong(deadline), orderId)));
+      ev.set("data", Json.read(ReservationDocs.view(body, state, parseLong(deadline), orderId)));
     }
     return ev;
   }
@@ -208,7 +208,7 @@ public final class Feed {
    * A call's reservations in one compact entry (lua/create_batch.lua, lua/decide_at_once.lua): the state
    * one for all or one per reservation, ids, channels, deadlines and each one's rest index (from 1) comma
    * separated; the order ids, when there, a JSON array; the distinct rests of their 201 documents newline
-   * separated. Each document is its head written again before its rest ({@link Reservations#heldBody});
+   * separated. Each document is its head written again before its rest ({@link ReservationDocs#heldBody});
    * an empty rest is no document. The i-th is event {@code <base>_<i>}, as in a {@code resb} entry.
    */
   private static List<ObjectNode> compactReservations(Entry e, String base, String at) {
@@ -235,7 +235,7 @@ public final class Feed {
             + " of " + rests.length);
       }
       String rest = rests[x - 1];
-      String body = rest.isEmpty() ? "" : Reservations.heldBody(ids[i], channels[i], parseLong(deadlines[i]), rest);
+      String body = rest.isEmpty() ? "" : ReservationDocs.heldBody(ids[i], channels[i], parseLong(deadlines[i]), rest);
       out.add(reservation(states[states.length == 1 ? 0 : i], ids[i], channels[i], deadlines[i],
           orderIds == null ? "" : orderIds.get(i).asText(), body, base + "_" + (i + 1), at));
     }

@@ -21,7 +21,7 @@ import java.util.Map;
  * refusals a reserve call stores for its replay (insufficient stock, a customer's limit), and the
  * refusals of a transition. The protocol that decides them is {@link Reservations}.
  */
-final class ReservationDocs {
+public final class ReservationDocs {
   private final Catalog catalog;
 
   ReservationDocs(Catalog catalog) {
@@ -74,8 +74,9 @@ final class ReservationDocs {
    * A held reservation's 201 document from the rest of it that a feed entry keeps (lua/create_batch.lua,
    * the {@code resc} entry): the head {@link #createdTemplate} wrote before its {@link Creations#HEAD_END},
    * then the rest. A rest that begins with '{' is a whole document already (a template without a head).
+   * The feed reads its entries back with it (outbound.Feed).
    */
-  static String heldBody(String id, String channel, long deadline, String rest) {
+  public static String heldBody(String id, String channel, long deadline, String rest) {
     if (rest.startsWith("{")) {
       return rest;
     }
@@ -277,8 +278,11 @@ final class ReservationDocs {
     return out;
   }
 
-  /** The reservation as it is now: its first answer, with the current state, deadline and order id. */
-  static String view(String body, String state, long deadline, String orderId) {
+  /**
+   * The reservation as it is now: its first answer (the record's body), with the current state, deadline
+   * and order id. The reads and the outbound events ("reservation.*" data) both show it.
+   */
+  public static String view(String body, String state, long deadline, String orderId) {
     String spliced = spliced(body, state, deadline, orderId);
     return spliced != null ? spliced : parsedView(body, state, deadline, orderId);
   }

@@ -77,23 +77,6 @@ public final class Reservations {
   private final Settlement settlement;
   private final LongSupplier clock;
 
-  /**
-   * A reservation's document in a given state: its first answer (the record's body) with that state,
-   * deadline and order id. The reads and the outbound events ("reservation.*" data) both show it.
-   */
-  public static String document(String body, String state, long deadline, String orderId) {
-    return ReservationDocs.view(body, state, deadline, orderId);
-  }
-
-  /**
-   * A held reservation's 201 document from the rest of it that a compact feed entry keeps ({@code resc},
-   * docs/outbound.md): its head (id, channel, state, expiresAt) written again before the rest; a rest
-   * that begins with '{' is the whole document.
-   */
-  public static String heldBody(String id, String channel, long deadline, String rest) {
-    return ReservationDocs.heldBody(id, channel, deadline, rest);
-  }
-
   /** storeRetryAfterSeconds: the Retry-After of a creation that took too long and was undone. */
   public Reservations(Store store, RecordStore records, Creations creations, Decisions decisions, Catalog catalog,
                       Settings.Reservations settings, int storeRetryAfterSeconds, Metrics metrics, LongSupplier clock) {

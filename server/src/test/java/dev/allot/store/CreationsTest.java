@@ -327,7 +327,7 @@ class CreationsTest {
     String[] deadlines = entry.get("d").split(",");
     String[] index = entry.get("i").split(",");
     for (int k = 0; k < ids.length; k++) {
-      assertEquals(out.get(k).body(), dev.allot.stock.Reservations.heldBody(ids[k], "web", Long.parseLong(deadlines[k]),
+      assertEquals(out.get(k).body(), dev.allot.stock.ReservationDocs.heldBody(ids[k], "web", Long.parseLong(deadlines[k]),
           rests[Integer.parseInt(index[k]) - 1]), ids[k]);
     }
 
@@ -353,8 +353,8 @@ class CreationsTest {
     for (int k = 0; k < movedIds.length; k++) {
       RecordStore.Record rec = await(records.read(movedIds[k]));
       long dl = Long.parseLong(movedDeadlines[k]);
-      assertEquals(dev.allot.stock.Reservations.document(rec.body(), movedStates[k], dl, rec.orderId()),
-          dev.allot.stock.Reservations.document(dev.allot.stock.Reservations.heldBody(movedIds[k], "web", dl,
+      assertEquals(dev.allot.stock.ReservationDocs.view(rec.body(), movedStates[k], dl, rec.orderId()),
+          dev.allot.stock.ReservationDocs.view(dev.allot.stock.ReservationDocs.heldBody(movedIds[k], "web", dl,
               movedRests[Integer.parseInt(movedIndex[k]) - 1]), movedStates[k], dl, orders.get(k).asText()), movedIds[k]);
     }
   }
