@@ -10,7 +10,9 @@
 # It prints Allot's ratio to (b), (c) and (d). The load generator is wrk (one thread), lean enough not
 # to be the bottleneck: its CPU is printed beside the servers'. Each Redis's CPU comes with the part
 # spent in the kernel: on a VM whose memory is backed only when first touched, a round where Redis
-# grows into fresh pages shows it there (docs/benchmarks.md, fifth pass) and is slower for it.
+# grows into fresh pages shows it there (docs/benchmarks.md, fifth pass) and is slower for it. On a
+# standalone Redis it ends with each side's INFO commandstats over the rounds and Allot's group
+# commit: operations a call, a call's Redis time and its round trip as the server saw it.
 # Gatling stays for the journeys and the invariants (loadtest/bench.sh); this is the headline
 # capacity figure.
 #
@@ -197,7 +199,7 @@ used_memory() { # $1 = a side's urls file: Redis's used_memory summed over its n
   done
   echo $t
 }
-declare -A FIG CPU_S CPU_R CPU_W P99 MEM
+declare -A FIG CPU_S CPU_R CPU_W P99 MEM OPS
 measure() { # $1 = system, $2 = port, $3 = server pid, $4 = its Redis pids file
   local rpids; rpids=$(cat "$4")
   local s0 r0 k0 s1 r1 k1 m0 m1 out line wcpu fig
@@ -214,6 +216,8 @@ measure() { # $1 = system, $2 = port, $3 = server pid, $4 = its Redis pids file
   # Redis memory a held reservation: what the round added over what it held (the cost of a
   # reservation's data; on a VM whose memory is backed when first touched, also kernel time).
   local held mem=""; held=$(echo "$line" | sed -E 's/^held=([0-9]+).*/\1/')
+  # Reservations and commits the server was asked for and made, for the group commit's calls below.
+  OPS[$1]=$(( ${OPS[$1]:-0} + held + $(echo "$line" | sed -E 's/.* committed=([0-9]+).*/\1/') ))
   if [ "$m1" -gt 0 ] && [ "$held" -gt 0 ]; then mem=$(( (m1 - m0) / held )); MEM[$1]+="$mem "; fi
   P99[$1]+="$(echo "$line" | sed -E 's/.*p99_ms=([0-9.]+).*/\1/') "
   echo "round $i $1: $line  cpu: server $sc, redis $rc (kernel $kc), wrk $wcpu cores${mem:+; redis +$mem B a reservation}"
@@ -231,6 +235,14 @@ echo "capacity: $(nproc) cores; $(java -version 2>&1 | head -n 1 | tr -d '"'); $
 echo "capacity: warm-up (${WARM}s each for Allot and the hand-rolled server, 3s for bare HTTP)"
 i=0
 run_wrk $PA $WARM > /dev/null; run_wrk $PN $WARM > /dev/null; run_wrk $PH 3 > /dev/null
+# From here each side's Redis counts the rounds only, and Allot's own view of its Redis round trips
+# (the client's processing-time summary: from a request's send to its answer) starts over too.
+redis_rtt() { { curl -fsS http://127.0.0.1:$PA/metrics 2>/dev/null || true; } | awk '/^vertx_redis_processing_time_seconds_count/ {c = $2}
+  /^vertx_redis_processing_time_seconds_sum/ {s = $2} END {print (c == "" ? 0 : c), (s == "" ? 0 : s)}'; }
+if [ "$CLUSTER" = 0 ]; then
+  for side in allot naive; do u=$(cat "$WORK/$side/urls"); redis-cli -p "${u##*:}" CONFIG RESETSTAT > /dev/null; done
+fi
+RTT0=$(redis_rtt)
 for i in $(seq "$ROUNDS"); do
   measure allot $PA $ALLOT_PID "$WORK/allot/pids"
   measure naive $PN $NAIVE_PID "$WORK/naive/pids"
@@ -242,13 +254,29 @@ for i in $(seq "$ROUNDS"); do
   echo "round $i script: redis-benchmark EVALSHA naive_reserve -P 16: $v ops/s"
 done
 
-# Where each side's Redis time went (standalone: the one node), for the profile of a reservation.
+# Where each side's Redis time went in the rounds (standalone: the one node), for the profile of a
+# reservation; and Allot's group commit: how full its calls were and how long one took in Redis
+# against its whole round trip (their difference is the call ahead of it and the hops between
+# threads: docs/benchmarks.md, ninth pass).
 if [ "$CLUSTER" = 0 ]; then
   for side in allot naive; do
     u=$(cat "$WORK/$side/urls"); p=${u##*:}
     echo "redis of $side: $(redis-cli -p $p INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|eval|hgetall|set|get):' \
       | sed -E 's/^cmdstat_([a-z]+):calls=([0-9]+),usec=[0-9]+,usec_per_call=([0-9.]+).*/\1 \2 calls, \3 us each;/' | tr '\n' ' ')"
   done
+  u=$(cat "$WORK/allot/urls")
+  EVS=$(redis-cli -p "${u##*:}" INFO commandstats | tr -d '\r' | sed -n -E 's/^cmdstat_evalsha:calls=([0-9]+),usec=([0-9]+),.*/\1 \2/p')
+  python3 - "${EVS:-0 0}" "$RTT0" "$(redis_rtt)" "${OPS[allot]:-0}" <<'GC'
+import sys
+calls, usec = (float(x) for x in sys.argv[1].split())
+c0, s0 = (float(x) for x in sys.argv[2].split())
+c1, s1 = (float(x) for x in sys.argv[3].split())
+ops = float(sys.argv[4])
+if calls > 0 and c1 > c0:
+    print("group commit of allot (the rounds): %.0f script calls, %.1f operations a call (reservations and commits made),"
+          " %.0f us of Redis a call, %.0f us from its send to its answer (mean, the server's view)"
+          % (calls, ops / calls, usec / calls, (s1 - s0) / (c1 - c0) * 1e6))
+GC
 fi
 
 python3 - "$CHECKOUT" <<EOF
