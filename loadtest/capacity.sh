@@ -199,6 +199,10 @@ used_memory() { # $1 = a side's urls file: Redis's used_memory summed over its n
   done
   echo $t
 }
+# Allot's Redis round trips as its client counts them (the processing-time summary: from a request's
+# send to its answer): "count sum_seconds", 0 0 when /metrics does not answer.
+redis_rtt() { { curl -fsS http://127.0.0.1:$PA/metrics 2>/dev/null || true; } | awk '/^vertx_redis_processing_time_seconds_count/ {c = $2}
+  /^vertx_redis_processing_time_seconds_sum/ {s = $2} END {print (c == "" ? 0 : c), (s == "" ? 0 : s)}'; }
 declare -A FIG CPU_S CPU_R CPU_W P99 MEM OPS
 measure() { # $1 = system, $2 = port, $3 = server pid, $4 = its Redis pids file
   local rpids; rpids=$(cat "$4")
@@ -236,9 +240,7 @@ echo "capacity: warm-up (${WARM}s each for Allot and the hand-rolled server, 3s 
 i=0
 run_wrk $PA $WARM > /dev/null; run_wrk $PN $WARM > /dev/null; run_wrk $PH 3 > /dev/null
 # From here each side's Redis counts the rounds only, and Allot's own view of its Redis round trips
-# (the client's processing-time summary: from a request's send to its answer) starts over too.
-redis_rtt() { { curl -fsS http://127.0.0.1:$PA/metrics 2>/dev/null || true; } | awk '/^vertx_redis_processing_time_seconds_count/ {c = $2}
-  /^vertx_redis_processing_time_seconds_sum/ {s = $2} END {print (c == "" ? 0 : c), (s == "" ? 0 : s)}'; }
+# starts over too.
 if [ "$CLUSTER" = 0 ]; then
   for side in allot naive; do u=$(cat "$WORK/$side/urls"); redis-cli -p "${u##*:}" CONFIG RESETSTAT > /dev/null; done
 fi
