@@ -6,7 +6,8 @@
   per-customer limits see every reservation before them in the batch.
   KEYS[1] .. KEYS[5S]  for each SKU s = 1..S, its five keys (stock_prelude's order) at 5(s-1)+1 .. 5s
   KEYS[5S+1] ..        then for each reservation j = 1..N: its record (reservation.lua's KEYS[1]) at 5S+j
-  KEYS[5S+N+1]         the due index of every reservation, allot:due (a standalone Redis has one)
+  KEYS[5S+N+1]         the due index of every reservation, allot:due (a standalone Redis has one): one
+                       entry for all the held records of the call (the end of this script)
   KEYS[5S+N+2]         the counters of one bucket (reservation.lua's KEYS[3]): the whole call counts
                        there (RecordStore.stats only ever reads them summed over the buckets)
   KEYS[5S+N+3]         the outbox: the feed allot:{events}:feed (every event of the call goes there)
@@ -114,9 +115,10 @@ end
 -- of memory) then leaves no record without its holds. The records, r = 1..R, in columns (no table
 -- per record): key, id, fingerprint, channel, deadline, lines, body ('' refused) and refusal (false
 -- when held). made: a record of this batch by its id (its r), for a later reservation of the batch
--- with the same id; due: the due entries (score, id, ...) of the held ones.
+-- with the same id; due: the held ones' record keys, due_at: the earliest of their deadlines,
+-- one_dl, one_id: a held record's deadline and id (the due entries: see the end).
 local rec_key, rec_id, rec_fp, rec_ch, rec_dl, rec_ln, rec_body, rec_rf = {}, {}, {}, {}, {}, {}, {}, {}
-local R, made, due, held = 0, {}, {}, 0
+local R, made, due, held, due_at, one_dl, one_id = 0, {}, {}, 0, nil, nil, nil
 -- The distinct rests of the held reservations' documents, in first-seen order, and each held record's
 -- (rec_x[r]: its rest's index in rests).
 local rests, rest_index, rec_x, X = {}, {}, {}, 0
@@ -248,8 +250,10 @@ for j = 1, N do
         rest_index[rest] = x
       end
       rec_x[R] = x
-      due[#due + 1] = deadline
-      due[#due + 1] = id
+      due[#due + 1] = K_REC
+      local dl = tonumber(deadline)
+      if not due_at or dl < due_at then due_at = dl end
+      one_dl, one_id = deadline, id
       held = held + 1
       out[j] = {1, body}
     end
@@ -283,7 +287,15 @@ if E > 0 then
     table.concat(ev_channels, ','), 'd', table.concat(ev_deadlines, ','), 'x', table.concat(rests, '\n'),
     'i', table.concat(ev_x, ','))
 end
-if #due > 0 then rcall('ZADD', KEYS[5 * S + N + 1], unpack(due)) end
+-- One due entry for the call's held records: '*' and their record keys, comma separated, scored by
+-- the earliest deadline among them (one zset insert a call, not one a reservation). sweep_claim
+-- opens it when it comes due: each record still held then gets an entry of its own, scored by its
+-- deadline; a record committed or released meanwhile needs none. One held record: its own entry.
+if held > 1 then
+  rcall('ZADD', KEYS[5 * S + N + 1], due_at, '*' .. table.concat(due, ','))
+elseif held == 1 then
+  rcall('ZADD', KEYS[5 * S + N + 1], one_dl, one_id)
+end
 -- The counters are only ever read summed over the buckets (RecordStore.stats), so the whole
 -- batch counts in the first reservation's bucket: two writes per batch, not two per bucket.
 if held > 0 then

@@ -162,7 +162,19 @@ local function hold_flush()
   if #unset > 0 then rcall('HDEL', K_STOCK, unpack(unset)) end
   if #c.holds > 0 then rcall('HSET', K_HOLDS, unpack(c.holds)) end
   if #c.gone > 0 then rcall('HDEL', K_HOLDS, unpack(c.gone)) end
-  if #c.expiry > 0 then rcall('ZADD', K_EXPIRY, unpack(c.expiry)) end
+  if #c.expiry > 2 then
+    -- Several holds (a batch): one member for all of them, scored by the earliest deadline
+    -- (stock_prelude's drop_expired: a zset insert per call instead of one per hold).
+    local e, lo, ids = c.expiry, nil, {}
+    for i = 1, #e, 2 do
+      local dl = tonumber(e[i])
+      if not lo or dl < lo then lo = dl end
+      ids[#ids + 1] = e[i + 1]
+    end
+    rcall('ZADD', K_EXPIRY, lo, '*' .. table.concat(ids, ','))
+  elseif #c.expiry > 0 then
+    rcall('ZADD', K_EXPIRY, c.expiry[1], c.expiry[2])
+  end
   if #c.unexpire > 0 then rcall('ZREM', K_EXPIRY, unpack(c.unexpire)) end
   if #entries > 0 then
     -- Trimmed only when over its length: LPUSH answers the length.

@@ -213,17 +213,46 @@ end
 -- Expired holds of this SKU give their units back before anything is decided, 200 at a time
 -- (a script blocks Redis while it runs). Answers true when more expired holds may be left: a
 -- script about to refuse for want of units calls it again until none are (reserve_line).
+-- A member of the expiry index is a hold's id, scored by its deadline, or a group: '*' and the ids
+-- of the holds one call made, comma separated (a batch: hold_flush), scored by the earliest of
+-- their deadlines. A group that comes due is opened: each of its holds still held goes back when
+-- its own deadline (in its entry) has come, or gets a member of its own scored by that deadline
+-- (a batch's deadlines lie within milliseconds of each other); the rest (committed, gone) need
+-- nothing. A group counts its ids against the 200 and is always opened whole (at most a call's
+-- cap of them).
 local EXPIRE_BATCH = 200
 local function drop_expired()
   local ids = rcall('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, EXPIRE_BATCH)
-  local dropped = 0
+  local dropped, seen = 0, 0
   for _, id in ipairs(ids) do
-    local e = rcall('HGET', K_HOLDS, id)
-    if e and string.sub(e, 1, 2) == 'h|' then
-      give_back(id, e, 'expire')
-      dropped = dropped + 1
-    else
+    if seen >= EXPIRE_BATCH then
+      if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end
+      return true
+    end
+    if string.byte(id, 1) == 42 then
+      for member in string.gmatch(string.sub(id, 2), '[^,]+') do
+        seen = seen + 1
+        local e = rcall('HGET', K_HOLDS, member)
+        if e and string.sub(e, 1, 2) == 'h|' then
+          local deadline = tonumber(string.match(e, '^h|(%d+)|'))
+          if deadline and deadline > now then
+            rcall('ZADD', K_EXPIRY, deadline, member)
+          else
+            give_back(member, e, 'expire')
+            dropped = dropped + 1
+          end
+        end
+      end
       rcall('ZREM', K_EXPIRY, id)
+    else
+      seen = seen + 1
+      local e = rcall('HGET', K_HOLDS, id)
+      if e and string.sub(e, 1, 2) == 'h|' then
+        give_back(id, e, 'expire')
+        dropped = dropped + 1
+      else
+        rcall('ZREM', K_EXPIRY, id)
+      end
     end
   end
   if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end

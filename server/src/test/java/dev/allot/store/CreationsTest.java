@@ -28,6 +28,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -624,30 +625,183 @@ class CreationsTest {
     return r == null ? null : Math.round(r.toDouble());
   }
 
+  /** sweep_claim on one due index: the ids it claims, each leased for 1,000 ms. */
+  List<String> sweep(String key, long now, int limit) {
+    Response r = await(redis.eval(Script.SWEEP_CLAIM, List.of(key),
+        List.of(Long.toString(now), "1000", Integer.toString(limit))));
+    List<String> ids = new ArrayList<>();
+    r.forEach(x -> ids.add(x.toString()));
+    return ids;
+  }
+
+  /** Moves a due entry from the shared allot:due into an index of this test's own (other tests' entries stay out). */
+  String isolate(String member) {
+    String lane = "test:due:" + Api.id("lane");
+    Long score = dueScore(Keys.DUE_ALL, member);
+    assertNotNull(score, member + " in allot:due");
+    await(redis.send(Command.ZREM, Keys.DUE_ALL, member));
+    await(redis.send(Command.ZADD, lane, Long.toString(score), member));
+    return lane;
+  }
+
   @Test
-  @DisplayName("the due index of a standalone Redis is one key: a batch adds its held ones there, a decision takes its own out")
+  @DisplayName("the due index of a standalone Redis is one key: a batch adds one entry for its held ones, opened when it comes due")
   void oneDueIndex() {
+    receive(sku, "main", 10);
     String a = Api.id("a");
     String b = Api.id("b");
     String c = Api.id("c");
+    String d = Api.id("d");
     String refused = Api.id("x");
     List<Creation> out = await(creations.send(List.of(res(a, "fa", null, new StockLine(sku, 1)),
         res(b, "fb", null, new StockLine(sku, 1)), res(c, "fc", null, new StockLine(sku, 1)),
-        res(refused, "fx", null, new StockLine(sku, 1)))));
-    assertEquals(List.of(Result.CREATED, Result.CREATED, Result.CREATED, Result.REFUSED),
+        res(d, "fd", null, new StockLine(sku, 1)), res(refused, "fx", null, new StockLine(sku, 99)))));
+    assertEquals(List.of(Result.CREATED, Result.CREATED, Result.CREATED, Result.CREATED, Result.REFUSED),
         out.stream().map(Creation::result).toList());
-    for (String id : List.of(a, b, c)) {
-      assertEquals(NOW + 60_000, dueScore(Keys.DUE_ALL, id), id + " due at its deadline");
+    // One entry for the four held ones: '*' and their record keys, at the earliest deadline.
+    String group = "*" + String.join(",", Keys.reservation(a), Keys.reservation(b), Keys.reservation(c),
+        Keys.reservation(d));
+    assertEquals(NOW + 60_000, dueScore(Keys.DUE_ALL, group));
+    for (String id : List.of(a, b, c, d, refused)) {
+      assertNull(dueScore(Keys.DUE_ALL, id), id + " has no entry of its own");
       assertNull(dueScore(Keys.due(Keys.bucket(id)), id), "nothing in the bucket's index");
     }
-    assertNull(dueScore(Keys.DUE_ALL, refused), "a refusal is never due");
     assertEquals(Decisions.Outcome.DONE, await(decisions.commit(a, null, null, NOW + 100, 5000)).outcome());
     assertEquals(Decisions.Outcome.DONE, await(decisions.release(b, null, NOW + 100, 5000, 3600)).outcome());
-    assertNull(dueScore(Keys.DUE_ALL, a), "committed: no longer due");
-    assertNull(dueScore(Keys.DUE_ALL, b), "released and cleaned: no longer due");
-    assertEquals(NOW + 60_000, dueScore(Keys.DUE_ALL, c));
+    assertNull(dueScore(Keys.DUE_ALL, b), "released and cleaned: no entry of its own");
     assertEquals(RecordStore.Result.DONE, await(records.extend(c, NOW + 200, NOW + 90_000)).result());
-    assertEquals(NOW + 90_000, dueScore(Keys.DUE_ALL, c), "the saga's record script moves the same entry");
+    assertEquals(NOW + 90_000, dueScore(Keys.DUE_ALL, c), "an extended record gets an entry of its own");
+    await(redis.send(Command.ZREM, Keys.DUE_ALL, c));
+    String lane = isolate(group);
+    assertEquals(List.of(), sweep(lane, NOW + 59_999, 1000), "nothing due yet");
+    assertEquals(NOW + 60_000, dueScore(lane, group), "the group waits for its deadline");
+    // Due: the group is opened. a (committed) and b (released) need nothing; c is held until
+    // NOW + 90,000 (an entry of its own); d's deadline has come: claimed in the same call, leased.
+    assertEquals(List.of(d), sweep(lane, NOW + 60_000, 1000));
+    assertNull(dueScore(lane, group), "opened");
+    assertNull(dueScore(lane, a), "committed: not due");
+    assertNull(dueScore(lane, b), "released: not due");
+    assertEquals(NOW + 90_000, dueScore(lane, c), "held: due at its own deadline");
+    assertEquals(NOW + 61_000, dueScore(lane, d), "leased to the caller");
+    assertEquals(List.of(d, c), sweep(lane, NOW + 90_000, 1000), "c due, and d again: its lease ran out");
+  }
+
+  @Test
+  @DisplayName("a due group whose records are due beyond the claim's limit leaves the rest as entries of their own")
+  void dueGroupOverLimit() {
+    receive(sku, "main", 10);
+    List<String> ids = new ArrayList<>();
+    List<NewReservation> batch = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      ids.add(Api.id("g" + i));
+      batch.add(res(ids.get(i), "f" + i, null, new StockLine(sku, 1)));
+    }
+    assertTrue(await(creations.send(batch)).stream().allMatch(c -> c.result() == Result.CREATED));
+    String lane = isolate("*" + String.join(",", ids.stream().map(Keys::reservation).toList()));
+    List<String> first = sweep(lane, NOW + 60_000, 2);
+    assertEquals(2, first.size(), "two, the limit: " + first);
+    assertTrue(ids.containsAll(first));
+    List<String> rest = new ArrayList<>(ids);
+    rest.removeAll(first);
+    for (String id : rest) {
+      assertEquals(NOW + 60_000, dueScore(lane, id), id + " due, left for the next claim");
+    }
+    assertEquals(new java.util.HashSet<>(rest), new java.util.HashSet<>(sweep(lane, NOW + 60_000, 10)));
+  }
+
+  @Test
+  @DisplayName("a batch's holds share one expiry entry: each goes back at its own deadline, settled ones need nothing")
+  void expiryGroup() {
+    receive(sku, "main", 10);
+    List<String> ids = new ArrayList<>();
+    List<NewReservation> batch = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      ids.add(Api.id("e" + i));
+      batch.add(res(ids.get(i), "f" + i, null, new StockLine(sku, 1)));
+    }
+    assertTrue(await(creations.send(batch)).stream().allMatch(c -> c.result() == Result.CREATED));
+    String expiry = Keys.expiry(sku);
+    String group = "*" + String.join(",", ids);
+    assertEquals(1, await(redis.send(Command.ZCARD, expiry)).toInteger(), "one entry for the call's holds");
+    assertEquals(NOW + 60_000, dueScore(expiry, group));
+    String a = ids.get(0);
+    String b = ids.get(1);
+    String c = ids.get(2);
+    assertEquals(Decisions.Outcome.DONE, await(decisions.commit(a, null, null, NOW + 100, 5000)).outcome());
+    assertEquals(Decisions.Outcome.DONE, await(decisions.release(b, null, NOW + 100, 5000, 3600)).outcome());
+    await(store.extendLine(sku, c, NOW + 200, NOW + 90_000));
+    assertEquals(3, reserved(sku), "c, d and e held");
+    assertEquals(NOW + 90_000, dueScore(expiry, c), "an extended hold gets an entry of its own");
+    // A change a moment before the group's deadline leaves it; at the deadline it is opened.
+    receiveAt(sku, NOW + 59_999);
+    assertEquals(3, reserved(sku));
+    assertEquals(NOW + 60_000, dueScore(expiry, group));
+    receiveAt(sku, NOW + 60_000);
+    assertEquals(1, reserved(sku), "d and e went back; c is held until its own deadline");
+    assertNull(dueScore(expiry, group), "opened");
+    assertEquals(List.of(c), list(Command.ZRANGE, expiry, "0", "-1"), "c, at its own deadline, and nothing else");
+    assertTrue(await(store.ledger(sku, 20)).stream().filter(e -> e.contains("\"type\":\"expire\"")).count() == 2,
+        "a ledger line each for d and e");
+    receiveAt(sku, NOW + 90_000);
+    assertEquals(0, reserved(sku));
+    assertEquals(0, await(redis.send(Command.EXISTS, expiry)).toInteger());
+  }
+
+  @Test
+  @DisplayName("expired holds never refuse a sale: a batch whose holds all expired gives its units to the next buyer")
+  void expiredGroupNeverRefuses() {
+    String flash = Api.sku("flash");
+    receive(flash, "main", 3);
+    List<NewReservation> batch = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      batch.add(res(Api.id("cart"), "f" + i, null, new StockLine(flash, 1)));
+    }
+    assertTrue(await(creations.send(batch)).stream().allMatch(c -> c.result() == Result.CREATED));
+    String late = Api.id("late");
+    NewReservation after = new NewReservation(late, NOW + 60_000, "fl", "web", NOW + 120_000, 0, null, false, LOCS,
+        List.of(new StockLine(flash, 2)), "{\"id\":\"" + late + "\",\"lines\":[{\"allocations\":\u00010\u0001}]}", 600);
+    assertEquals(Result.CREATED, await(creations.send(List.of(after))).get(0).result(),
+        "the group's holds expired at NOW + 60,000: their units are there");
+    assertEquals(2, reserved(flash));
+  }
+
+  @Test
+  @DisplayName("deploy/open_groups.lua opens every group into entries of their own, for a rollback")
+  void openGroups() throws Exception {
+    receive(sku, "main", 10);
+    List<String> ids = new ArrayList<>();
+    List<NewReservation> batch = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      ids.add(Api.id("o" + i));
+      batch.add(res(ids.get(i), "f" + i, null, new StockLine(sku, 1)));
+    }
+    assertTrue(await(creations.send(batch)).stream().allMatch(c -> c.result() == Result.CREATED));
+    assertEquals(Decisions.Outcome.DONE, await(decisions.commit(ids.get(0), null, null, NOW + 100, 5000)).outcome());
+    String script = java.nio.file.Files.readString(java.nio.file.Path.of("..", "deploy", "open_groups.lua"));
+    String lane = isolate("*" + String.join(",", ids.stream().map(Keys::reservation).toList()));
+    for (List<String> keys : List.of(List.of(Keys.expiry(sku), Keys.holds(sku)), List.of(lane))) {
+      String cursor = "0";
+      int opened = 0;
+      do {
+        List<Object> args = new ArrayList<>(List.of(script, keys.size()));
+        args.addAll(keys);
+        args.add(cursor);
+        Response r = await(redis.send(Command.EVAL, args.toArray()));
+        cursor = r.get(0).toString();
+        opened += r.get(1).toInteger();
+      } while (!cursor.equals("0"));
+      assertEquals(1, opened, keys.get(0));
+      assertEquals(ids.subList(1, 5).stream().sorted().toList(), list(Command.ZRANGE, keys.get(0), "0", "-1"),
+          keys.get(0) + ": the held ones, each on its own, the committed one not at all");
+      for (String id : ids.subList(1, 5)) {
+        assertEquals(NOW + 60_000, dueScore(keys.get(0), id));
+      }
+    }
+  }
+
+  void receiveAt(String s, long now) {
+    assertEquals(Store.MovementStatus.APPLIED, await(store.movement(Api.id("m"), "fp", "receive", s, "shop", 1, now,
+        1000)).status());
   }
 
   @Test
@@ -655,9 +809,11 @@ class CreationsTest {
   void bucketDuesAdopted() {
     String old = Api.id("old");
     String both = Api.id("both");
-    assertEquals(List.of(Result.CREATED, Result.CREATED), await(creations.send(List.of(
-        res(old, "fo", null, new StockLine(sku, 1)), res(both, "fb", null, new StockLine(sku, 1)))))
-        .stream().map(Creation::result).toList());
+    // Each alone in its call: an entry of its own each.
+    assertEquals(Result.CREATED, await(creations.send(List.of(res(old, "fo", null, new StockLine(sku, 1))))).get(0)
+        .result());
+    assertEquals(Result.CREATED, await(creations.send(List.of(res(both, "fb", null, new StockLine(sku, 1))))).get(0)
+        .result());
     // As an older version wrote them: old's entry in its bucket's index only, both's in both indexes.
     await(redis.send(Command.ZREM, Keys.DUE_ALL, old));
     await(redis.send(Command.ZADD, Keys.due(Keys.bucket(old)), Long.toString(NOW + 10), old));
@@ -715,6 +871,10 @@ class CreationsTest {
     for (int i = 0; i < ids.size(); i++) {
       await(redis.send(Command.ZADD, Keys.DUE_ALL, Long.toString(NOW - 1_000_000 + i), ids.get(i)));
     }
+    // A group entry of create_batch: each of its reservations goes to its own bucket at the group's score.
+    List<String> grouped = List.of(Api.id("g"), Api.id("g"), "cart-8813", "0.0");
+    await(redis.send(Command.ZADD, Keys.DUE_ALL, Long.toString(NOW - 2_000_000),
+        "*" + String.join(",", grouped.stream().map(Keys::reservation).toList())));
     long moved = 0;
     for (int call = 0; call < 1000; call++) {
       List<Object> args = new ArrayList<>(List.of(script, keys.size()));
@@ -732,6 +892,9 @@ class CreationsTest {
       assertEquals(NOW - 1_000_000 + i, dueScore(Keys.due(Keys.bucket(id)), id), id + " in bucket " + Keys.bucket(id));
       assertNull(dueScore(Keys.DUE_ALL, id));
     }
+    for (String id : grouped) {
+      assertEquals(NOW - 2_000_000, dueScore(Keys.due(Keys.bucket(id)), id), id + " out of its group, in its bucket");
+    }
     assertTrue(ids.stream().anyMatch(id -> id.hashCode() < 0), "a negative hash among them");
     // And forward again, as a newer instance's sweeper would: every entry back in allot:due.
     while (await(records.adoptBucketDues(1600)) > 0) {
@@ -741,6 +904,7 @@ class CreationsTest {
       assertEquals(NOW - 1_000_000 + i, dueScore(Keys.DUE_ALL, ids.get(i)));
     }
     await(redis.send(Command.ZREM, Keys.DUE_ALL, ids.toArray()));
+    await(redis.send(Command.ZREM, Keys.DUE_ALL, grouped.toArray()));
   }
 
   @Test
