@@ -175,4 +175,55 @@ class ExpiryTest {
       timer.shutdownNow();
     }
   }
+  @Test
+  @DisplayName("a flash sale's carts, held in batches on two instances, expire by themselves; the ones settled before stay so")
+  void batchesExpire() throws Exception {
+    String sku = Api.sku("flash");
+    admin.receive(sku, "main", 300);
+    int n = 200;
+    List<String> ids = new ArrayList<>();
+    List<CompletableFuture<Api.Res>> made = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      String id = Api.id("f");
+      ids.add(id);
+      made.add((i % 2 == 0 ? web : web2).async("POST", "/v1/reservations", cart(id, sku, 1, 4)));
+    }
+    for (CompletableFuture<Api.Res> f : made) {
+      assertEquals(201, f.get(20, TimeUnit.SECONDS).status());
+    }
+    // Sent together, they went to a standalone Redis in batches: the SKU's expiry set holds groups
+    // ('*' and ids). A cluster holds them one by one (the saga; no batch touches two slots).
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    try {
+      if (!TestRedis.clusterMode()) {
+        dev.allot.store.RedisStore redis = dev.allot.store.RedisStore.create(vertx, TestRedis.url(), null, 1);
+        io.vertx.redis.client.Response members = redis.send(io.vertx.redis.client.Request.cmd(
+            io.vertx.redis.client.Command.ZRANGE).arg(dev.allot.store.Keys.expiry(sku)).arg(0).arg(-1))
+            .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        List<String> entries = new ArrayList<>();
+        members.forEach(m -> entries.add(m.toString()));
+        assertTrue(entries.stream().anyMatch(m -> m.startsWith("*")), "a group among " + entries.size() + " entries");
+        assertTrue(entries.size() < n, entries.size() + " entries for " + n + " holds");
+        redis.close();
+      }
+    } finally {
+      vertx.close();
+    }
+    for (int i = 0; i < 30; i++) {
+      expect(web.post("/v1/reservations/" + ids.get(i) + "/commit", null), 200);
+    }
+    for (int i = 30; i < 50; i++) {
+      expect(web2.post("/v1/reservations/" + ids.get(i) + "/release", null), 200);
+    }
+    await("expired holds returned", 15_000, () -> web.sku(sku, "main").path("reserved").asLong() == 0);
+    JsonNode main = web.sku(sku, "main");
+    assertEquals(30, main.path("committed").asLong());
+    assertEquals(270, main.path("available").asLong(), "nothing lost, nothing returned twice");
+    for (int i = 0; i < n; i++) {
+      String want = i < 30 ? "committed" : i < 50 ? "released" : "expired";
+      String id = ids.get(i);
+      await(id + " " + want, 10_000,
+          () -> want.equals(expect(web.get("/v1/reservations/" + id), 200).json().path("state").asText()));
+    }
+  }
 }
