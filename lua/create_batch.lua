@@ -12,13 +12,15 @@
                        there (RecordStore.stats only ever reads them summed over the buckets)
   KEYS[5S+N+3]         the outbox: the feed allot:{events}:feed (every event of the call goes there)
   ARGV[1] now_ms   ARGV[2] ledger max entries   ARGV[3] SKU 1's event channel   (stock_prelude's prefix)
-  ARGV[4] S   ARGV[5] N   ARGV[6] seconds a refused reservation's record is kept   ARGV[7] H
-  ARGV[8 .. 7+S]  each SKU's event channel, allot:{SKU}:ev
+  ARGV[4] S   ARGV[5] N   ARGV[6] seconds a refused reservation's record is kept   ARGV[7] H   ARGV[8] K
+  ARGV[9 .. 8+S]  each SKU's event channel, allot:{SKU}:ev
   then H channels, each once however many reservations name it: id, buffer, backorder 0/1,
     C (its locations), C locations in draw order
-  then each reservation: id, fingerprint, its channel's index h (1..H), deadline_ms, customer ('' none),
-    lines for the record ("SKU=qty,..."), head, body template, tail, L (stock lines), L pairs (SKU
-    index, qty). The 201 document is head .. the filled template. head is its beginning,
+  then K shapes, each once however many reservations have it (a flash sale's call: one): its channel's
+    index h (1..H), customer ('' none), lines for the record ("SKU=qty,..."), body template, tail,
+    L (stock lines), L pairs (SKU index, qty)
+  then each reservation: id, fingerprint, deadline_ms, head, its shape's index k (1..K).
+    The 201 document is head .. the filled template. head is its beginning,
     {"id":"…","channel":"…","state":"held","expiresAt":"…" (text the feed entry carries apart: the
     id, channel and deadline), or '' (the template is the whole document). The body template is the
     rest with "\1<k>\1" where the k-th stock line's allocations go (k from 0); each becomes
@@ -41,10 +43,10 @@
           (docs/outbound.md): their ids, channels and deadlines, and each distinct rest of their
           documents once (a flash sale's call: one), which the server puts a head before again ]]
 --- @include "include/hold"
-local S, N, H = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
+local S, N, H, K = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local REFUSED_RETENTION = tonumber(ARGV[6])
 local NOW = ARGV[1]
-if not PREFIX_OK or not S or not N or not H or not REFUSED_RETENTION or #KEYS ~= 5 * S + N + 3 then
+if not PREFIX_OK or not S or not N or not H or not K or not REFUSED_RETENTION or #KEYS ~= 5 * S + N + 3 then
   return redis.error_reply('ERR create_batch: bad arguments')
 end
 
@@ -53,7 +55,7 @@ local more, dirty = {}, {}
 local bound
 local function bind(s)
   if bound ~= s then
-    bind_sku(5 * (s - 1) + 1, ARGV[7 + s])
+    bind_sku(5 * (s - 1) + 1, ARGV[8 + s])
     bound = s
   end
 end
@@ -141,7 +143,7 @@ end
 local any_known = rcall('EXISTS', unpack(KEYS, 5 * S + 1, 5 * S + N)) > 0
 local NONE = {}
 
-local p = 8 + S
+local p = 9 + S
 local channels = {}
 for h = 1, H do
   local C = tonumber(ARGV[p + 3])
@@ -153,22 +155,35 @@ for h = 1, H do
   p = p + 4 + C
 end
 
--- A reservation's stock lines (SKU index, qty), its decisions and its allocations: columns reused
--- from one reservation to the next, read up to its L.
-local line_s, line_qty, decisions, lists, bos = {}, {}, {}, {}, {}
+-- The shapes: what reservations of the call share, read once each (its stock lines' SKU indexes and
+-- quantities as numbers, s and qty).
+local shapes = {}
+for k = 1, K do
+  local L = tonumber(ARGV[p + 5])
+  local ls, lq = {}, {}
+  for i = 1, L do ls[i], lq[i] = tonumber(ARGV[p + 4 + 2 * i]), tonumber(ARGV[p + 5 + 2 * i]) end
+  local ch = channels[tonumber(ARGV[p])]
+  if not ch or not L then return redis.error_reply('ERR create_batch: bad arguments') end
+  shapes[k] = {ch = ch, customer = ARGV[p + 1], ln = ARGV[p + 2], template = ARGV[p + 3], tail = ARGV[p + 4], L = L,
+               s = ls, qty = lq}
+  p = p + 6 + 2 * L
+end
+if #ARGV ~= p - 1 + 5 * N then return redis.error_reply('ERR create_batch: bad arguments') end
+
+-- A reservation's decisions and allocations: columns reused from one reservation to the next, read
+-- up to its L.
+local decisions, lists, bos = {}, {}, {}
 local out = {}
 for j = 1, N do
-  local id, fp, ch = ARGV[p], ARGV[p + 1], channels[tonumber(ARGV[p + 2])]
-  local channel, buffer, backorder, locs = ch.id, ch.buffer, ch.backorder, ch.locs
   -- The deadline stays the string it came as wherever it is written (a number would be formatted
   -- again for each write: most of a small reservation's cost is such string work).
-  local deadline, customer, ln, head = ARGV[p + 3], ARGV[p + 4], ARGV[p + 5], ARGV[p + 6]
-  local template, tail = ARGV[p + 7], ARGV[p + 8]
-  local L = tonumber(ARGV[p + 9])
-  for k = 1, L do
-    line_s[k], line_qty[k] = tonumber(ARGV[p + 8 + 2 * k]), tonumber(ARGV[p + 9 + 2 * k])
-  end
-  p = p + 10 + 2 * L
+  local id, fp, deadline, head, shape = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], shapes[tonumber(ARGV[p + 4])]
+  p = p + 5
+  if not shape then return redis.error_reply('ERR create_batch: bad arguments') end
+  local ch = shape.ch
+  local channel, buffer, backorder, locs = ch.id, ch.buffer, ch.backorder, ch.locs
+  local customer, ln, template, tail, L = shape.customer, shape.ln, shape.template, shape.tail, shape.L
+  local line_s, line_qty = shape.s, shape.qty
 
   local K_REC = KEYS[5 * S + j]
   local prior = made[id]

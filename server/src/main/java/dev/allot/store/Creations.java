@@ -90,13 +90,24 @@ public final class Creations {
     }
   }
 
+  /**
+   * What reservations of a call may share, passed once however many of them have it (a flash sale's
+   * call: one): the channel's index, the customer, the record's lines, the template after the head
+   * (cut as {@link #addTemplate} cuts it) and the stock lines.
+   */
+  private record Shape(String channel, String customer, String lines, String rest, String tail,
+                       List<StockLine> stock) {
+  }
+
   /** One create_batch call for these reservations, in this order (package-private for the tests). */
   Future<List<Creation>> send(List<NewReservation> batch) {
     Map<String, Integer> skus = new LinkedHashMap<>();
     Map<ChannelArgs, Integer> channels = new LinkedHashMap<>();
     String[] channelOf = new String[batch.size()];
+    Map<Shape, Integer> shapes = new LinkedHashMap<>();
+    String[] shapeOf = new String[batch.size()];
+    String[] headOf = new String[batch.size()];
     long now = 0;
-    int argc = 0;
     for (int j = 0; j < batch.size(); j++) {
       NewReservation r = batch.get(j);
       for (StockLine l : r.lines()) {
@@ -115,10 +126,14 @@ public final class Creations {
             new ChannelArgs(r.channel(), r.buffer(), r.backorder(), r.locations()), c -> channels.size() + 1));
       }
       now = Math.max(now, r.now());
-      argc += 10 + 2 * r.lines().size();
+      String[] cut = cutTemplate(r.bodyTemplate());
+      headOf[j] = cut[0];
+      shapeOf[j] = Integer.toString(shapes.computeIfAbsent(new Shape(channelOf[j],
+          r.customer() == null ? "" : r.customer(), RecordStore.encodeLines(r.lines()), cut[1], cut[2], r.lines()),
+          x -> shapes.size() + 1));
     }
     List<String> keys = new ArrayList<>(5 * skus.size() + batch.size() + 3);
-    List<String> args = new ArrayList<>(7 + skus.size() + 8 * channels.size() + argc);
+    List<String> args = new ArrayList<>(8 + skus.size() + 8 * channels.size() + 10 * shapes.size() + 5 * batch.size());
     String first = skus.keySet().iterator().next();
     args.add(Long.toString(now));
     args.add(ledgerMax);
@@ -127,6 +142,7 @@ public final class Creations {
     args.add(Integer.toString(batch.size()));
     args.add(Long.toString(batch.get(0).refusedRetentionSeconds()));
     args.add(Integer.toString(channels.size()));
+    args.add(Integer.toString(shapes.size()));
     for (String sku : skus.keySet()) {
       keys.addAll(Keys.skuKeys(sku));
       args.add(Keys.events(sku));
@@ -138,21 +154,26 @@ public final class Creations {
       args.add(Integer.toString(c.locations().size()));
       args.addAll(c.locations());
     });
+    shapes.keySet().forEach(x -> {
+      args.add(x.channel());
+      args.add(x.customer());
+      args.add(x.lines());
+      args.add(x.rest());
+      args.add(x.tail());
+      args.add(Integer.toString(x.stock().size()));
+      for (StockLine l : x.stock()) {
+        args.add(Integer.toString(skus.get(l.sku())));
+        args.add(Long.toString(l.qty()));
+      }
+    });
     for (int j = 0; j < batch.size(); j++) {
       NewReservation r = batch.get(j);
       keys.add(Keys.reservation(r.id()));
       args.add(r.id());
       args.add(r.fingerprint());
-      args.add(channelOf[j]);
       args.add(Long.toString(r.deadline()));
-      args.add(r.customer() == null ? "" : r.customer());
-      args.add(RecordStore.encodeLines(r.lines()));
-      addTemplate(args, r.bodyTemplate());
-      args.add(Integer.toString(r.lines().size()));
-      for (StockLine l : r.lines()) {
-        args.add(Integer.toString(skus.get(l.sku())));
-        args.add(Long.toString(l.qty()));
-      }
+      args.add(headOf[j]);
+      args.add(shapeOf[j]);
     }
     // Every due entry of the call in one index (one ZADD), and the call's counters in one bucket's
     // (they are only ever read summed over the buckets).
@@ -208,22 +229,23 @@ public final class Creations {
    * whole with an empty tail.
    */
   static void addTemplate(List<String> args, String template) {
-    int head = template.indexOf(HEAD_END);
-    if (head >= 0) {
-      args.add(template.substring(0, head));
-      template = template.substring(head + 1);
-    } else {
-      args.add("");
+    args.addAll(List.of(cutTemplate(template)));
+  }
+
+  /** {@link #addTemplate}'s three strings: head, rest, tail. */
+  static String[] cutTemplate(String template) {
+    String head = "";
+    int h = template.indexOf(HEAD_END);
+    if (h >= 0) {
+      head = template.substring(0, h);
+      template = template.substring(h + 1);
     }
     int at = template.indexOf('\u0001');
     int end = at + FIRST_PLACE.length();
     if (at >= 0 && template.startsWith(FIRST_PLACE, at) && end < template.length()
         && template.indexOf('\u0001', end) < 0) {
-      args.add(template.substring(0, at));
-      args.add(template.substring(end));
-    } else {
-      args.add(template);
-      args.add("");
+      return new String[] {head, template.substring(0, at), template.substring(end)};
     }
+    return new String[] {head, template, ""};
   }
 }

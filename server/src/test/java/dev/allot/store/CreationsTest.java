@@ -799,6 +799,34 @@ class CreationsTest {
     }
   }
 
+  @Test
+  @DisplayName("create_batch refuses a reservation naming a shape the call lacks, or arguments that do not add up: nothing held")
+  void shapesChecked() {
+    String id = Api.id("shape");
+    List<String> keys = new ArrayList<>(Keys.skuKeys(sku));
+    keys.addAll(List.of(Keys.reservation(id), Keys.DUE_ALL, Keys.stats(Keys.bucket(id)), Keys.FEED));
+    List<String> head = List.of(Long.toString(NOW), "1000", Keys.events(sku), "1", "1", "600", "1", "1",
+        Keys.events(sku), "web", "0", "0", "2", "main", "shop",
+        "1", "", sku + "=1", "{\"a\":", "}", "1", "1", "1");
+    long before = reserved(sku);
+    for (List<String> reservation : List.of(
+        List.of(id, "fp", Long.toString(NOW + 60_000), "", "2"),
+        List.of(id, "fp", Long.toString(NOW + 60_000), ""))) {
+      List<String> args = new ArrayList<>(head);
+      args.addAll(reservation);
+      RuntimeException e = assertThrows(RuntimeException.class, () -> await(redis.eval(Script.CREATE_BATCH, keys, args)));
+      assertTrue(e.getMessage().contains("ERR create_batch: bad arguments"), e.getMessage());
+    }
+    assertEquals(before, reserved(sku), "nothing held");
+    assertEquals(0, await(redis.send(Command.EXISTS, Keys.reservation(id))).toInteger(), "no record");
+    // The same call with its shape named: held.
+    List<String> args = new ArrayList<>(head);
+    args.addAll(List.of(id, "fp", Long.toString(NOW + 60_000), "", "1"));
+    Response r = await(redis.eval(Script.CREATE_BATCH, keys, args));
+    assertEquals(1, r.get(0).get(0).toInteger());
+    assertEquals("{\"a\":[{\"location\":\"main\",\"qty\":1}]}", r.get(0).get(1).toString());
+  }
+
   void receiveAt(String s, long now) {
     assertEquals(Store.MovementStatus.APPLIED, await(store.movement(Api.id("m"), "fp", "receive", s, "shop", 1, now,
         1000)).status());
