@@ -93,7 +93,7 @@ public final class Creations {
   /**
    * What reservations of a call may share, passed once however many of them have it (a flash sale's
    * call: one): the channel's index, the customer, the record's lines, the template after the head
-   * (cut as {@link #addTemplate} cuts it) and the stock lines.
+   * (cut as {@link #cutTemplate} cuts it) and the stock lines.
    */
   private record Shape(String channel, String customer, String lines, String rest, String tail,
                        List<StockLine> stock) {
@@ -226,13 +226,8 @@ public final class Creations {
    * A body template as create_batch's header says: its head ('' when the template marks none), then
    * the rest cut at its one place when that place is the first stock line's (the common cart: the
    * script then joins four strings and searches nothing), with the text after that place, else the rest
-   * whole with an empty tail.
+   * whole with an empty tail. Answers {head, rest, tail}.
    */
-  static void addTemplate(List<String> args, String template) {
-    args.addAll(List.of(cutTemplate(template)));
-  }
-
-  /** {@link #addTemplate}'s three strings: head, rest, tail. */
   static String[] cutTemplate(String template) {
     String head = "";
     int h = template.indexOf(HEAD_END);
