@@ -117,10 +117,10 @@ end
 -- of memory) then leaves no record without its holds. The records, r = 1..R, in columns (no table
 -- per record): key, id, fingerprint, channel, deadline, lines, body ('' refused) and refusal (false
 -- when held). made: a record of this batch by its id (its r), for a later reservation of the batch
--- with the same id; due: the held ones' record keys, due_at: the earliest of their deadlines,
--- one_dl, one_id: a held record's deadline and id (the due entries: see the end).
+-- with the same id; due: the held ones' deadlines and record keys (pairs), one_dl, one_id: a held
+-- record's deadline and id (the due entries: see the end).
 local rec_key, rec_id, rec_fp, rec_ch, rec_dl, rec_ln, rec_body, rec_rf = {}, {}, {}, {}, {}, {}, {}, {}
-local R, made, due, held, due_at, one_dl, one_id = 0, {}, {}, 0, nil, nil, nil
+local R, made, due, held, one_dl, one_id = 0, {}, {}, 0, nil, nil
 -- The distinct rests of the held reservations' documents, in first-seen order, and each held record's
 -- (rec_x[r]: its rest's index in rests).
 local rests, rest_index, rec_x, X = {}, {}, {}, 0
@@ -265,9 +265,8 @@ for j = 1, N do
         rest_index[rest] = x
       end
       rec_x[R] = x
+      due[#due + 1] = deadline
       due[#due + 1] = K_REC
-      local dl = tonumber(deadline)
-      if not due_at or dl < due_at then due_at = dl end
       one_dl, one_id = deadline, id
       held = held + 1
       out[j] = {1, body}
@@ -307,7 +306,7 @@ end
 -- opens it when it comes due: each record still held then gets an entry of its own, scored by its
 -- deadline; a record committed or released meanwhile needs none. One held record: its own entry.
 if held > 1 then
-  rcall('ZADD', KEYS[5 * S + N + 1], due_at, '*' .. table.concat(due, ','))
+  rcall('ZADD', KEYS[5 * S + N + 1], group_of(due))
 elseif held == 1 then
   rcall('ZADD', KEYS[5 * S + N + 1], one_dl, one_id)
 end

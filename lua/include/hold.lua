@@ -165,13 +165,7 @@ local function hold_flush()
   if #c.expiry > 2 then
     -- Several holds (a batch): one member for all of them, scored by the earliest deadline
     -- (stock_prelude's drop_expired: a zset insert per call instead of one per hold).
-    local e, lo, ids = c.expiry, nil, {}
-    for i = 1, #e, 2 do
-      local dl = tonumber(e[i])
-      if not lo or dl < lo then lo = dl end
-      ids[#ids + 1] = e[i + 1]
-    end
-    rcall('ZADD', K_EXPIRY, lo, '*' .. table.concat(ids, ','))
+    rcall('ZADD', K_EXPIRY, group_of(c.expiry))
   elseif #c.expiry > 0 then
     rcall('ZADD', K_EXPIRY, c.expiry[1], c.expiry[2])
   end

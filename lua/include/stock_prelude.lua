@@ -31,6 +31,7 @@
     commit_entry(id, e)               a held entry's units become committed (the entry stays, state c)
     give_back(id, e, kind)            returns what an entry holds or has committed; drops the entry
     drop_expired()                    lazy expiry of this SKU's holds, a batch; true when more may be left
+    group_of(list)                    a group entry's score and member for {deadline, member, ...}
     publish(), finish(result)         the event: published to watchers and appended to the outbox (a
                                       'stock' entry: the SKU, its availability now and at its last
                                       entry); `changed = true` makes finish publish
@@ -221,6 +222,38 @@ end
 -- nothing. A group counts its ids against the 200 and is always opened whole (at most a call's
 -- cap of them).
 local EXPIRE_BATCH = 200
+
+-- A group entry for {deadline, member, deadline, member, ...}: the earliest deadline and '*' ..
+-- the members, comma separated (hold_flush's expiry entry, create_batch's due entry).
+local function group_of(list)
+  local lo, members = nil, {}
+  for i = 1, #list, 2 do
+    local dl = tonumber(list[i])
+    if not lo or dl < lo then lo = dl end
+    members[#members + 1] = list[i + 1]
+  end
+  return lo, '*' .. table.concat(members, ',')
+end
+
+-- One hold the index names: it goes back when held; named by a group, only once its own deadline
+-- (in its entry) has come, else it gets a member of its own. Answers 1 when it went back.
+local function expire_hold(id, grouped)
+  local e = rcall('HGET', K_HOLDS, id)
+  if not e or string.sub(e, 1, 2) ~= 'h|' then
+    if not grouped then rcall('ZREM', K_EXPIRY, id) end
+    return 0
+  end
+  if grouped then
+    local deadline = tonumber(string.match(e, '^h|(%d+)|'))
+    if deadline and deadline > now then
+      rcall('ZADD', K_EXPIRY, deadline, id)
+      return 0
+    end
+  end
+  give_back(id, e, 'expire')
+  return 1
+end
+
 local function drop_expired()
   local ids = rcall('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, EXPIRE_BATCH)
   local dropped, seen = 0, 0
@@ -232,27 +265,12 @@ local function drop_expired()
     if string.byte(id, 1) == 42 then
       for member in string.gmatch(string.sub(id, 2), '[^,]+') do
         seen = seen + 1
-        local e = rcall('HGET', K_HOLDS, member)
-        if e and string.sub(e, 1, 2) == 'h|' then
-          local deadline = tonumber(string.match(e, '^h|(%d+)|'))
-          if deadline and deadline > now then
-            rcall('ZADD', K_EXPIRY, deadline, member)
-          else
-            give_back(member, e, 'expire')
-            dropped = dropped + 1
-          end
-        end
+        dropped = dropped + expire_hold(member, true)
       end
       rcall('ZREM', K_EXPIRY, id)
     else
       seen = seen + 1
-      local e = rcall('HGET', K_HOLDS, id)
-      if e and string.sub(e, 1, 2) == 'h|' then
-        give_back(id, e, 'expire')
-        dropped = dropped + 1
-      else
-        rcall('ZREM', K_EXPIRY, id)
-      end
+      dropped = dropped + expire_hold(id, false)
     end
   end
   if dropped > 0 then rcall('HINCRBY', K_STOCK, 'ver', 1) end

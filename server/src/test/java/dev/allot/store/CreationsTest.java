@@ -688,13 +688,7 @@ class CreationsTest {
   @DisplayName("a due group whose records are due beyond the claim's limit leaves the rest as entries of their own")
   void dueGroupOverLimit() {
     receive(sku, "main", 10);
-    List<String> ids = new ArrayList<>();
-    List<NewReservation> batch = new ArrayList<>();
-    for (int i = 0; i < 5; i++) {
-      ids.add(Api.id("g" + i));
-      batch.add(res(ids.get(i), "f" + i, null, new StockLine(sku, 1)));
-    }
-    assertTrue(await(creations.send(batch)).stream().allMatch(c -> c.result() == Result.CREATED));
+    List<String> ids = heldBatch(sku, "g", 5);
     String lane = isolate("*" + String.join(",", ids.stream().map(Keys::reservation).toList()));
     List<String> first = sweep(lane, NOW + 60_000, 2);
     assertEquals(2, first.size(), "two, the limit: " + first);
@@ -711,13 +705,7 @@ class CreationsTest {
   @DisplayName("a batch's holds share one expiry entry: each goes back at its own deadline, settled ones need nothing")
   void expiryGroup() {
     receive(sku, "main", 10);
-    List<String> ids = new ArrayList<>();
-    List<NewReservation> batch = new ArrayList<>();
-    for (int i = 0; i < 5; i++) {
-      ids.add(Api.id("e" + i));
-      batch.add(res(ids.get(i), "f" + i, null, new StockLine(sku, 1)));
-    }
-    assertTrue(await(creations.send(batch)).stream().allMatch(c -> c.result() == Result.CREATED));
+    List<String> ids = heldBatch(sku, "e", 5);
     String expiry = Keys.expiry(sku);
     String group = "*" + String.join(",", ids);
     assertEquals(1, await(redis.send(Command.ZCARD, expiry)).toInteger(), "one entry for the call's holds");
@@ -750,11 +738,7 @@ class CreationsTest {
   void expiredGroupNeverRefuses() {
     String flash = Api.sku("flash");
     receive(flash, "main", 3);
-    List<NewReservation> batch = new ArrayList<>();
-    for (int i = 0; i < 3; i++) {
-      batch.add(res(Api.id("cart"), "f" + i, null, new StockLine(flash, 1)));
-    }
-    assertTrue(await(creations.send(batch)).stream().allMatch(c -> c.result() == Result.CREATED));
+    heldBatch(flash, "cart", 3);
     String late = Api.id("late");
     NewReservation after = new NewReservation(late, NOW + 60_000, "fl", "web", NOW + 120_000, 0, null, false, LOCS,
         List.of(new StockLine(flash, 2)), "{\"id\":\"" + late + "\",\"lines\":[{\"allocations\":\u00010\u0001}]}", 600);
@@ -767,13 +751,7 @@ class CreationsTest {
   @DisplayName("deploy/open_groups.lua opens every group into entries of their own, for a rollback")
   void openGroups() throws Exception {
     receive(sku, "main", 10);
-    List<String> ids = new ArrayList<>();
-    List<NewReservation> batch = new ArrayList<>();
-    for (int i = 0; i < 5; i++) {
-      ids.add(Api.id("o" + i));
-      batch.add(res(ids.get(i), "f" + i, null, new StockLine(sku, 1)));
-    }
-    assertTrue(await(creations.send(batch)).stream().allMatch(c -> c.result() == Result.CREATED));
+    List<String> ids = heldBatch(sku, "o", 5);
     assertEquals(Decisions.Outcome.DONE, await(decisions.commit(ids.get(0), null, null, NOW + 100, 5000)).outcome());
     String script = java.nio.file.Files.readString(java.nio.file.Path.of("..", "deploy", "open_groups.lua"));
     String lane = isolate("*" + String.join(",", ids.stream().map(Keys::reservation).toList()));
@@ -823,6 +801,18 @@ class CreationsTest {
     Response r = await(redis.eval(Script.CREATE_BATCH, keys, args));
     assertEquals(1, r.get(0).get(0).toInteger());
     assertEquals("{\"a\":[{\"location\":\"main\",\"qty\":1}]}", r.get(0).get(1).toString());
+  }
+
+  /** One call of n fresh reservations of 1 unit of s, every one held: their ids, in order. */
+  List<String> heldBatch(String s, String prefix, int n) {
+    List<String> ids = new ArrayList<>();
+    List<NewReservation> batch = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      ids.add(Api.id(prefix + i));
+      batch.add(res(ids.get(i), "f" + i, null, new StockLine(s, 1)));
+    }
+    assertTrue(await(creations.send(batch)).stream().allMatch(c -> c.result() == Result.CREATED));
+    return ids;
   }
 
   void receiveAt(String s, long now) {
