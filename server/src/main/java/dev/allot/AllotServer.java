@@ -91,8 +91,8 @@ public final class AllotServer {
     Metrics metrics = new Metrics(registry);
     LongSupplier clock = System::currentTimeMillis;
     Catalog catalog = new Catalog(store);
-    // Group commit's limits on calls under way, one for creations, one for commits and releases: per
-    // instance, shared by every event loop's queue.
+    // Group commit's queues and limits on calls under way, one for creations, one for commits and
+    // releases: per instance, shared by every event loop.
     InFlight[] inFlight = {new InFlight(settings.redis().groupCommitInFlight()),
         new InFlight(settings.redis().groupCommitInFlight())};
     StockServices shared = stockOver(redis, settings, catalog, metrics, clock, inFlight);

@@ -13,8 +13,8 @@ import java.util.Map;
 /**
  * Reservations created whole, record and every stock line, in one script call (lua/create_batch.lua)
  * where all their keys live on one Redis: a standalone Redis. Calls are group-committed
- * ({@link GroupCommit}): each event loop queues its own, the instance has at most a few calls under
- * way at once ({@link InFlight}), and what arrives meanwhile goes in the next. A Redis Cluster
+ * ({@link GroupCommit}): the instance's event loops share one queue and at most a few calls under
+ * way at once ({@link InFlight}), and what arrives meanwhile, on any loop, goes in the next. A Redis Cluster
  * spreads a reservation over several nodes and uses the saga instead ({@link RecordStore#begin}, {@link Store#reserveLine}).
  */
 public final class Creations {
@@ -68,8 +68,9 @@ public final class Creations {
   private final GroupCommit<NewReservation, Creation> group;
 
   /**
-   * inFlight: the instance's limit on create_batch calls under way at once, shared by the event loops'
-   * queues (ALLOT_GROUP_COMMIT_IN_FLIGHT; docs/benchmarks.md has the figures behind the default).
+   * inFlight: the instance's queue of creations and its limit on create_batch calls under way at once,
+   * shared by the event loops (ALLOT_GROUP_COMMIT_IN_FLIGHT; docs/benchmarks.md has the figures behind
+   * the default).
    */
   public Creations(RedisStore redis, int ledgerMaxEntries, InFlight inFlight) {
     this.redis = redis;

@@ -9,7 +9,7 @@ import java.util.List;
 /**
  * Reservations' commits and releases, each the record's decision and every stock line's change in
  * one atomic step (lua/decide_at_once.lua), group-committed like creations ({@link GroupCommit}):
- * what reaches one event loop while its calls are under way goes in its next call. The script reads
+ * what reaches the instance, on any event loop, while its calls are under way goes in the next call. The script reads
  * each record itself, so a commit or a release is that one call. Only where the records and all
  * their SKUs live on one Redis (standalone); a Redis Cluster reads the record, then runs the
  * record's op and the per-SKU scripts one by one instead.

@@ -1,20 +1,24 @@
 package dev.allot.store;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.ToIntFunction;
 
 /**
- * How many group-committed calls of one kind the whole instance may have under way at once, shared
- * by the queues of its event loops ({@link GroupCommit}; one for creations, one for commits and
- * releases). A queue that finds no free slot waits in line; a slot that frees up goes to the queue
- * that waited longest, else back to the pool. So the instance sends few, full calls however many
- * event loops it runs: a call's fixed cost in Redis (the script's start, its per-SKU reads and
- * writes, the event) is spread over more reservations, and Redis never has more than this many of
- * them queued.
+ * One instance's group commit for one kind of call ({@link GroupCommit}; one for creations, one for
+ * commits and releases): the queue every event loop's submissions wait in, in arrival order, and how
+ * many calls may be under way at once. Whichever loop holds a slot sends what waits, from every loop:
+ * a call that ends sends the next one from the loop its answer came in on, at once, with no hop to
+ * another loop first (on a busy instance that hop waited behind the other loop's HTTP work, and Redis
+ * idled meanwhile). So the instance sends few, full calls however many event loops it runs: a call's
+ * fixed cost in Redis (the script's start, its per-SKU reads and writes, the event) is spread over
+ * more reservations, and Redis never has more than this many of them queued. Thread-safe.
  */
 public final class InFlight {
   private final int max;
   private int used;
-  private final ArrayDeque<GroupCommit<?, ?>> waiting = new ArrayDeque<>();
+  private final ArrayDeque<Object> queue = new ArrayDeque<>();
 
   public InFlight(int max) {
     if (max < 1) {
@@ -23,38 +27,51 @@ public final class InFlight {
     this.max = max;
   }
 
-  /** A slot for this queue now (true), or it waits in line for one (false; in line once). */
-  synchronized boolean acquire(GroupCommit<?, ?> queue) {
+  /** Queues an item; true when a slot was free and the caller now holds it (and must send). */
+  synchronized boolean add(Object waiting) {
+    queue.add(waiting);
     if (used < max) {
       used++;
-      waiting.remove(queue);
       return true;
-    }
-    if (!waiting.contains(queue)) {
-      waiting.add(queue);
     }
     return false;
   }
 
   /**
-   * The slot of a call of {@code from} that ended: answers the queue that gets it (the one that waited
-   * longest; {@code from} itself when it has items and nobody else waits), which must send or pass it
-   * on, or null when it goes back to the pool. {@code from} lines up when it has items and another
-   * queue gets the slot.
+   * For a slot's holder: the items that wait, first come first, up to {@code cap} of weight (at least
+   * one, however heavy); empty when nothing waits.
    */
-  synchronized GroupCommit<?, ?> handOver(GroupCommit<?, ?> from, boolean fromHasItems) {
-    GroupCommit<?, ?> next = waiting.poll();
-    if (next == null) {
-      if (fromHasItems) {
-        return from;
+  @SuppressWarnings("unchecked")
+  synchronized <W> List<W> take(int cap, ToIntFunction<W> weight) {
+    List<W> batch = new ArrayList<>(Math.min(cap, queue.size()));
+    int load = 0;
+    while (!queue.isEmpty()) {
+      int w = weight.applyAsInt((W) queue.peek());
+      if (!batch.isEmpty() && load + w > cap) {
+        break;
       }
-      used--;
-      return null;
+      load += w;
+      batch.add((W) queue.poll());
     }
-    if (fromHasItems && next != from && !waiting.contains(from)) {
-      waiting.add(from);
+    return batch;
+  }
+
+  /** A holder whose call ended: keeps its slot when items wait (true: send them), else gives it back. */
+  synchronized boolean keepOrRelease() {
+    if (!queue.isEmpty()) {
+      return true;
     }
-    return next;
+    used--;
+    return false;
+  }
+
+  /** Another slot for items still waiting after a full call (true: the caller holds it and must send). */
+  synchronized boolean acquireIfWaiting() {
+    if (!queue.isEmpty() && used < max) {
+      used++;
+      return true;
+    }
+    return false;
   }
 
   synchronized int used() {

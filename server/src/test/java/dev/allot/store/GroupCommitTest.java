@@ -96,7 +96,7 @@ class GroupCommitTest {
   }
 
   @Test
-  @DisplayName("queues sharing one limit (an instance's event loops): one call in flight in all, the slot goes to the queue that waited")
+  @DisplayName("queues sharing one limit (an instance's event loops): one call in flight in all; what waits on every loop goes in the next call, in arrival order")
   void sharedLimit() {
     InFlight limit = new InFlight(1);
     GroupCommit<Integer, String> a = group(100, limit);
@@ -108,17 +108,15 @@ class GroupCommitTest {
     Future<String> a2 = a.submit(4);
     answer(0);
     assertEquals("r1", a1.result());
-    assertEquals(List.of(2, 3), calls.get(1), "the slot went to b, which waited longer than a's new item");
-    assertEquals(2, calls.size(), "a waits its turn");
+    assertEquals(List.of(2, 3, 4), calls.get(1), "b's items and a's new one together, first come first");
+    assertEquals(1, limit.used(), "still one call in flight");
     answer(1);
     assertEquals("r2", b1.result());
     assertEquals("r3", b2.result());
-    assertEquals(List.of(4), calls.get(2), "then a");
-    answer(2);
     assertEquals("r4", a2.result());
     assertEquals(0, limit.used(), "idle: the slot is back");
     b.submit(5);
-    assertEquals(List.of(5), calls.get(3), "idle: sent at once, whichever queue");
+    assertEquals(List.of(5), calls.get(2), "idle: sent at once, whichever queue");
   }
 
   @Test
@@ -146,70 +144,67 @@ class GroupCommitTest {
   }
 
   @Test
-  @DisplayName("two event loops: a slot handed to a waiting loop and another freed before it runs; its calls still go in arrival order")
-  void handedSlotKeepsArrivalOrder() throws Exception {
+  @DisplayName("two event loops: a call that ends sends what waits on both from its own loop at once; each item is answered on the loop that submitted it")
+  void nextCallFromTheAnsweringLoop() throws Exception {
     io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx(new io.vertx.core.VertxOptions().setEventLoopPoolSize(2));
     try {
       io.vertx.core.internal.VertxInternal internal = (io.vertx.core.internal.VertxInternal) vertx;
       io.vertx.core.internal.ContextInternal a = internal.createEventLoopContext();
       io.vertx.core.internal.ContextInternal b = internal.createEventLoopContext();
       assertTrue(a.nettyEventLoop() != b.nettyEventLoop(), "two loops");
-      InFlight limit = new InFlight(2);
+      InFlight limit = new InFlight(1);
+      List<String> sentFrom = java.util.Collections.synchronizedList(new ArrayList<>());
       List<List<Integer>> sent = java.util.Collections.synchronizedList(new ArrayList<>());
       List<Promise<List<String>>> promises = java.util.Collections.synchronizedList(new ArrayList<>());
       java.util.function.Function<List<Integer>, Future<List<String>>> call = items -> {
         Promise<List<String>> p = Promise.promise();
         synchronized (sent) {
           sent.add(List.copyOf(items));
+          sentFrom.add(Thread.currentThread().getName());
           promises.add(p);
         }
         return p.future();
       };
-      // Each queue made on its own loop (a queue sends on the loop it was made on).
-      GroupCommit<Integer, String> onA = onLoop(a, () -> new GroupCommit<>(2, limit, i -> 1, call));
-      GroupCommit<Integer, String> onB = onLoop(b, () -> new GroupCommit<>(2, limit, i -> 1, call));
-      // B takes both slots; A's five wait in line.
-      onLoop(b, () -> {
-        onB.submit(100);
-        onB.submit(200);
-        return null;
-      });
-      onLoop(a, () -> {
-        for (int i = 1; i <= 5; i++) {
-          onA.submit(i);
-        }
-        return null;
-      });
-      assertEquals(2, sent.size(), "A waits");
-      // A's loop is busy while B's first call ends (its slot is handed to A: a task on A's loop) and
-      // B's second ends too (nobody waits in line any more: that slot is free).
-      java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(1);
-      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-      a.runOnContext(v -> {
-        busy.countDown();
-        try {
-          release.await(10, java.util.concurrent.TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
-      assertTrue(busy.await(10, java.util.concurrent.TimeUnit.SECONDS));
+      // Each queue made on its own loop (it sends through that loop's call).
+      GroupCommit<Integer, String> onA = onLoop(a, () -> new GroupCommit<>(10, limit, i -> 1, call));
+      GroupCommit<Integer, String> onB = onLoop(b, () -> new GroupCommit<>(10, limit, i -> 1, call));
+      String threadA = onLoop(a, () -> Thread.currentThread().getName());
+      String threadB = onLoop(b, () -> Thread.currentThread().getName());
+      Future<String> first = onLoop(b, () -> onB.submit(100));
+      List<Future<String>> fromA = onLoop(a, () -> List.of(onA.submit(1), onA.submit(2), onA.submit(3)));
+      Future<String> fromB = onLoop(b, () -> onB.submit(4));
+      assertEquals(1, sent.size(), "one slot: the rest waits");
+      // B's call ends on B's loop: B sends the next call before it returns, with A's items and its own.
       onLoop(b, () -> {
         promises.get(0).complete(List.of("r100"));
         return null;
       });
+      assertEquals(List.of(List.of(100), List.of(1, 2, 3, 4)), List.copyOf(sent), "in arrival order, at once");
+      assertEquals(threadB, sentFrom.get(1), "sent from the loop the answer came in on");
+      assertEquals("r100", first.result());
+      List<String> answeredOn = java.util.Collections.synchronizedList(new ArrayList<>());
+      java.util.concurrent.CountDownLatch all = new java.util.concurrent.CountDownLatch(4);
+      for (Future<String> f : fromA) {
+        f.onComplete(ar -> {
+          answeredOn.add("A:" + Thread.currentThread().getName());
+          all.countDown();
+        });
+      }
+      fromB.onComplete(ar -> {
+        answeredOn.add("B:" + Thread.currentThread().getName());
+        all.countDown();
+      });
       onLoop(b, () -> {
-        promises.get(1).complete(List.of("r200"));
+        promises.get(1).complete(List.of("r1", "r2", "r3", "r4"));
         return null;
       });
-      assertEquals(2, sent.size(), "A's loop has not run yet");
-      release.countDown();
-      long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-      while (sent.size() < 4 && System.nanoTime() < until) {
-        Thread.onSpinWait();
+      assertTrue(all.await(10, java.util.concurrent.TimeUnit.SECONDS));
+      assertEquals(List.of("r1", "r2", "r3"), fromA.stream().map(Future::result).toList());
+      assertEquals("r4", fromB.result());
+      for (String on : answeredOn) {
+        assertEquals(on.startsWith("A:") ? "A:" + threadA : "B:" + threadB, on, "answered on the submitting loop");
       }
-      // With the handed slot and the free one, A sends two calls at once: the first-come items first.
-      assertEquals(List.of(List.of(100), List.of(200), List.of(1, 2), List.of(3, 4)), List.copyOf(sent));
+      assertEquals(0, onLoop(a, limit::used), "idle: the slot is back");
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
     }
