@@ -29,7 +29,8 @@
     template whose one such place is the first line's comes cut there: the text before it, then tail
     the text after (no search); otherwise tail is ''.
   Returns one entry per reservation, in order:
-    {1, body}                   created and held: the record is held and its body is `body`
+    body                        created and held (a string, not a table: the common answer, one a
+                                reservation): the record is held and its body is `body`
     {2, state, status, body, refusal, lines}  the same request again: the record as it stands
                                 (a refused record has status 409, body '' and its refusal, which
                                 lines the record's stock lines "SKU=qty,..." up with)
@@ -269,7 +270,7 @@ for j = 1, N do
       due[#due + 1] = K_REC
       one_dl, one_id = deadline, id
       held = held + 1
-      out[j] = {1, body}
+      out[j] = body
     end
   end
 end

@@ -4,6 +4,7 @@ import dev.allot.store.RecordStore.StockLine;
 import dev.allot.store.Store.HoldStatus;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Response;
+import io.vertx.redis.client.ResponseType;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -192,8 +193,11 @@ public final class Creations {
   }
 
   private static Creation creation(Response r) {
+    if (r.type() == ResponseType.BULK) {
+      // Created and held: the body alone (the common answer, not wrapped in an array).
+      return new Creation(Result.CREATED, "held", 201, r.toString(), List.of(), List.of());
+    }
     return switch (r.get(0).toInteger()) {
-      case 1 -> new Creation(Result.CREATED, "held", 201, r.get(1).toString(), List.of(), List.of());
       case 2 -> new Creation(Result.SAME_REQUEST, r.get(1).toString(), r.get(2).toInteger(), r.get(3).toString(),
           refusal(r.get(4).toString()), RecordStore.decodeLines(r.get(5).toString()));
       case 3 -> new Creation(Result.OTHER_REQUEST, null, 0, null, List.of(), List.of());
