@@ -8,10 +8,11 @@ import java.util.function.ToIntFunction;
 /**
  * One instance's group commit for one kind of call ({@link GroupCommit}; one for creations, one for
  * commits and releases): the queue every event loop's submissions wait in, in arrival order, and how
- * many calls may be under way at once. Whichever loop holds a slot sends what waits, from every loop:
- * a call that ends sends the next one from the loop its answer came in on, at once, with no hop to
- * another loop first (on a busy instance that hop waited behind the other loop's HTTP work, and Redis
- * idled meanwhile). So the instance sends few, full calls however many event loops it runs: a call's
+ * many calls may be under way at once. Whichever loop holds a slot sends what waits, from every loop,
+ * in arrival order (a customer's limit sees the instance's order, not one loop's): a call that ends
+ * sends the next one from the loop its answer came in on, at once, with no hop to another loop first
+ * (docs/benchmarks.md, eleventh pass: level in throughput with the per-loop queues it replaced). So
+ * the instance sends few, full calls however many event loops it runs: a call's
  * fixed cost in Redis (the script's start, its per-SKU reads and writes, the event) is spread over
  * more reservations, and Redis never has more than this many of them queued. Thread-safe.
  */
