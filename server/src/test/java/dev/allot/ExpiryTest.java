@@ -175,6 +175,7 @@ class ExpiryTest {
       timer.shutdownNow();
     }
   }
+
   @Test
   @DisplayName("a flash sale's carts, held in batches on two instances, expire by themselves; the ones settled before stay so")
   void batchesExpire() throws Exception {
