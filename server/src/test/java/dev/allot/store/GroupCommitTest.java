@@ -171,6 +171,7 @@ class GroupCommitTest {
       String threadA = onLoop(a, () -> Thread.currentThread().getName());
       String threadB = onLoop(b, () -> Thread.currentThread().getName());
       Future<String> first = onLoop(b, () -> onB.submit(100));
+      onLoop(b, () -> null); // B's turn has ended: its call is out
       List<Future<String>> fromA = onLoop(a, () -> List.of(onA.submit(1), onA.submit(2), onA.submit(3)));
       Future<String> fromB = onLoop(b, () -> onB.submit(4));
       assertEquals(1, sent.size(), "one slot: the rest waits");
@@ -205,6 +206,48 @@ class GroupCommitTest {
         assertEquals(on.startsWith("A:") ? "A:" + threadA : "B:" + threadB, on, "answered on the submitting loop");
       }
       assertEquals(0, onLoop(a, limit::used), "idle: the slot is back");
+    } finally {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  @DisplayName("on an event loop, a free slot sends when the loop's turn ends: what that turn submits goes in one call, never after a timer")
+  void oneCallPerTurn() throws Exception {
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx(new io.vertx.core.VertxOptions().setEventLoopPoolSize(1));
+    try {
+      io.vertx.core.internal.ContextInternal loop = ((io.vertx.core.internal.VertxInternal) vertx).createEventLoopContext();
+      InFlight limit = new InFlight(2);
+      List<List<Integer>> sent = java.util.Collections.synchronizedList(new ArrayList<>());
+      List<Promise<List<String>>> promises = java.util.Collections.synchronizedList(new ArrayList<>());
+      GroupCommit<Integer, String> g = onLoop(loop, () -> new GroupCommit<>(10, limit, i -> 1, items -> {
+        Promise<List<String>> p = Promise.promise();
+        sent.add(List.copyOf(items));
+        promises.add(p);
+        return p.future();
+      }));
+      // One turn reads three requests: two slots are free, yet they travel together.
+      int sentInTurn = onLoop(loop, () -> {
+        g.submit(1);
+        g.submit(2);
+        g.submit(3);
+        return sent.size();
+      });
+      assertEquals(0, sentInTurn, "nothing goes out before the turn ends");
+      onLoop(loop, () -> null);
+      assertEquals(List.of(List.of(1, 2, 3)), List.copyOf(sent), "one call for the turn, one slot used");
+      assertEquals(1, onLoop(loop, limit::used));
+      // A lone request on an idle loop goes out as soon as its turn ends (no timer to wait for).
+      Future<String> lone = onLoop(loop, () -> g.submit(4));
+      onLoop(loop, () -> null);
+      assertEquals(List.of(4), sent.get(1), "the second slot, at the end of its own turn");
+      onLoop(loop, () -> {
+        promises.get(0).complete(List.of("r1", "r2", "r3"));
+        promises.get(1).complete(List.of("r4"));
+        return null;
+      });
+      assertEquals("r4", lone.result());
+      assertEquals(0, onLoop(loop, limit::used), "idle: both slots are back");
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
     }
