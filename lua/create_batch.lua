@@ -55,110 +55,18 @@ if not PREFIX_OK or not S or not N or not H or not K or not REFUSED_RETENTION or
   return redis.error_reply('ERR create_batch: bad arguments')
 end
 
-local more, dirty = {}, {}
--- Binds SKU s (unless it is bound already: a hot SKU's batch binds it once).
-local bound
-local function bind(s)
-  if bound ~= s then
-    bind_sku(5 * (s - 1) + 1, ARGV[8 + s])
-    bound = s
-  end
-end
--- Binds SKU s; its expired holds go back the first time the batch touches it.
-local function use_sku(s)
-  bind(s)
-  if more[s] == nil then more[s] = drop_expired() end
-end
-local function leave_sku(s)
-  if changed then dirty[s] = true; changed = false end
-end
-
--- What the batch writes besides the holds, kept until every hold is written (the end of the
--- script): a runtime error half-way (a bug; Redis refuses only a script's first write when out
--- of memory) then leaves no record without its holds. The records, r = 1..R, in columns (no table
--- per record): key, id, fingerprint, channel, deadline, lines, body ('' refused) and refusal (false
--- when held). made: a record of this batch by its id (its r), for a later reservation of the batch
--- with the same id; due: the held ones' deadlines and record keys (pairs), one_dl, one_id: a held
--- record's deadline and id (the due entries: see the end).
-local rec_key, rec_id, rec_fp, rec_ch, rec_dl, rec_ln, rec_body, rec_rf = {}, {}, {}, {}, {}, {}, {}, {}
-local R, made, due, held, one_dl, one_id = 0, {}, {}, 0, nil, nil
--- The distinct rests of the held reservations' documents, in first-seen order, and each held record's
--- (rec_x[r]: its rest's index in rests).
-local rests, rest_index, rec_x, X = {}, {}, {}, 0
-local function add_record(key, id, fp, channel, deadline, ln, body, refusal)
-  R = R + 1
-  rec_key[R], rec_id[R], rec_fp[R], rec_ch[R], rec_dl[R], rec_ln[R], rec_body[R], rec_rf[R] =
-    key, id, fp, channel, deadline, ln, body, refusal
-  made[id] = R
-end
-
--- A record this call made, as an HMGET of fp, st, sc, body, rf, ln reads it (a later reservation of
--- the call with the same id: rare, so it is worked out only then).
-local function as_known(r)
-  if rec_rf[r] then return {rec_fp[r], 'rejected', '409', '', rec_rf[r], rec_ln[r]} end
-  return {rec_fp[r], 'held', '201', rec_body[r], '', rec_ln[r]}
-end
-
-local out = {}
-
--- The end of every call, whichever way its holds were made: the records, their events, the due
--- entries, the counters and each changed SKU's event. Answers the call's outcomes.
-local function finish_call()
-  -- Their reservation.held events: one 'resc' entry for all of them (ids, channels, deadlines and each
-  -- one's rest index comma separated, the rests newline separated: JSON text never holds a raw newline;
-  -- docs/outbound.md).
-  local ev_ids, ev_channels, ev_deadlines, ev_x, E = {}, {}, {}, {}, 0
-  for r = 1, R do
-    if rec_rf[r] then
-      rcall('HSET', rec_key[r], 'st', 'rejected', 'fp', rec_fp[r], 'ch', rec_ch[r], 'dl', rec_dl[r], 'ln', rec_ln[r],
-        'cl', '1', 'cr', NOW, 'sc', '409', 'body', '', 'rf', rec_rf[r])
-      rcall('EXPIRE', rec_key[r], REFUSED_RETENTION)
-    else
-      rcall('HSET', rec_key[r], 'st', 'held', 'fp', rec_fp[r], 'ch', rec_ch[r], 'dl', rec_dl[r], 'ln', rec_ln[r],
-        'cr', NOW, 'sc', '201', 'body', rec_body[r])
-      E = E + 1
-      ev_ids[E], ev_channels[E], ev_deadlines[E], ev_x[E] = rec_id[r], rec_ch[r], rec_dl[r], rec_x[r]
-    end
-  end
-  if E > 0 then
-    rcall('XADD', K_OUT, '*', 't', 'resc', 'st', 'held', 'r', table.concat(ev_ids, ','), 'c',
-      table.concat(ev_channels, ','), 'd', table.concat(ev_deadlines, ','), 'x', table.concat(rests, '\n'),
-      'i', table.concat(ev_x, ','))
-  end
-  -- One due entry for the call's held records: '*' and their record keys, comma separated, scored by
-  -- the earliest deadline among them (one zset insert a call, not one a reservation). sweep_claim
-  -- opens it when it comes due: each record still held then gets an entry of its own, scored by its
-  -- deadline; a record committed or released meanwhile needs none. One held record: its own entry.
-  if held > 1 then
-    rcall('ZADD', KEYS[5 * S + N + 1], group_of(due))
-  elseif held == 1 then
-    rcall('ZADD', KEYS[5 * S + N + 1], one_dl, one_id)
-  end
-  -- The counters are only ever read summed over the buckets (RecordStore.stats), so the whole
-  -- batch counts in the first reservation's bucket: two writes per batch, not two per bucket.
-  if held > 0 then
-    rcall('HINCRBY', KEYS[5 * S + N + 2], 'held', held)
-    rcall('HINCRBY', KEYS[5 * S + N + 2], 'created', held)
-  end
-  for s = 1, S do
-    if dirty[s] then
-      bind(s)
-      publish()
-    end
-  end
-  return out
-end
-
 -- A flash sale's call: every reservation the common cart (one line of one SKU, a channel of one
 -- location, no customer), none of their ids known or repeated, the SKU without an allocation of
--- that channel and without expired holds, and enough units for all of them. Then each is held
--- whole, in order, exactly as hold_plain and hold_flush would hold it, with the same writes, without
--- the general path's per-reservation bookkeeping (or hold.lua's definitions). Anything else takes the
--- general path below; nothing is written before this is known.
+-- that channel and without expired holds, and enough units for all of them. Each is then held
+-- whole, in order, with exactly the writes hold_plain, hold_flush and the end of this script make
+-- for it (CreationsTest compares the two paths), without the general path's per-reservation tables
+-- or hold.lua's definitions: a flash sale's calls spend about a quarter less time in the script
+-- (docs/benchmarks.md, twelfth pass). Anything else takes the general path below; nothing is written
+-- before this is known. With one SKU, stock_prelude's keys and event channel are already that SKU's.
 do
   local p, plain = 9 + S, S == 1 and H == 1 and K == 1 and #ARGV == 22 + 5 * N
   -- The channel: id, buffer, backorder, C = 1, its location; the shape: channel 1, customer '', the
-  -- record's lines, the template, its tail, L = 1, SKU 1 and the quantity.
+  -- record's lines, the template, its tail, L = 1, SKU 1 and the quantity; then the reservations.
   plain = plain and ARGV[p + 3] == '1' and ARGV[p + 5] == '1' and ARGV[p + 6] == '' and ARGV[p + 9] ~= ''
     and ARGV[p + 10] == '1' and ARGV[p + 11] == '1'
   local qty = plain and tonumber(ARGV[p + 12])
@@ -181,39 +89,71 @@ do
       local ln, qs = ARGV[p + 7], tostring(qty)
       local rest = ARGV[p + 8] .. '[{"location":"' .. loc .. '","qty":' .. qs .. '}]' .. ARGV[p + 9]
       local entry_tail = '|' .. channel .. '|' .. loc .. '=' .. qs .. '||0'
-      local holds, expiry, booked = {}, {}, {}
-      rests[1], X = rest, 1
+      local holds, expiry, booked, due, out = {}, {}, {}, {}, {}
+      local ids, channels, deadlines, rest_of = {}, {}, {}, {}
       local a = p + 13
       for j = 1, N do
-        local K_REC, id, fp, deadline = KEYS[5 + j], ARGV[a], ARGV[a + 1], ARGV[a + 2]
-        local body = ARGV[a + 3] .. rest
+        local id, deadline = ARGV[a], ARGV[a + 2]
         holds[2 * j - 1], holds[2 * j] = id, 'h|' .. deadline .. entry_tail
         expiry[2 * j - 1], expiry[2 * j] = deadline, id
+        due[2 * j - 1], due[2 * j] = deadline, KEYS[5 + j]
         booked[j] = id .. '=' .. qs
-        add_record(K_REC, id, fp, channel, deadline, ln, body, false)
-        rec_x[R] = 1
-        due[2 * j - 1], due[2 * j] = deadline, K_REC
-        out[j] = body
+        ids[j], channels[j], deadlines[j], rest_of[j] = id, channel, deadline, '1'
+        out[j] = ARGV[a + 3] .. rest
         a = a + 5
       end
-      held, one_dl, one_id = N, ARGV[a - 3], ARGV[a - 5]
       res = res + N * qty
       local lseq = (tonumber(v[7]) or 0) + N
       -- hold_flush's writes for one run of holds at one location: one ledger entry (compact for
       -- several), the counts, the holds, one expiry entry (a group for several).
-      local entry = ledger_entry(lseq, 'hold', loc, one_id, on, res, com, q, nil,
+      local entry = ledger_entry(lseq, 'hold', loc, ids[N], on, res, com, q, nil,
         N > 1 and (',"holds":"' .. table.concat(booked, ',') .. '"') or nil)
       rcall('HSET', K_STOCK, 'ver', (tonumber(v[6]) or 0) + N, 'lseq', lseq, loc .. '|res', res)
       rcall('HSET', K_HOLDS, unpack(holds))
       if N > 1 then rcall('ZADD', K_EXPIRY, group_of(expiry)) else rcall('ZADD', K_EXPIRY, expiry[1], expiry[2]) end
       if rcall('LPUSH', K_LEDGER, entry) > LEDGER_MAX then rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1) end
-      dirty[1] = true
-      return finish_call()
+      -- Then the end of the script's writes for held records only: the records, their event, the
+      -- due entry (a group for several), the counters, the SKU's change.
+      a = p + 13
+      for j = 1, N do
+        rcall('HSET', KEYS[5 + j], 'st', 'held', 'fp', ARGV[a + 1], 'ch', channel, 'dl', ARGV[a + 2], 'ln', ln,
+          'cr', NOW, 'sc', '201', 'body', out[j])
+        a = a + 5
+      end
+      rcall('XADD', K_OUT, '*', 't', 'resc', 'st', 'held', 'r', table.concat(ids, ','), 'c',
+        table.concat(channels, ','), 'd', table.concat(deadlines, ','), 'x', rest, 'i', table.concat(rest_of, ','))
+      if N > 1 then
+        rcall('ZADD', KEYS[5 + N + 1], group_of(due))
+      else
+        rcall('ZADD', KEYS[5 + N + 1], deadlines[1], ids[1])
+      end
+      rcall('HINCRBY', KEYS[5 + N + 2], 'held', N)
+      rcall('HINCRBY', KEYS[5 + N + 2], 'created', N)
+      publish()
+      return out
     end
   end
 end
 
 --- @include "include/hold"
+
+local more, dirty = {}, {}
+-- Binds SKU s (unless it is bound already: a hot SKU's batch binds it once).
+local bound
+local function bind(s)
+  if bound ~= s then
+    bind_sku(5 * (s - 1) + 1, ARGV[8 + s])
+    bound = s
+  end
+end
+-- Binds SKU s; its expired holds go back the first time the batch touches it.
+local function use_sku(s)
+  bind(s)
+  if more[s] == nil then more[s] = drop_expired() end
+end
+local function leave_sku(s)
+  if changed then dirty[s] = true; changed = false end
+end
 
 -- A stock line's allocations as the 201 body shows them (and "backordered" after them).
 local function allocations_json(list, bo)
@@ -259,6 +199,32 @@ local function fill(template, lists, bos, L)
   return table.concat(out)
 end
 
+-- What the batch writes besides the holds, kept until every hold is written (the end of the
+-- script): a runtime error half-way (a bug; Redis refuses only a script's first write when out
+-- of memory) then leaves no record without its holds. The records, r = 1..R, in columns (no table
+-- per record): key, id, fingerprint, channel, deadline, lines, body ('' refused) and refusal (false
+-- when held). made: a record of this batch by its id (its r), for a later reservation of the batch
+-- with the same id; due: the held ones' deadlines and record keys (pairs), one_dl, one_id: a held
+-- record's deadline and id (the due entries: see the end).
+local rec_key, rec_id, rec_fp, rec_ch, rec_dl, rec_ln, rec_body, rec_rf = {}, {}, {}, {}, {}, {}, {}, {}
+local R, made, due, held, one_dl, one_id = 0, {}, {}, 0, nil, nil
+-- The distinct rests of the held reservations' documents, in first-seen order, and each held record's
+-- (rec_x[r]: its rest's index in rests).
+local rests, rest_index, rec_x, X = {}, {}, {}, 0
+local function add_record(key, id, fp, channel, deadline, ln, body, refusal)
+  R = R + 1
+  rec_key[R], rec_id[R], rec_fp[R], rec_ch[R], rec_dl[R], rec_ln[R], rec_body[R], rec_rf[R] =
+    key, id, fp, channel, deadline, ln, body, refusal
+  made[id] = R
+end
+
+-- A record this call made, as an HMGET of fp, st, sc, body, rf, ln reads it (a later reservation of
+-- the call with the same id: rare, so it is worked out only then).
+local function as_known(r)
+  if rec_rf[r] then return {rec_fp[r], 'rejected', '409', '', rec_rf[r], rec_ln[r]} end
+  return {rec_fp[r], 'held', '201', rec_body[r], '', rec_ln[r]}
+end
+
 -- Most batches hold only new ids: one EXISTS answers for all their records, and only a batch with
 -- a known id among them reads records one by one.
 local any_known = rcall('EXISTS', unpack(KEYS, 5 * S + 1, 5 * S + N)) > 0
@@ -294,6 +260,7 @@ if #ARGV ~= p - 1 + 5 * N then return redis.error_reply('ERR create_batch: bad a
 -- A reservation's decisions and allocations: columns reused from one reservation to the next, read
 -- up to its L.
 local decisions, lists, bos = {}, {}, {}
+local out = {}
 for j = 1, N do
   -- The deadline stays the string it came as wherever it is written (a number would be formatted
   -- again for each write: most of a small reservation's cost is such string work).
@@ -400,4 +367,46 @@ for s = 1, S do
   hold_flush()
   leave_sku(s)
 end
-return finish_call()
+-- Their reservation.held events: one 'resc' entry for all of them (ids, channels, deadlines and each
+-- one's rest index comma separated, the rests newline separated: JSON text never holds a raw newline;
+-- docs/outbound.md).
+local ev_ids, ev_channels, ev_deadlines, ev_x, E = {}, {}, {}, {}, 0
+for r = 1, R do
+  if rec_rf[r] then
+    rcall('HSET', rec_key[r], 'st', 'rejected', 'fp', rec_fp[r], 'ch', rec_ch[r], 'dl', rec_dl[r], 'ln', rec_ln[r],
+      'cl', '1', 'cr', NOW, 'sc', '409', 'body', '', 'rf', rec_rf[r])
+    rcall('EXPIRE', rec_key[r], REFUSED_RETENTION)
+  else
+    rcall('HSET', rec_key[r], 'st', 'held', 'fp', rec_fp[r], 'ch', rec_ch[r], 'dl', rec_dl[r], 'ln', rec_ln[r],
+      'cr', NOW, 'sc', '201', 'body', rec_body[r])
+    E = E + 1
+    ev_ids[E], ev_channels[E], ev_deadlines[E], ev_x[E] = rec_id[r], rec_ch[r], rec_dl[r], rec_x[r]
+  end
+end
+if E > 0 then
+  rcall('XADD', K_OUT, '*', 't', 'resc', 'st', 'held', 'r', table.concat(ev_ids, ','), 'c',
+    table.concat(ev_channels, ','), 'd', table.concat(ev_deadlines, ','), 'x', table.concat(rests, '\n'),
+    'i', table.concat(ev_x, ','))
+end
+-- One due entry for the call's held records: '*' and their record keys, comma separated, scored by
+-- the earliest deadline among them (one zset insert a call, not one a reservation). sweep_claim
+-- opens it when it comes due: each record still held then gets an entry of its own, scored by its
+-- deadline; a record committed or released meanwhile needs none. One held record: its own entry.
+if held > 1 then
+  rcall('ZADD', KEYS[5 * S + N + 1], group_of(due))
+elseif held == 1 then
+  rcall('ZADD', KEYS[5 * S + N + 1], one_dl, one_id)
+end
+-- The counters are only ever read summed over the buckets (RecordStore.stats), so the whole
+-- batch counts in the first reservation's bucket: two writes per batch, not two per bucket.
+if held > 0 then
+  rcall('HINCRBY', KEYS[5 * S + N + 2], 'held', held)
+  rcall('HINCRBY', KEYS[5 * S + N + 2], 'created', held)
+end
+for s = 1, S do
+  if dirty[s] then
+    bind(s)
+    publish()
+  end
+end
+return out
