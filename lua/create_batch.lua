@@ -55,6 +55,37 @@ if not PREFIX_OK or not S or not N or not H or not K or not REFUSED_RETENTION or
   return redis.error_reply('ERR create_batch: bad arguments')
 end
 
+-- What both ways of holding write last for the call's held records: each record; their
+-- reservation.held events in one 'resc' entry (ids, channels, deadlines and each one's rest index
+-- comma separated, the rests newline separated: JSON text never holds a raw newline;
+-- docs/outbound.md); one due entry; the counters.
+local function write_held(key, fp, channel, deadline, ln, body)
+  rcall('HSET', key, 'st', 'held', 'fp', fp, 'ch', channel, 'dl', deadline, 'ln', ln, 'cr', NOW, 'sc', '201',
+    'body', body)
+end
+local function held_events(ids, channels, deadlines, rests, x)
+  rcall('XADD', K_OUT, '*', 't', 'resc', 'st', 'held', 'r', table.concat(ids, ','), 'c', table.concat(channels, ','),
+    'd', table.concat(deadlines, ','), 'x', rests, 'i', table.concat(x, ','))
+end
+-- due: {deadline, record key, ...} for the n held records; dl and id: one of them, for n = 1.
+-- One due entry for them: '*' and their record keys, comma separated, scored by the earliest
+-- deadline among them (one zset insert a call, not one a reservation). sweep_claim opens it when it
+-- comes due: each record still held then gets an entry of its own, scored by its deadline; a record
+-- committed or released meanwhile needs none. One held record: its own entry. The counters are only
+-- ever read summed over the buckets (RecordStore.stats), so the whole call counts in the first
+-- reservation's bucket: two writes a call, not two a bucket.
+local function due_and_counters(due, n, dl, id)
+  if n > 1 then
+    rcall('ZADD', KEYS[5 * S + N + 1], group_of(due))
+  elseif n == 1 then
+    rcall('ZADD', KEYS[5 * S + N + 1], dl, id)
+  end
+  if n > 0 then
+    rcall('HINCRBY', KEYS[5 * S + N + 2], 'held', n)
+    rcall('HINCRBY', KEYS[5 * S + N + 2], 'created', n)
+  end
+end
+
 -- A flash sale's call: every reservation the common cart (one line of one SKU, a channel of one
 -- location, no customer), none of their ids known or repeated, the SKU without an allocation of
 -- that channel and without expired holds, and enough units for all of them. Each is then held
@@ -116,19 +147,11 @@ do
       -- due entry (a group for several), the counters, the SKU's change.
       a = p + 13
       for j = 1, N do
-        rcall('HSET', KEYS[5 + j], 'st', 'held', 'fp', ARGV[a + 1], 'ch', channel, 'dl', ARGV[a + 2], 'ln', ln,
-          'cr', NOW, 'sc', '201', 'body', out[j])
+        write_held(KEYS[5 + j], ARGV[a + 1], channel, ARGV[a + 2], ln, out[j])
         a = a + 5
       end
-      rcall('XADD', K_OUT, '*', 't', 'resc', 'st', 'held', 'r', table.concat(ids, ','), 'c',
-        table.concat(channels, ','), 'd', table.concat(deadlines, ','), 'x', rest, 'i', table.concat(rest_of, ','))
-      if N > 1 then
-        rcall('ZADD', KEYS[5 + N + 1], group_of(due))
-      else
-        rcall('ZADD', KEYS[5 + N + 1], deadlines[1], ids[1])
-      end
-      rcall('HINCRBY', KEYS[5 + N + 2], 'held', N)
-      rcall('HINCRBY', KEYS[5 + N + 2], 'created', N)
+      held_events(ids, channels, deadlines, rest, rest_of)
+      due_and_counters(due, N, deadlines[1], ids[1])
       publish()
       return out
     end
@@ -367,9 +390,6 @@ for s = 1, S do
   hold_flush()
   leave_sku(s)
 end
--- Their reservation.held events: one 'resc' entry for all of them (ids, channels, deadlines and each
--- one's rest index comma separated, the rests newline separated: JSON text never holds a raw newline;
--- docs/outbound.md).
 local ev_ids, ev_channels, ev_deadlines, ev_x, E = {}, {}, {}, {}, 0
 for r = 1, R do
   if rec_rf[r] then
@@ -377,32 +397,13 @@ for r = 1, R do
       'cl', '1', 'cr', NOW, 'sc', '409', 'body', '', 'rf', rec_rf[r])
     rcall('EXPIRE', rec_key[r], REFUSED_RETENTION)
   else
-    rcall('HSET', rec_key[r], 'st', 'held', 'fp', rec_fp[r], 'ch', rec_ch[r], 'dl', rec_dl[r], 'ln', rec_ln[r],
-      'cr', NOW, 'sc', '201', 'body', rec_body[r])
+    write_held(rec_key[r], rec_fp[r], rec_ch[r], rec_dl[r], rec_ln[r], rec_body[r])
     E = E + 1
     ev_ids[E], ev_channels[E], ev_deadlines[E], ev_x[E] = rec_id[r], rec_ch[r], rec_dl[r], rec_x[r]
   end
 end
-if E > 0 then
-  rcall('XADD', K_OUT, '*', 't', 'resc', 'st', 'held', 'r', table.concat(ev_ids, ','), 'c',
-    table.concat(ev_channels, ','), 'd', table.concat(ev_deadlines, ','), 'x', table.concat(rests, '\n'),
-    'i', table.concat(ev_x, ','))
-end
--- One due entry for the call's held records: '*' and their record keys, comma separated, scored by
--- the earliest deadline among them (one zset insert a call, not one a reservation). sweep_claim
--- opens it when it comes due: each record still held then gets an entry of its own, scored by its
--- deadline; a record committed or released meanwhile needs none. One held record: its own entry.
-if held > 1 then
-  rcall('ZADD', KEYS[5 * S + N + 1], group_of(due))
-elseif held == 1 then
-  rcall('ZADD', KEYS[5 * S + N + 1], one_dl, one_id)
-end
--- The counters are only ever read summed over the buckets (RecordStore.stats), so the whole
--- batch counts in the first reservation's bucket: two writes per batch, not two per bucket.
-if held > 0 then
-  rcall('HINCRBY', KEYS[5 * S + N + 2], 'held', held)
-  rcall('HINCRBY', KEYS[5 * S + N + 2], 'created', held)
-end
+if E > 0 then held_events(ev_ids, ev_channels, ev_deadlines, table.concat(rests, '\n'), ev_x) end
+due_and_counters(due, held, one_dl, one_id)
 for s = 1, S do
   if dirty[s] then
     bind(s)
