@@ -17,7 +17,7 @@
 # capacity figure.
 #
 #   loadtest/capacity.sh [--no-build] [--seconds 10] [--connections 50] [--rounds 3] [--warm 30]
-#                        [--checkout] [--fsync] [--skus N] [--cluster] [--redis-defaults] [--open S]
+#                        [--checkout] [--fsync] [--skus N] [--cluster] [--redis-defaults] [--open S] [--pin]
 #     --checkout  a full checkout per buyer: reserve, then commit (both sides); counts checkouts/s
 #     --fsync     appendonly yes, appendfsync always on every Redis (a commit survives a crash)
 #     --skus N    N SKUs instead of one hot SKU, each request picks one at random
@@ -28,6 +28,10 @@
 #                 whatever the answers (dev.allot.loadtest.OpenModel: latency from each request's
 #                 due moment, as wrk2 counts it), S seconds after 5 not counted, against Allot and
 #                 against the hand-rolled server at the same rate; prints p50/p99 and its own CPU
+#     --pin       the load generators (wrk, redis-benchmark, the open model) on the last core, every
+#                 server and every Redis on the others (taskset): the servers' own capacity, without the
+#                 generator's turns on their cores (on 2 cores, each server and its Redis share one core,
+#                 and each JVM sizes itself to that core: one event loop for Allot and the baseline alike)
 #
 # Needs a JDK 17+, Maven, python3, and Debian's wrk, redis-server and redis-tools: installed with
 # apt-get when missing and this runs as root; otherwise it says what to install.
@@ -35,7 +39,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-BUILD=1; SECONDS_=10; CONNS=50; ROUNDS=3; WARM=30; CHECKOUT=0; FSYNC=0; SKUS=1; CLUSTER=0; OPEN=0; REDIS_DEFAULTS=0
+BUILD=1; SECONDS_=10; CONNS=50; ROUNDS=3; WARM=30; CHECKOUT=0; FSYNC=0; SKUS=1; CLUSTER=0; OPEN=0; REDIS_DEFAULTS=0; PIN=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD=0 ;;
@@ -49,6 +53,7 @@ while [ $# -gt 0 ]; do
     --cluster) CLUSTER=1 ;;
     --open) OPEN=$2; shift ;;
     --redis-defaults) REDIS_DEFAULTS=1 ;;
+    --pin) PIN=1 ;;
     *) echo "capacity: unknown option $1 (see the header of $0)"; exit 2 ;;
   esac
   shift
@@ -56,6 +61,17 @@ done
 [ "$ROUNDS" -ge 3 ] || { echo "capacity: at least 3 rounds (medians need them)"; exit 2; }
 [ "$OPEN" = 0 ] || { [ "$CHECKOUT" = 0 ] && [ "$SKUS" = 1 ]; } \
   || { echo "capacity: --open measures reservations of the one hot SKU (not with --checkout or --skus)"; exit 2; }
+
+# SRV runs a server or a Redis, GEN a load generator: as they are, or each on its own cores (--pin).
+SRV=(); GEN=(); PINNED=""
+if [ "$PIN" = 1 ]; then
+  CORES=$(nproc)
+  [ "$CORES" -ge 2 ] || { echo "capacity: --pin needs at least 2 cores (the generator gets one of its own)"; exit 2; }
+  command -v taskset >/dev/null || { echo "capacity: --pin needs taskset (Debian: util-linux)"; exit 1; }
+  SRV_CPUS=0; [ "$CORES" -gt 2 ] && SRV_CPUS="0-$((CORES - 2))"
+  SRV=(taskset -c "$SRV_CPUS"); GEN=(taskset -c "$((CORES - 1))")
+  PINNED="; servers and Redis on CPU $SRV_CPUS, load generators on CPU $((CORES - 1))"
+fi
 
 need=()
 command -v curl >/dev/null || need+=(curl)
@@ -104,7 +120,7 @@ start_redis() { # $1 = name
   local name=$1 dir="$WORK/$1"; mkdir -p "$dir"
   if [ "$CLUSTER" = 0 ]; then
     local p; p=$(free_port)
-    redis-server --port $p --bind 127.0.0.1 --dir "$dir" --logfile "$dir/redis.log" "${REDIS_ARGS[@]}" & PIDS+=($!)
+    "${SRV[@]}" redis-server --port $p --bind 127.0.0.1 --dir "$dir" --logfile "$dir/redis.log" "${REDIS_ARGS[@]}" & PIDS+=($!)
     echo "$!" > "$dir/pids"; echo "redis://127.0.0.1:$p" > "$dir/urls"
     for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.05; done
     return
@@ -113,7 +129,7 @@ start_redis() { # $1 = name
   for _ in 1 2 3; do
     local p; p=$(free_node_port); mkdir -p "$dir/$p"
     # Each node in a folder of its own (its AOF files), with absolute paths: redis-server changes into --dir.
-    redis-server --port $p --bind 127.0.0.1 --dir "$dir/$p" --logfile "$dir/$p/redis.log" --cluster-enabled yes \
+    "${SRV[@]}" redis-server --port $p --bind 127.0.0.1 --dir "$dir/$p" --logfile "$dir/$p/redis.log" --cluster-enabled yes \
       --cluster-config-file "$dir/$p/nodes.conf" --cluster-node-timeout 5000 "${REDIS_ARGS[@]}" & PIDS+=($!); pids+=($!)
     nodes+=("127.0.0.1:$p"); urls+=("redis://127.0.0.1:$p")
     for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.05; done
@@ -129,10 +145,10 @@ PA=$(free_port); PN=$(free_port); PH=$(free_port)
 ADMIN=adm$RANDOM$RANDOM; WEB=web$RANDOM$RANDOM
 if [ "$CLUSTER" = 1 ]; then REDIS_ENV=(ALLOT_REDIS_CLUSTER="$ALLOT_REDIS"); else REDIS_ENV=(ALLOT_REDIS_URL="$ALLOT_REDIS"); fi
 env "${REDIS_ENV[@]}" ALLOT_HTTP_PORT=$PA ALLOT_HTTP_HOST=127.0.0.1 ALLOT_API_KEYS="$ADMIN=admin,$WEB=channel:web" \
-  java ${ALLOT_JAVA_OPTS:-} -jar "$JAR" > "$WORK/allot.log" 2>&1 & PIDS+=($!); ALLOT_PID=$!
-java -cp "$JAR:$CLASSES" dev.allot.loadtest.baseline.HandRolled naive $PN "$NAIVE_REDIS" "$ROOT/loadtest/baseline" \
+  "${SRV[@]}" java ${ALLOT_JAVA_OPTS:-} -jar "$JAR" > "$WORK/allot.log" 2>&1 & PIDS+=($!); ALLOT_PID=$!
+"${SRV[@]}" java -cp "$JAR:$CLASSES" dev.allot.loadtest.baseline.HandRolled naive $PN "$NAIVE_REDIS" "$ROOT/loadtest/baseline" \
   > "$WORK/naive.log" 2>&1 & PIDS+=($!); NAIVE_PID=$!
-java -cp "$JAR:$CLASSES" dev.allot.loadtest.baseline.HandRolled hello $PH > "$WORK/hello.log" 2>&1 & PIDS+=($!); HELLO_PID=$!
+"${SRV[@]}" java -cp "$JAR:$CLASSES" dev.allot.loadtest.baseline.HandRolled hello $PH > "$WORK/hello.log" 2>&1 & PIDS+=($!); HELLO_PID=$!
 for _ in $(seq 240); do
   curl -fsS http://127.0.0.1:$PA/health/ready >/dev/null 2>&1 && grep -q '^ready ' "$WORK/naive.log" && grep -q '^ready ' "$WORK/hello.log" && break
   sleep 0.25
@@ -185,7 +201,7 @@ HZ=$(getconf CLK_TCK)
 run_wrk() { # $1 = port, $2 = seconds: prints wrk's line, then "wrk_cpu=<cores>"
   local out
   out=$( { LC_ALL=C; RUN=r$RANDOM$(date +%N) SKU=$SKU SKUS=$SKUS KEY=$WEB CHECKOUT=$CHECKOUT \
-    wrk -t1 -c$CONNS -d${2}s -s loadtest/baseline/reserve.wrk.lua http://127.0.0.1:$1 2>&1; times; } )
+    "${GEN[@]}" wrk -t1 -c$CONNS -d${2}s -s loadtest/baseline/reserve.wrk.lua http://127.0.0.1:$1 2>&1; times; } )
   echo "$out" | grep '^held='
   # `times`, second line: the children's (wrk's) user and system time, e.g. "0m1.234s 0m0.567s".
   echo "$out" | tail -n 1 | python3 -c "import re,sys; v=[int(m)*60+float(s) for m,s in re.findall(r'(\d+)m([\d.]+)s', sys.stdin.read())]; print('wrk_cpu=%.2f' % (sum(v)/$2))"
@@ -232,7 +248,7 @@ UNIT="reservations/s"; [ "$CHECKOUT" = 1 ] && UNIT="checkouts/s (reserve + commi
 echo "capacity: $(nproc) cores; $(java -version 2>&1 | head -n 1 | tr -d '"'); $(redis-server --version | sed 's/.*v=\([^ ]*\).*/redis \1/');" \
   "$( [ "$CLUSTER" = 1 ] && echo 'Redis Cluster of 3 masters per side' || echo 'standalone Redis per side')," \
   "$( [ "$FSYNC" = 1 ] && echo 'appendfsync always' || echo 'no persistence')," \
-  "$( [ "$REDIS_DEFAULTS" = 1 ] && echo 'Redis defaults' || echo 'hash-max-listpack-value 512 (deploy/)'), $SKUS SKU(s), wrk -t1 -c$CONNS, ${SECONDS_}s rounds; figure: $UNIT"
+  "$( [ "$REDIS_DEFAULTS" = 1 ] && echo 'Redis defaults' || echo 'hash-max-listpack-value 512 (deploy/)'), $SKUS SKU(s), wrk -t1 -c$CONNS, ${SECONDS_}s rounds$PINNED; figure: $UNIT"
 # Steady state, not start-up: under this load Allot's JIT compilers use about 0.7 of a core for the
 # first 10 s, 0.1 at 15-20 s and nothing after about 30 s (the hand-rolled server's, with far less
 # code, settle sooner); a round inside that window measures the compiler. Both servers get the same.
@@ -249,7 +265,7 @@ for i in $(seq "$ROUNDS"); do
   measure allot $PA $ALLOT_PID "$WORK/allot/pids"
   measure naive $PN $NAIVE_PID "$WORK/naive/pids"
   measure hello $PH $HELLO_PID /dev/null
-  out=$(redis-benchmark -h 127.0.0.1 -p $SCRIPT_PORT -c $CONNS -n $((SECONDS_ * 40000)) -P 16 -r 1000000000 --csv \
+  out=$("${GEN[@]}" redis-benchmark -h 127.0.0.1 -p $SCRIPT_PORT -c $CONNS -n $((SECONDS_ * 40000)) -P 16 -r 1000000000 --csv \
     EVALSHA $SHA 3 '{HOT}:stock' '{HOT}:hold:__rand_int__' '{HOT}:expiry' 1 __rand_int__ 3600000 | tail -n 1)
   v=$(echo "$out" | cut -d, -f2 | tr -d '"' | cut -d. -f1)
   FIG[script]+="$v "
@@ -320,7 +336,7 @@ if [ "$OPEN" != 0 ]; then
   for side in allot naive; do
     port=$PA; pid=$ALLOT_PID; [ "$side" = naive ] && { port=$PN; pid=$NAIVE_PID; }
     rpids=$(cat "$WORK/$side/pids"); s0=$(ticks $pid); r0=$(ticks $rpids)
-    line=$(java -XX:+UseSerialGC -Xmx256m -cp "$CLASSES" dev.allot.loadtest.OpenModel 127.0.0.1 $port $RATE $OPEN 256 $WEB $SKU 5 \
+    line=$("${GEN[@]}" java -XX:+UseSerialGC -Xmx256m -cp "$CLASSES" dev.allot.loadtest.OpenModel 127.0.0.1 $port $RATE $OPEN 256 $WEB $SKU 5 \
       "o$RANDOM$side" 2>&1 | tail -n 1) || true
     s1=$(ticks $pid); r1=$(ticks $rpids)
     echo "$side: $line  cpu: server $(python3 -c "print('%.2f' % (($s1-$s0)/$HZ/($OPEN+5)))"), redis $(python3 -c "print('%.2f' % (($r1-$r0)/$HZ/($OPEN+5)))") cores"
