@@ -323,7 +323,10 @@ print("Allot / (b) hand-rolled = %.2f   Allot / (c) HTTP ceiling = %.2f   Allot 
 # Each round's Allot against the hand-rolled round right after it: the box's swings from one minute
 # to the next move both sides of a pair alike, so these ratios spread less than the medians' sources.
 pairs = [x / y for x, y in zip(fig["allot"], fig["naive"]) if y > 0]
-print("Allot / (b) round by round: %s (median %.2f)" % (", ".join("%.2f" % r for r in pairs), med(pairs)))
+# And how many of the pairs Allot won: on a box whose speed swings, a median of 1.0 with as many rounds
+# won as lost is a tie, whatever one run's medians say.
+print("Allot / (b) round by round: %s (median %.2f; Allot ahead in %d of %d)"
+      % (", ".join("%.2f" % r for r in pairs), med(pairs), sum(r > 1 for r in pairs), len(pairs)))
 if sys.argv[1] == "1":
     print("(a), (b) and (c) count completed checkouts (reserve + commit, two requests); (d) counts single script calls.")
 EOF
