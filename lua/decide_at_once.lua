@@ -37,12 +37,160 @@
   Like create_batch, the call reads each SKU's counts and holds once (include/hold.lua's cache,
   include/settle.lua) and writes them back once, after every operation is decided; the records, their due entries, the
   counters and the events are written after that, so a runtime error half-way (a bug) leaves no
-  record decided without its stock lines. ]]
---- @include "include/settle"
+  record decided without its stock lines. A checkout's call (commits only, each of a held record with
+  one stock line, all on one SKU and location, nothing due on it) is committed by the plain path
+  below, before settle.lua's definitions, with exactly the general path's writes (CreationsTest
+  compares the two); anything else takes the general path. ]]
+--- @include "include/stock_prelude"
 local N, BUDGET = tonumber(ARGV[4]), tonumber(ARGV[5])
 if not PREFIX_OK or not N or not BUDGET or #KEYS ~= 3 * N + 1 then
   return redis.error_reply('ERR decide_at_once: bad arguments')
 end
+
+-- What both ways of deciding write last for the records they moved.
+-- Their events: one 'resc' entry for all of them (states, ids, channels, deadlines and each one's rest
+-- index comma separated, the order ids a JSON array, the distinct rests of their documents newline
+-- separated: docs/outbound.md). A document's rest is the text after the head ReservationDocs writes,
+-- {"id":"<id>","channel":"<channel>","state":"…","expiresAt":"…", which the entry carries apart; a
+-- document that does not begin so (an id or channel JSON escapes) is kept whole, '' stays ''.
+local HEAD_END = '","expiresAt":"'
+local function rest_of(body, id, channel)
+  local pre = '{"id":"' .. id .. '","channel":"' .. channel .. '","state":"'
+  if string.sub(body, 1, #pre) ~= pre then return body end
+  local e = string.find(body, HEAD_END, #pre + 1, true)
+  local q = e and string.find(body, '"', e + #HEAD_END, true)
+  local after = q and string.sub(body, q + 1, q + 1)
+  if after ~= ',' and after ~= '}' then return body end
+  return string.sub(body, q + 1)
+end
+local function moved_events(sts, ids, chs, dls, oids, bodies)
+  local xs, rests, rest_index, X = {}, {}, {}, 0
+  for i = 1, #ids do
+    local rest = rest_of(bodies[i], ids[i], chs[i])
+    local x = rest_index[rest]
+    if not x then
+      X = X + 1
+      rests[X], rest_index[rest], x = rest, X, X
+    end
+    xs[i] = x
+  end
+  rcall('XADD', K_OUT, '*', 't', 'resc', 'st', table.concat(sts, ','), 'r', table.concat(ids, ','), 'c',
+    table.concat(chs, ','), 'd', table.concat(dls, ','), 'o', cjson.encode(oids), 'x', table.concat(rests, '\n'),
+    'i', table.concat(xs, ','))
+end
+-- dues: due index key -> {add = ZADD pairs, rem = members} for the records moved.
+local function write_dues(dues)
+  for key, due in pairs(dues) do
+    if #due.rem > 0 then rcall('ZREM', key, unpack(due.rem)) end
+    if #due.add > 0 then rcall('ZADD', key, unpack(due.add)) end
+  end
+end
+-- The counters are only ever read summed over the buckets (RecordStore.stats): the call counts in
+-- its first operation's bucket.
+local function count_moves(held, committed, expired)
+  if held > 0 then
+    local stats = KEYS[3]
+    rcall('HINCRBY', stats, 'held', -held)
+    if committed > 0 then rcall('HINCRBY', stats, 'committed', committed) end
+    if expired > 0 then rcall('HINCRBY', stats, 'expired', expired) end
+  end
+end
+
+-- A checkout's call: every operation a commit of a held record with one stock line, on one SKU and
+-- at one location for all of them, by its own channel (or an admin), before its deadline, with
+-- distinct ids, on a SKU with nothing due in its expiry index. They are then committed here with
+-- exactly the writes the general path below makes for them (CreationsTest compares the two), without
+-- settle.lua's and hold.lua's definitions and the general path's per-operation tables. Anything else
+-- takes the general path; nothing is written before this is known.
+do
+  local plain = N <= BUDGET or N == 1
+  local ids, seen, p = {}, {}, 6
+  for j = 1, N do
+    local id = ARGV[p + 1]
+    if not plain or ARGV[p] ~= 'commit' or not id or seen[id] or not ARGV[p + 2] or not ARGV[p + 4] then
+      plain = false
+      break
+    end
+    seen[id], ids[j] = true, id
+    p = p + 5
+  end
+  local recs, sku = {}, nil
+  p = 6
+  for j = 1, plain and N or 0 do
+    local v = rcall('HMGET', KEYS[3 * (j - 1) + 1], 'st', 'dl', 'ch', 'body', 'ln')
+    local s = string.match(v[5] or '', '^([^=,]+)=%d+$')
+    local caller = ARGV[p + 2]
+    if v[1] ~= 'held' or (caller ~= '' and caller ~= v[3]) or (tonumber(v[2]) or 0) <= now or not s
+        or (sku and s ~= sku) then
+      plain = false
+      break
+    end
+    sku, recs[j] = s, v
+    p = p + 5
+  end
+  if plain then
+    local tag = 'allot:{' .. sku .. '}:'
+    K_STOCK, K_HOLDS, K_EXPIRY, K_LEDGER, K_CUSTOMERS = tag .. 'stock', tag .. 'holds', tag .. 'expiry',
+      tag .. 'ledger', tag .. 'customers'
+    EV_CHANNEL = tag .. 'ev'
+    plain = #rcall('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, 1) == 0
+  end
+  local entries = plain and rcall('HMGET', K_HOLDS, unpack(ids))
+  local loc, units, holds, booked = nil, 0, {}, {}
+  for j = 1, plain and N or 0 do
+    -- settle.lua's commit_held on a held entry of one location: its units become committed, and the
+    -- entry keeps everything after the held one's state and deadline.
+    local rest = entries[j] and string.match(entries[j], '^h|%d+|(.*)$')
+    local alloc = rest and string.match(rest, '^[^|]*|([^|]*)|')
+    local l, q
+    if alloc then l, q = string.match(alloc, '^([^=,]+)=(%d+):?%d*$') end
+    if not l or (loc and l ~= loc) then
+      plain = false
+      break
+    end
+    q = tonumber(q)
+    loc, units = l, units + q
+    holds[2 * j - 1], holds[2 * j] = ids[j], 'c|0|' .. rest
+    booked[j] = ids[j] .. '=' .. tostring(q)
+  end
+  if plain then
+    -- hold_flush's writes for one run of commits at one location: the counts, the holds, the expiry
+    -- index left, one ledger entry (compact for several).
+    local v = rcall('HMGET', K_STOCK, 'ver', 'lseq', loc .. '|on', loc .. '|res', loc .. '|com', loc .. '|q')
+    local lseq, res, com = (tonumber(v[2]) or 0) + N, (tonumber(v[4]) or 0) - units, (tonumber(v[5]) or 0) + units
+    local entry = ledger_entry(lseq, 'commit', loc, ids[N], tonumber(v[3]) or 0, res, com, tonumber(v[6]) or 0, nil,
+      N > 1 and (',"holds":"' .. table.concat(booked, ',') .. '"') or nil)
+    rcall('HSET', K_STOCK, 'ver', (tonumber(v[1]) or 0) + N, 'lseq', lseq, loc .. '|res', res, loc .. '|com', com)
+    rcall('HSET', K_HOLDS, unpack(holds))
+    rcall('ZREM', K_EXPIRY, unpack(ids))
+    if rcall('LPUSH', K_LEDGER, entry) > LEDGER_MAX then rcall('LTRIM', K_LEDGER, 0, LEDGER_MAX - 1) end
+    -- Then the general path's end for committed records: each record, their event, the due index
+    -- left, the counters, the SKU's change.
+    local out, sts, chs, dls, oids, bodies, dues = {}, {}, {}, {}, {}, {}, {}
+    p = 6
+    for j = 1, N do
+      local v = recs[j]
+      local oid = ARGV[p + 3]
+      rcall('HSET', KEYS[3 * (j - 1) + 1], 'st', 'committed', 'oid', oid)
+      local due = dues[KEYS[3 * (j - 1) + 2]]
+      if not due then
+        due = {add = {}, rem = {}}
+        dues[KEYS[3 * (j - 1) + 2]] = due
+      end
+      due.rem[#due.rem + 1] = ids[j]
+      sts[j], chs[j], dls[j], oids[j], bodies[j] = 'committed', v[3] or '', v[2] or '0', oid, v[4] or ''
+      out[j] = {1, 'committed', oid, bodies[j], dls[j]}
+      p = p + 5
+    end
+    moved_events(sts, ids, chs, dls, oids, bodies)
+    write_dues(dues)
+    count_moves(N, N, 0)
+    publish()
+    return out
+  end
+end
+
+--- @include "include/settle"
 
 -- Every operation read (and checked) before any is done.
 local ops = {}
@@ -212,50 +360,15 @@ for _, m in ipairs(moves) do
     due.rem[#due.rem + 1] = m.id
   end
 end
--- Their events: one 'resc' entry for all of them (states, ids, channels, deadlines and each one's rest
--- index comma separated, the order ids a JSON array, the distinct rests of their documents newline
--- separated: docs/outbound.md). A document's rest is the text after the head ReservationDocs writes,
--- {"id":"<id>","channel":"<channel>","state":"…","expiresAt":"…", which the entry carries apart; a
--- document that does not begin so (an id or channel JSON escapes) is kept whole, '' stays ''.
-local HEAD_END = '","expiresAt":"'
-local function rest_of(body, id, channel)
-  local pre = '{"id":"' .. id .. '","channel":"' .. channel .. '","state":"'
-  if string.sub(body, 1, #pre) ~= pre then return body end
-  local e = string.find(body, HEAD_END, #pre + 1, true)
-  local q = e and string.find(body, '"', e + #HEAD_END, true)
-  local after = q and string.sub(body, q + 1, q + 1)
-  if after ~= ',' and after ~= '}' then return body end
-  return string.sub(body, q + 1)
-end
 if #moves > 0 then
-  local sts, ids, chs, dls, oids, xs = {}, {}, {}, {}, {}, {}
-  local rests, rest_index, X = {}, {}, 0
+  local sts, ids, chs, dls, oids, bodies = {}, {}, {}, {}, {}, {}
   for i, m in ipairs(moves) do
-    sts[i], ids[i], chs[i], dls[i], oids[i] = m.st, m.id, m.r.ch, m.r.dl, m.oid
-    local rest = rest_of(m.r.body, m.id, m.r.ch)
-    local x = rest_index[rest]
-    if not x then
-      X = X + 1
-      rests[X], rest_index[rest], x = rest, X, X
-    end
-    xs[i] = x
+    sts[i], ids[i], chs[i], dls[i], oids[i], bodies[i] = m.st, m.id, m.r.ch, m.r.dl, m.oid, m.r.body
   end
-  rcall('XADD', K_OUT, '*', 't', 'resc', 'st', table.concat(sts, ','), 'r', table.concat(ids, ','), 'c',
-    table.concat(chs, ','), 'd', table.concat(dls, ','), 'o', cjson.encode(oids), 'x', table.concat(rests, '\n'),
-    'i', table.concat(xs, ','))
+  moved_events(sts, ids, chs, dls, oids, bodies)
 end
-for key, due in pairs(dues) do
-  if #due.rem > 0 then rcall('ZREM', key, unpack(due.rem)) end
-  if #due.add > 0 then rcall('ZADD', key, unpack(due.add)) end
-end
--- The counters are only ever read summed over the buckets (RecordStore.stats): the call counts in
--- its first operation's bucket.
-if held > 0 then
-  local stats = KEYS[3]
-  rcall('HINCRBY', stats, 'held', -held)
-  if committed > 0 then rcall('HINCRBY', stats, 'committed', committed) end
-  if expired > 0 then rcall('HINCRBY', stats, 'expired', expired) end
-end
+write_dues(dues)
+count_moves(held, committed, expired)
 for s = 1, #skus do
   if dirty[s] then
     use(s)

@@ -1170,6 +1170,74 @@ class CreationsTest {
     assertEquals(feed.subList(2, 4), feed.subList(0, 2));
   }
 
+  @Test
+  @DisplayName("a checkout's commits (one line each, one SKU and location) write exactly what the general path writes: one, five")
+  void plainCommitsWriteWhatTheGeneralPathWrites() {
+    plainCommitsAsGeneral(1);
+    plainCommitsAsGeneral(5);
+  }
+
+  void plainCommitsAsGeneral(int n) {
+    String f = Api.sku("cplainf");
+    String g = Api.sku("cplaing");
+    Map<String, String> names = new HashMap<>(Map.of(f, "SKU", g, "SKU"));
+    receive(f, "main", 10);
+    receive(g, "main", 10);
+    List<NewReservation> fs = new ArrayList<>();
+    List<NewReservation> gs = new ArrayList<>();
+    List<Decisions.Operation> commitF = new ArrayList<>();
+    List<Decisions.Operation> commitG = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      fs.add(plain(Api.id("f"), f));
+      gs.add(plain(Api.id("g"), g));
+      names.put(fs.get(i).id(), "r" + i);
+      names.put(gs.get(i).id(), "r" + i);
+      // An admin's commit and the channel's own, with and without an order id.
+      String caller = i % 2 == 0 ? "" : "web";
+      String order = i % 3 == 0 ? "" : "o-" + i;
+      commitF.add(new Decisions.Operation("commit", fs.get(i).id(), caller, order, "5000", NOW + 100));
+      commitG.add(new Decisions.Operation("commit", gs.get(i).id(), caller, order, "5000", NOW + 100));
+    }
+    assertEquals(n, await(creations.send(fs)).stream().filter(c -> c.result() == Result.CREATED).count());
+    assertEquals(n, await(creations.send(gs)).stream().filter(c -> c.result() == Result.CREATED).count());
+    // G's expiry index names a hold that is gone: a SKU with anything due takes the general path,
+    // whose lazy expiry only drops that name.
+    await(redis.send(Command.ZADD, Keys.expiry(g), "0", "gone"));
+    Response last = await(redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", "1"));
+    String feedBefore = last.size() == 0 ? "0" : last.get(0).get(0).toString();
+    long hmgetBefore = calls("hmget");
+    List<Response> fromF = await(decisions.send(commitF));
+    long hmgetBetween = calls("hmget");
+    List<Response> fromG = await(decisions.send(commitG));
+    assertEquals(n + 2, hmgetBetween - hmgetBefore,
+        "F's commits took the plain path: each record, the holds entries and the counts read once");
+    assertTrue(calls("hmget") - hmgetBetween > n + 2, "G's took the general path");
+    for (int i = 0; i < n; i++) {
+      assertEquals(1, fromF.get(i).get(0).toInteger(), fromF.get(i).toString());
+      assertEquals(named(names, fromG.get(i)), named(names, fromF.get(i)));
+    }
+    Map<String, String> stockF = hash(names, Keys.stock(f));
+    assertEquals(Integer.toString(n), stockF.get("main|com"));
+    assertEquals("0", stockF.get("main|res"));
+    assertEquals(hash(names, Keys.stock(g)), stockF, "counts, version, ledger seq, published availability");
+    assertEquals(hash(names, Keys.holds(g)), hash(names, Keys.holds(f)), "the holds entries, committed");
+    assertEquals(named(names, list(Command.ZRANGE, Keys.expiry(g), "0", "-1", "WITHSCORES")),
+        named(names, list(Command.ZRANGE, Keys.expiry(f), "0", "-1", "WITHSCORES")), "the expiry index");
+    assertEquals(named(names, list(Command.LRANGE, Keys.ledger(g), "0", "1")),
+        named(names, list(Command.LRANGE, Keys.ledger(f), "0", "1")), "one ledger entry (compact for several)");
+    for (int i = 0; i < n; i++) {
+      assertEquals(hash(names, Keys.reservation(gs.get(i).id())), hash(names, Keys.reservation(fs.get(i).id())),
+          "the records");
+    }
+    // The feed: each call's moved records entry and its SKU's change, F's call's then G's.
+    List<String> feed = new ArrayList<>();
+    for (Response e : await(redis.send(Command.XRANGE, Keys.FEED, "(" + feedBefore, "+"))) {
+      feed.add(named(names, e.get(1)));
+    }
+    assertEquals(4, feed.size(), "two entries a call: " + feed);
+    assertEquals(feed.subList(2, 4), feed.subList(0, 2));
+  }
+
   NewReservation plain(String id, String s) {
     return new NewReservation(id, NOW, "fp", "web", NOW + 60_000, 0, null, false, List.of("main"),
         List.of(new StockLine(s, 1)), "{\"id\":\"" + id + "\"" + Creations.HEAD_END + ",\"lines\":[{\"allocations\":\u00010\u0001}]}", 600);
