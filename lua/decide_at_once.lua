@@ -78,7 +78,21 @@ local function moved_events(sts, ids, chs, dls, oids, bodies)
     table.concat(chs, ','), 'd', table.concat(dls, ','), 'o', cjson.encode(oids), 'x', table.concat(rests, '\n'),
     'i', table.concat(xs, ','))
 end
--- dues: due index key -> {add = ZADD pairs, rem = members} for the records moved.
+-- dues: due index key -> {add = ZADD pairs, rem = members} for the records moved. due_move books a
+-- record's move there: scheduled at due_at, or leaving the index (due_at nil).
+local function due_move(dues, key, id, due_at)
+  local due = dues[key]
+  if not due then
+    due = {add = {}, rem = {}}
+    dues[key] = due
+  end
+  if due_at then
+    due.add[#due.add + 1] = due_at
+    due.add[#due.add + 1] = id
+  else
+    due.rem[#due.rem + 1] = id
+  end
+end
 local function write_dues(dues)
   for key, due in pairs(dues) do
     if #due.rem > 0 then rcall('ZREM', key, unpack(due.rem)) end
@@ -172,12 +186,7 @@ do
       local v = recs[j]
       local oid = ARGV[p + 3]
       rcall('HSET', KEYS[3 * (j - 1) + 1], 'st', 'committed', 'oid', oid)
-      local due = dues[KEYS[3 * (j - 1) + 2]]
-      if not due then
-        due = {add = {}, rem = {}}
-        dues[KEYS[3 * (j - 1) + 2]] = due
-      end
-      due.rem[#due.rem + 1] = ids[j]
+      due_move(dues, KEYS[3 * (j - 1) + 2], ids[j])
       sts[j], chs[j], dls[j], oids[j], bodies[j] = 'committed', v[3] or '', v[2] or '0', oid, v[4] or ''
       out[j] = {1, 'committed', oid, bodies[j], dls[j]}
       p = p + 5
@@ -348,17 +357,7 @@ for _, m in ipairs(moves) do
     rcall('EXPIRE', r.key, m.retention)
   end
   held = held + 1
-  local due = dues[r.due]
-  if not due then
-    due = {add = {}, rem = {}}
-    dues[r.due] = due
-  end
-  if m.due_at then
-    due.add[#due.add + 1] = m.due_at
-    due.add[#due.add + 1] = m.id
-  else
-    due.rem[#due.rem + 1] = m.id
-  end
+  due_move(dues, r.due, m.id, m.due_at)
 end
 if #moves > 0 then
   local sts, ids, chs, dls, oids, bodies = {}, {}, {}, {}, {}, {}
