@@ -1136,8 +1136,7 @@ class CreationsTest {
       names.put(fs.get(i).id(), "r" + i);
       names.put(gs.get(i).id(), "r" + i);
     }
-    Response last = await(redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", "1"));
-    String feedBefore = last.size() == 0 ? "0" : last.get(0).get(0).toString();
+    String feedBefore = feedTop();
     long hgetBefore = calls("hget");
     List<Creation> fromF = await(creations.send(fs));
     long hgetBetween = calls("hget");
@@ -1148,26 +1147,43 @@ class CreationsTest {
     for (int i = 0; i < n; i++) {
       assertEquals(named(names, fromG.get(i).body()), named(names, fromF.get(i).body()));
     }
-    Map<String, String> stockF = hash(names, Keys.stock(f));
-    assertEquals(Integer.toString(n), stockF.get("main|res"));
-    assertEquals(hash(names, Keys.stock(g)), stockF, "counts, version, ledger seq, published availability");
+    assertEquals(Integer.toString(n), hash(names, Keys.stock(f)).get("main|res"));
+    // The expiry index: one entry for the call (a group for several); the ledger: one entry (compact
+    // for several); the feed: each call's reservation.held entry and its SKU's change.
+    sameWrites(names, f, g, fs, gs, feedBefore, 1);
+  }
+
+  /**
+   * What two calls wrote, F's and then G's, each on its own SKU with the same history, compared with
+   * SKUs and ids named alike: the SKUs' counts, holds, expiry index and top {@code ledgerEntries} ledger
+   * entries, the reservations' records, and the two entries each call added to the feed after
+   * {@code feedBefore}.
+   */
+  void sameWrites(Map<String, String> names, String f, String g, List<NewReservation> fs, List<NewReservation> gs,
+                  String feedBefore, int ledgerEntries) {
+    assertEquals(hash(names, Keys.stock(g)), hash(names, Keys.stock(f)), "counts, version, ledger seq, published availability");
     assertEquals(hash(names, Keys.holds(g)), hash(names, Keys.holds(f)), "the holds entries");
     assertEquals(named(names, list(Command.ZRANGE, Keys.expiry(g), "0", "-1", "WITHSCORES")),
-        named(names, list(Command.ZRANGE, Keys.expiry(f), "0", "-1", "WITHSCORES")),
-        "one entry for the call (a group for several)");
-    assertEquals(named(names, list(Command.LRANGE, Keys.ledger(g), "0", "0")),
-        named(names, list(Command.LRANGE, Keys.ledger(f), "0", "0")), "one ledger entry (compact for several)");
-    for (int i = 0; i < n; i++) {
+        named(names, list(Command.ZRANGE, Keys.expiry(f), "0", "-1", "WITHSCORES")), "the expiry index");
+    String last = Integer.toString(ledgerEntries - 1);
+    assertEquals(named(names, list(Command.LRANGE, Keys.ledger(g), "0", last)),
+        named(names, list(Command.LRANGE, Keys.ledger(f), "0", last)), "the ledger's newest entries");
+    for (int i = 0; i < fs.size(); i++) {
       assertEquals(hash(names, Keys.reservation(gs.get(i).id())), hash(names, Keys.reservation(fs.get(i).id())),
           "the records");
     }
-    // The feed: each call's reservation.held entry and its SKU's change, F's call's then G's.
     List<String> feed = new ArrayList<>();
     for (Response e : await(redis.send(Command.XRANGE, Keys.FEED, "(" + feedBefore, "+"))) {
       feed.add(named(names, e.get(1)));
     }
     assertEquals(4, feed.size(), "two entries a call: " + feed);
     assertEquals(feed.subList(2, 4), feed.subList(0, 2));
+  }
+
+  /** The id of the feed's newest entry ("0" when it is empty): what a test's calls add comes after it. */
+  String feedTop() {
+    Response last = await(redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", "1"));
+    return last.size() == 0 ? "0" : last.get(0).get(0).toString();
   }
 
   @Test
@@ -1203,8 +1219,7 @@ class CreationsTest {
     // G's expiry index names a hold that is gone: a SKU with anything due takes the general path,
     // whose lazy expiry only drops that name.
     await(redis.send(Command.ZADD, Keys.expiry(g), "0", "gone"));
-    Response last = await(redis.send(Command.XREVRANGE, Keys.FEED, "+", "-", "COUNT", "1"));
-    String feedBefore = last.size() == 0 ? "0" : last.get(0).get(0).toString();
+    String feedBefore = feedTop();
     long hmgetBefore = calls("hmget");
     List<Response> fromF = await(decisions.send(commitF));
     long hmgetBetween = calls("hmget");
@@ -1219,23 +1234,9 @@ class CreationsTest {
     Map<String, String> stockF = hash(names, Keys.stock(f));
     assertEquals(Integer.toString(n), stockF.get("main|com"));
     assertEquals("0", stockF.get("main|res"));
-    assertEquals(hash(names, Keys.stock(g)), stockF, "counts, version, ledger seq, published availability");
-    assertEquals(hash(names, Keys.holds(g)), hash(names, Keys.holds(f)), "the holds entries, committed");
-    assertEquals(named(names, list(Command.ZRANGE, Keys.expiry(g), "0", "-1", "WITHSCORES")),
-        named(names, list(Command.ZRANGE, Keys.expiry(f), "0", "-1", "WITHSCORES")), "the expiry index");
-    assertEquals(named(names, list(Command.LRANGE, Keys.ledger(g), "0", "1")),
-        named(names, list(Command.LRANGE, Keys.ledger(f), "0", "1")), "one ledger entry (compact for several)");
-    for (int i = 0; i < n; i++) {
-      assertEquals(hash(names, Keys.reservation(gs.get(i).id())), hash(names, Keys.reservation(fs.get(i).id())),
-          "the records");
-    }
-    // The feed: each call's moved records entry and its SKU's change, F's call's then G's.
-    List<String> feed = new ArrayList<>();
-    for (Response e : await(redis.send(Command.XRANGE, Keys.FEED, "(" + feedBefore, "+"))) {
-      feed.add(named(names, e.get(1)));
-    }
-    assertEquals(4, feed.size(), "two entries a call: " + feed);
-    assertEquals(feed.subList(2, 4), feed.subList(0, 2));
+    // The ledger: the commits' entry (compact for several) and the holds' before it; the feed: each
+    // call's moved records entry and its SKU's change.
+    sameWrites(names, f, g, fs, gs, feedBefore, 2);
   }
 
   NewReservation plain(String id, String s) {
