@@ -8,9 +8,11 @@
 #   (c) hello  - bare Vert.x HTTP answering a fixed JSON: the box's HTTP ceiling
 #   (d) script - redis-benchmark running naive_reserve.lua, pipelined 16: the script's own ceiling
 # It prints Allot's ratio to (b), (c) and (d). The load generator is wrk (one thread), lean enough not
-# to be the bottleneck: its CPU is printed beside the servers'. Each Redis's CPU comes with the part
-# spent in the kernel: on a VM whose memory is backed only when first touched, a round where Redis
-# grows into fresh pages shows it there (docs/benchmarks.md, fifth pass) and is slower for it. On a
+# to be the bottleneck: its CPU is printed beside the servers', and the summary sums each side's CPU a
+# reservation (server, Redis, wrk): on a box they share, the side that costs less there is the
+# faster one. Each Redis's CPU comes with the part spent in the kernel: on a VM whose memory is
+# backed only when first touched, a round where Redis grows into fresh pages shows it there
+# (docs/benchmarks.md, fifth pass) and is slower for it. On a
 # standalone Redis it ends with each side's INFO commandstats over the rounds and Allot's group
 # commit: operations a call, a call's Redis time and its round trip as the server saw it.
 # Gatling stays for the journeys and the invariants (loadtest/bench.sh); this is the headline
@@ -317,6 +319,19 @@ for k in ("allot", "naive", "hello", "script"):
 mem = {k: [float(x) for x in v.split()] for k, v in {"allot": "${MEM[allot]}", "naive": "${MEM[naive]}"}.items()}
 if mem["allot"] and mem["naive"]:
     print("Redis memory a reservation (what a round added / what it held; medians): Allot %.0f B, hand-rolled %.0f B" % (med(mem["allot"]), med(mem["naive"])))
+# The CPU one reservation (or checkout) cost each process, from each round's cores over its rate: where
+# the generator, the server and Redis share the box's cores, their sum is what bounds a full box
+# (docs/benchmarks.md, fourteenth pass), and it says which side did less work, whatever the box's speed.
+unit = "checkout" if sys.argv[1] == "1" else "reservation"
+per = []
+for k, name in (("allot", "Allot"), ("naive", "hand-rolled")):
+    s, r, w = ([float(x) for x in c.split()] for c in cpu[k])
+    if s and len(s) == len(r) == len(w) == len(fig[k]):
+        us = lambda xs: med([x / f * 1e6 for x, f in zip(xs, fig[k]) if f > 0])
+        per.append("%s server %.1f + Redis %.1f + wrk %.1f = %.1f us"
+                   % (name, us(s), us(r), us(w), us([a + b + c for a, b, c in zip(s, r, w)])))
+if per:
+    print("CPU a %s (medians of the rounds): %s" % (unit, "; ".join(per)))
 a = med(fig["allot"])
 print("Allot / (b) hand-rolled = %.2f   Allot / (c) HTTP ceiling = %.2f   Allot / (d) script ceiling = %.2f"
       % (a / med(fig["naive"]), a / med(fig["hello"]), a / med(fig["script"])))
