@@ -165,6 +165,11 @@ public final class RecordStore {
   private static final List<String> ADOPT_KEYS = java.util.stream.Stream.concat(
       java.util.stream.Stream.of(Keys.DUE_ALL), Keys.bucketDues().stream()).toList();
 
+  /** True in front of a Redis Cluster: each bucket has a due index of its own (a lane each). */
+  public boolean cluster() {
+    return redis.cluster();
+  }
+
   /**
    * On a standalone Redis, moves entries left in the buckets' due indexes (older versions wrote
    * them there) into the one due index, at most {@code limit} a call (the earliest first); answers
