@@ -161,6 +161,15 @@ public final class RecordStore {
         });
   }
 
+  /**
+   * True when lane {@code lane}'s index holds anything due at {@code now} (claimed or not: a claim
+   * re-scores what it takes past now). One ZCOUNT.
+   */
+  public Future<Boolean> anyDue(int lane, long now) {
+    return redis.send(Command.ZCOUNT, Keys.dueLane(lane, redis.cluster()), "-inf", Long.toString(now))
+        .map(r -> r.toLong() > 0);
+  }
+
   /** due_adopt's keys: the one due index, then the buckets' (made once: every sweeper pass sends them). */
   private static final List<String> ADOPT_KEYS = java.util.stream.Stream.concat(
       java.util.stream.Stream.of(Keys.DUE_ALL), Keys.bucketDues().stream()).toList();

@@ -27,8 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * The sweeper's passes on a standalone Redis of its own (nothing else talks to it, so its command
- * counts are the sweeper's): what a pass costs at rest, and that a backlog larger than one claim is
- * claimed in one pass all the same.
+ * counts are the sweeper's): what a pass costs at rest, and that a backlog larger than one claim, or
+ * more groups than one claim opens, is dealt with in one pass all the same.
  */
 class SweeperTest {
   static final long NOW = 1_700_000_000_000L;
@@ -102,8 +102,28 @@ class SweeperTest {
     }
     await(redis.send(Command.ZADD, args.toArray()));
     await(sweeper.sweepOnce());
-    assertEquals(0, await(redis.send(Command.ZCOUNT, Keys.DUE_ALL, "-inf", Long.toString(NOW))).toLong(),
-        "nothing left due after one pass");
+    assertEquals(0, dueNow(), "nothing left due after one pass");
     await(redis.send(Command.DEL, Keys.DUE_ALL));
+  }
+
+  @Test
+  @DisplayName("groups with nothing left to claim (their records all settled) are opened in one pass, however many")
+  void settledGroupsInOnePass() {
+    // A flash sale's calls whose reservations were all committed: each call's group entry names
+    // records that are no longer held (here: gone). One claim opens four rounds of 200 and claims
+    // nothing; the other lanes open the rest.
+    List<Object> args = new ArrayList<>(List.of(Keys.DUE_ALL));
+    for (int i = 0; i < 900; i++) {
+      args.add(Long.toString(NOW - 1000 - i));
+      args.add("*" + Keys.reservation("gone-" + i + "-a") + "," + Keys.reservation("gone-" + i + "-b"));
+    }
+    await(redis.send(Command.ZADD, args.toArray()));
+    await(sweeper.sweepOnce());
+    assertEquals(0, dueNow(), "every group opened in one pass");
+    assertEquals(0, await(redis.send(Command.ZCARD, Keys.DUE_ALL)).toLong(), "and nothing left for them");
+  }
+
+  static long dueNow() {
+    return await(redis.send(Command.ZCOUNT, Keys.DUE_ALL, "-inf", Long.toString(NOW))).toLong();
   }
 }
