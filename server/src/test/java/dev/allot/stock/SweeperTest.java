@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -95,12 +96,7 @@ class SweeperTest {
   void backlogInOnePass() {
     // 450 entries due (ids with no record: each is claimed, found missing and needs nothing), more
     // than two claims of 200.
-    List<Object> args = new ArrayList<>(List.of(Keys.DUE_ALL));
-    for (int i = 0; i < 450; i++) {
-      args.add(Long.toString(NOW - 1000 - i));
-      args.add("backlog-" + i);
-    }
-    await(redis.send(Command.ZADD, args.toArray()));
+    due(450, i -> "backlog-" + i);
     await(sweeper.sweepOnce());
     assertEquals(0, dueNow(), "nothing left due after one pass");
     await(redis.send(Command.DEL, Keys.DUE_ALL));
@@ -112,15 +108,20 @@ class SweeperTest {
     // A flash sale's calls whose reservations were all committed: each call's group entry names
     // records that are no longer held (here: gone). One claim opens four rounds of 200 and claims
     // nothing; the other lanes open the rest.
-    List<Object> args = new ArrayList<>(List.of(Keys.DUE_ALL));
-    for (int i = 0; i < 900; i++) {
-      args.add(Long.toString(NOW - 1000 - i));
-      args.add("*" + Keys.reservation("gone-" + i + "-a") + "," + Keys.reservation("gone-" + i + "-b"));
-    }
-    await(redis.send(Command.ZADD, args.toArray()));
+    due(900, i -> "*" + Keys.reservation("gone-" + i + "-a") + "," + Keys.reservation("gone-" + i + "-b"));
     await(sweeper.sweepOnce());
     assertEquals(0, dueNow(), "every group opened in one pass");
     assertEquals(0, await(redis.send(Command.ZCARD, Keys.DUE_ALL)).toLong(), "and nothing left for them");
+  }
+
+  /** n members of the due index, member(i) scored a second or more before NOW. */
+  static void due(int n, IntFunction<String> member) {
+    List<Object> args = new ArrayList<>(List.of(Keys.DUE_ALL));
+    for (int i = 0; i < n; i++) {
+      args.add(Long.toString(NOW - 1000 - i));
+      args.add(member.apply(i));
+    }
+    await(redis.send(Command.ZADD, args.toArray()));
   }
 
   static long dueNow() {
