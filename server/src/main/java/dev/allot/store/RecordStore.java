@@ -22,6 +22,11 @@ public final class RecordStore {
     this.redis = redis;
   }
 
+  /** True in front of a Redis Cluster: each bucket has a due index of its own (a lane each). */
+  public boolean cluster() {
+    return redis.cluster();
+  }
+
   /** One stock line of a reservation: a SKU and the units held for it (bundles already expanded). */
   public record StockLine(String sku, long qty) {
   }
@@ -173,11 +178,6 @@ public final class RecordStore {
   /** due_adopt's keys: the one due index, then the buckets' (made once: every sweeper pass sends them). */
   private static final List<String> ADOPT_KEYS = java.util.stream.Stream.concat(
       java.util.stream.Stream.of(Keys.DUE_ALL), Keys.bucketDues().stream()).toList();
-
-  /** True in front of a Redis Cluster: each bucket has a due index of its own (a lane each). */
-  public boolean cluster() {
-    return redis.cluster();
-  }
 
   /**
    * On a standalone Redis, moves entries left in the buckets' due indexes (older versions wrote
