@@ -162,7 +162,7 @@ final class Problems {
   }
 
   /** A problem document that is already encoded (a stored refusal replayed), with its status. */
-  static void sendEncoded(HttpServerResponse response, int status, String body) {
+  static void sendEncoded(HttpServerResponse response, int status, Buffer body) {
     response.setStatusCode(status).putHeader("content-type", PROBLEM).end(body);
   }
 

@@ -19,6 +19,7 @@ import dev.allot.store.Store.HoldStatus;
 import dev.allot.store.Store.LineChange;
 import dev.allot.store.Store.LineHold;
 import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -60,7 +61,10 @@ public final class Reservations {
    * stock, a customer's limit) with the problem document that says why. Either is stored with the
    * record, so a replay answers the very same outcome.
    */
-  public record Outcome(boolean held, String body) {
+  public record Outcome(boolean held, Buffer body) {
+    Outcome(boolean held, String body) {
+      this(held, Buffer.buffer(body));
+    }
   }
 
   private final Store store;
@@ -147,7 +151,7 @@ public final class Reservations {
       return Future.succeededFuture(switch (c.result()) {
         case CREATED -> {
           metrics.reservation("held");
-          yield new Outcome(true, c.body());
+          yield new Outcome(true, c.bytes());
         }
         case REFUSED -> refused(req, stock, c.refusal(), true);
         case OTHER_REQUEST -> {

@@ -3,6 +3,7 @@ package dev.allot.store;
 import dev.allot.store.RecordStore.StockLine;
 import dev.allot.store.Store.HoldStatus;
 import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.redis.client.Response;
 import io.vertx.redis.client.ResponseType;
 
@@ -10,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Reservations created whole, record and every stock line, in one script call (lua/create_batch.lua)
@@ -60,8 +62,15 @@ public final class Creations {
    * OTHER_REQUEST: the id is another request's. REFUSED: nothing held, each stock line's decision in
    * {@code refusal}.
    */
-  public record Creation(Result result, String state, int status, String body, List<LineDecision> refusal,
+  public record Creation(Result result, String state, int status, Buffer bytes, List<LineDecision> refusal,
                          List<StockLine> lines) {
+    /**
+     * The body as text. A created reservation's bytes go to the client as the reply brought them
+     * ({@code bytes}): decoding and encoding them again showed in every reservation's profile.
+     */
+    public String body() {
+      return bytes == null ? null : bytes.toString();
+    }
   }
 
   private final RedisStore redis;
@@ -128,7 +137,17 @@ public final class Creations {
             new ChannelArgs(r.channel(), r.buffer(), r.backorder(), r.locations()), c -> channels.size() + 1));
       }
       now = Math.max(now, r.now());
-      String[] cut = cutTemplate(r.bodyTemplate());
+      String template = r.bodyTemplate();
+      int h = template.indexOf(HEAD_END);
+      if (before != null && h >= 0 && sameShape(before, r, h) && channelOf[j].equals(channelOf[j - 1])) {
+        // A flash sale's batch: the same cart as the reservation before, its template differing only
+        // in the head. Its shape is that one's, without cutting, encoding and hashing it again (they
+        // showed in every reservation's profile, docs/benchmarks.md).
+        headOf[j] = template.substring(0, h);
+        shapeOf[j] = shapeOf[j - 1];
+        continue;
+      }
+      String[] cut = cutTemplate(template);
       headOf[j] = cut[0];
       shapeOf[j] = Integer.toString(shapes.computeIfAbsent(new Shape(channelOf[j],
           r.customer() == null ? "" : r.customer(), RecordStore.encodeLines(r.lines()), cut[1], cut[2], r.lines()),
@@ -195,10 +214,10 @@ public final class Creations {
   private static Creation creation(Response r) {
     if (r.type() == ResponseType.BULK) {
       // Created and held: the body alone (the common answer, not wrapped in an array).
-      return new Creation(Result.CREATED, "held", 201, r.toString(), List.of(), List.of());
+      return new Creation(Result.CREATED, "held", 201, r.toBuffer(), List.of(), List.of());
     }
     return switch (r.get(0).toInteger()) {
-      case 2 -> new Creation(Result.SAME_REQUEST, r.get(1).toString(), r.get(2).toInteger(), r.get(3).toString(),
+      case 2 -> new Creation(Result.SAME_REQUEST, r.get(1).toString(), r.get(2).toInteger(), r.get(3).toBuffer(),
           refusal(r.get(4).toString()), RecordStore.decodeLines(r.get(5).toString()));
       case 3 -> new Creation(Result.OTHER_REQUEST, null, 0, null, List.of(), List.of());
       default -> new Creation(Result.REFUSED, "rejected", 409, null, refusal(r.get(1).toString()), List.of());
@@ -222,6 +241,19 @@ public final class Creations {
       out.add(new LineDecision(status, Long.parseLong(p.substring(colon + 1))));
     }
     return List.copyOf(out);
+  }
+
+  /**
+   * Whether r has the shape of the reservation before it in a call (its channel index aside): the same
+   * customer and stock lines, and the same template after its head, which ends at h in r's template.
+   */
+  private static boolean sameShape(NewReservation before, NewReservation r, int h) {
+    String a = before.bodyTemplate();
+    String b = r.bodyTemplate();
+    int g = a.indexOf(HEAD_END);
+    int rest = b.length() - h;
+    return g >= 0 && a.length() - g == rest && Objects.equals(before.customer(), r.customer())
+        && before.lines().equals(r.lines()) && b.regionMatches(h, a, g, rest);
   }
 
   /** Where the first stock line's allocations go in a body template. */

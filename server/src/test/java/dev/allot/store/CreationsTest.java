@@ -164,6 +164,43 @@ class CreationsTest {
   }
 
   @Test
+  @DisplayName("a reservation takes the shape of the one before it only when all past its head is the same")
+  void shapesOfNeighbours() {
+    receive(sku, "main", 20);
+    String rest = ",\"x\":\u00010\u0001}";
+    String alias = ",\"alias\":\"Y\",\"x\":\u00010\u0001}";
+    String other = ",\"alias\":\"Z\",\"x\":\u00010\u0001}";
+    record Cart(String id, String customer, long qty, String rest) {
+    }
+    List<Cart> carts = List.of(
+        new Cart(Api.id("a"), null, 1, rest),
+        new Cart(Api.id("b"), null, 1, rest), // the same cart: a's shape
+        new Cart(Api.id("e"), null, 2, rest), // another quantity, the same text past the head
+        new Cart(Api.id("f"), null, 2, rest), // e's shape
+        new Cart(Api.id("c"), null, 2, alias), // the same stock line, another document
+        new Cart(Api.id("g"), null, 2, other), // as long as c's, not the same
+        new Cart(Api.id("d"), "cu9", 2, alias)); // a customer
+    List<NewReservation> batch = new ArrayList<>();
+    for (Cart c : carts) {
+      batch.add(new NewReservation(c.id(), NOW, "f" + c.id(), "web", NOW + 60_000, 0, c.customer(), false, LOCS,
+          List.of(new StockLine(sku, c.qty())), "{\"id\":\"" + c.id() + "\"" + Creations.HEAD_END + c.rest(), 600));
+    }
+    List<Creation> out = await(creations.send(batch));
+    for (int i = 0; i < carts.size(); i++) {
+      Cart c = carts.get(i);
+      String body = "{\"id\":\"" + c.id() + "\"" + c.rest().replace("\u00010\u0001",
+          "[{\"location\":\"main\",\"qty\":" + c.qty() + "}]");
+      assertEquals(Result.CREATED, out.get(i).result(), c.id());
+      assertEquals(body, out.get(i).body(), "each its own head before its own shape's rest");
+      assertEquals(body, await(records.read(c.id())).body());
+      assertEquals(List.of(new StockLine(sku, c.qty())), await(records.read(c.id())).lines());
+    }
+    assertEquals("2", String.valueOf(await(redis.send(Command.HGET, Keys.customers(sku), "cu9"))),
+        "d's two units counted for its customer, though the cart before it had none");
+    assertEquals(12, reserved(sku));
+  }
+
+  @Test
   @DisplayName("a template naming a line its reservation lacks fails the call: nothing held, nothing borrowed")
   void templateBeyondItsLines() {
     String good = Api.id("good");
