@@ -119,6 +119,7 @@ public final class Creations {
     String[] shapeOf = new String[batch.size()];
     String[] headOf = new String[batch.size()];
     long now = 0;
+    int headEndBefore = -1;
     for (int j = 0; j < batch.size(); j++) {
       NewReservation r = batch.get(j);
       for (StockLine l : r.lines()) {
@@ -139,10 +140,13 @@ public final class Creations {
       now = Math.max(now, r.now());
       String template = r.bodyTemplate();
       int h = template.indexOf(HEAD_END);
-      if (before != null && h >= 0 && sameShape(before, r, h) && channelOf[j].equals(channelOf[j - 1])) {
+      int g = headEndBefore;
+      headEndBefore = h;
+      if (before != null && h >= 0 && g >= 0 && channelOf[j].equals(channelOf[j - 1])
+          && sameShape(before, g, r, h)) {
         // A flash sale's batch: the same cart as the reservation before, its template differing only
         // in the head. Its shape is that one's, without cutting, encoding and hashing it again (they
-        // showed in every reservation's profile, docs/benchmarks.md).
+        // showed in every reservation's allocation profile, docs/benchmarks.md, fifteenth pass).
         headOf[j] = template.substring(0, h);
         shapeOf[j] = shapeOf[j - 1];
         continue;
@@ -245,14 +249,14 @@ public final class Creations {
 
   /**
    * Whether r has the shape of the reservation before it in a call (its channel index aside): the same
-   * customer and stock lines, and the same template after its head, which ends at h in r's template.
+   * customer and stock lines, and the same template after its head, whose end is at g in before's
+   * template and at h in r's.
    */
-  private static boolean sameShape(NewReservation before, NewReservation r, int h) {
+  private static boolean sameShape(NewReservation before, int g, NewReservation r, int h) {
     String a = before.bodyTemplate();
     String b = r.bodyTemplate();
-    int g = a.indexOf(HEAD_END);
     int rest = b.length() - h;
-    return g >= 0 && a.length() - g == rest && Objects.equals(before.customer(), r.customer())
+    return a.length() - g == rest && Objects.equals(before.customer(), r.customer())
         && before.lines().equals(r.lines()) && b.regionMatches(h, a, g, rest);
   }
 
