@@ -192,8 +192,9 @@ class CreationsTest {
           "[{\"location\":\"main\",\"qty\":" + c.qty() + "}]");
       assertEquals(Result.CREATED, out.get(i).result(), c.id());
       assertEquals(body, out.get(i).body(), "each its own head before its own shape's rest");
-      assertEquals(body, await(records.read(c.id())).body());
-      assertEquals(List.of(new StockLine(sku, c.qty())), await(records.read(c.id())).lines());
+      RecordStore.Record record = await(records.read(c.id()));
+      assertEquals(body, record.body());
+      assertEquals(List.of(new StockLine(sku, c.qty())), record.lines());
     }
     assertEquals("2", String.valueOf(await(redis.send(Command.HGET, Keys.customers(sku), "cu9"))),
         "d's two units counted for its customer, though the cart before it had none");
